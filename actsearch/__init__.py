@@ -1,0 +1,37 @@
+"""actsearch: search for better activation functions.
+
+Example:
+    >>> import actsearch
+    >>> c = actsearch.parse("x*sigmoid(x)")
+    >>> c.fingerprint() == actsearch.preset("silu").fingerprint()
+    True
+"""
+
+from .errors import ActsearchError, CompileError, ExpressionError, StoreError, TaskError
+from .expr import Candidate, CandidateModule, parse
+from .registry import preset, presets, space, spaces
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ActsearchError",
+    "Candidate",
+    "CandidateModule",
+    "CompileError",
+    "ExpressionError",
+    "StoreError",
+    "TaskError",
+    "compile",
+    "parse",
+    "preset",
+    "presets",
+    "space",
+    "spaces",
+]
+
+
+def compile(candidate, backend: str = "auto", **options):  # noqa: A001 - mirrors torch.compile
+    """Compile a candidate to an ``nn.Module`` (see :mod:`actsearch.compile`)."""
+    from .compile import compile_candidate
+
+    return compile_candidate(candidate, backend=backend, **options)

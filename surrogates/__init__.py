@@ -1,0 +1,1 @@
+"""Surrogate features and models (installed as ``actsearch.surrogates``)."""
