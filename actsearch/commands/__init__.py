@@ -1,0 +1,1 @@
+"""One module per ``actsearch`` subcommand; see :mod:`actsearch.cli`."""

@@ -1,0 +1,5 @@
+"""Ask/tell optimisers over search spaces."""
+
+from .base import Optimizer
+
+__all__ = ["Optimizer"]
