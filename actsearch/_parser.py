@@ -335,3 +335,7 @@ def parse_text(text: str, params: dict[str, float] | None = None) -> tuple[sympy
         return parser.candidate()
     except RecursionError:
         raise ExpressionError("expression too deeply nested", text, 0) from None
+    except ExpressionError:
+        raise
+    except (ValueError, TypeError, ArithmeticError) as exc:  # sympy refusing a construction
+        raise ExpressionError(f"cannot build the expression: {exc}", text, 0) from None

@@ -42,11 +42,15 @@ class TorchBuilder:
 
     def build(self, node: sympy.Basic) -> TorchFn:
         if node.is_number:
-            value = complex(node)
-            if value.imag != 0 or not math.isfinite(value.real):
-                raise ExpressionError(f"constant {node} is not a finite real number", str(node), 0)
-            const = value.real
-            return lambda x, p: const
+            try:
+                value = complex(node)
+            except TypeError:  # e.g. relu(pi): no evalf; evaluate it structurally below
+                value = None
+            if value is not None:
+                if value.imag != 0 or not math.isfinite(value.real):
+                    raise ExpressionError(f"constant {node} is not a finite real number", str(node), 0)
+                const = value.real
+                return lambda x, p: const
         for cls in type(node).__mro__:
             method = getattr(self, f"_build_{cls.__name__}", None)
             if method is not None:

@@ -158,9 +158,13 @@ class Candidate:
             object.__setattr__(self, "_fn", build_torch_fn(self.expr))
         return self._fn
 
-    def module(self) -> "CandidateModule":
-        """A fresh eager ``nn.Module``: the numerical reference for every kernel."""
-        return CandidateModule(self)
+    def module(self, dtype: torch.dtype = torch.float32) -> "CandidateModule":
+        """A fresh eager ``nn.Module``: the numerical reference for every kernel.
+
+        ``dtype`` is the parameters' dtype; pass ``torch.float64`` for a reference
+        whose initial values are exact (``.double()`` would round them through float32).
+        """
+        return CandidateModule(self, dtype=dtype)
 
     def fingerprint(self) -> str:
         """Hash of the outputs on :func:`probe_inputs` (float64, 6 significant digits).
@@ -211,11 +215,11 @@ class CandidateModule(nn.Module):
         torch.Size([2, 3])
     """
 
-    def __init__(self, candidate: Candidate):
+    def __init__(self, candidate: Candidate, dtype: torch.dtype = torch.float32):
         super().__init__()
         self.candidate = candidate
         self.params = nn.ParameterDict(
-            {k: nn.Parameter(torch.tensor(v, dtype=torch.float32)) for k, v in candidate.params.items()}
+            {k: nn.Parameter(torch.tensor(v, dtype=dtype)) for k, v in candidate.params.items()}
         )
         self._fn = candidate.torch_fn()
 

@@ -68,7 +68,7 @@ class relu(sympy.Function):
 
     @classmethod
     def eval(cls, arg):
-        if arg.is_Number:
+        if arg.is_number:
             return sympy.Max(arg, 0)
 
     def fdiff(self, argindex=1):
@@ -83,7 +83,7 @@ class sigmoid(sympy.Function):
 
     @classmethod
     def eval(cls, arg):
-        if arg.is_Number:
+        if arg.is_number:
             return 1 / (1 + sympy.exp(-arg))
 
     def fdiff(self, argindex=1):
@@ -97,7 +97,7 @@ class silu(sympy.Function):
 
     @classmethod
     def eval(cls, arg):
-        if arg.is_Number:
+        if arg.is_number:
             return arg * sigmoid(arg)
 
     def fdiff(self, argindex=1):
@@ -113,7 +113,7 @@ class gelu(sympy.Function):
 
     @classmethod
     def eval(cls, arg):
-        if arg.is_Number:
+        if arg.is_number:
             return arg * (1 + sympy.erf(arg / _SQRT2)) / 2
 
     def fdiff(self, argindex=1):
@@ -128,7 +128,7 @@ class softplus(sympy.Function):
 
     @classmethod
     def eval(cls, arg):
-        if arg.is_Number:
+        if arg.is_number:
             return sympy.log(1 + sympy.exp(arg))
 
     def fdiff(self, argindex=1):
@@ -142,7 +142,7 @@ class softsign(sympy.Function):
 
     @classmethod
     def eval(cls, arg):
-        if arg.is_Number:
+        if arg.is_number:
             return arg / (1 + abs(arg))
 
     def fdiff(self, argindex=1):
@@ -156,8 +156,8 @@ class elu(sympy.Function):
 
     @classmethod
     def eval(cls, arg):
-        if arg.is_Number:
-            return arg if arg > 0 else ELU_ALPHA * (sympy.exp(arg) - 1)
+        if arg.is_number:
+            return sympy.Piecewise((arg, arg > 0), (ELU_ALPHA * (sympy.exp(arg) - 1), True))
 
     def fdiff(self, argindex=1):
         z = self.args[0]
@@ -171,8 +171,8 @@ class selu(sympy.Function):
 
     @classmethod
     def eval(cls, arg):
-        if arg.is_Number:
-            inner = arg if arg > 0 else SELU_ALPHA * (sympy.exp(arg) - 1)
+        if arg.is_number:
+            inner = sympy.Piecewise((arg, arg > 0), (SELU_ALPHA * (sympy.exp(arg) - 1), True))
             return SELU_SCALE * inner
 
     def fdiff(self, argindex=1):
@@ -190,8 +190,8 @@ class leaky_relu(sympy.Function):
 
     @classmethod
     def eval(cls, arg):
-        if arg.is_Number:
-            return arg if arg > 0 else sympy.Float(LEAKY_SLOPE) * arg
+        if arg.is_number:
+            return sympy.Piecewise((arg, arg > 0), (sympy.Float(LEAKY_SLOPE) * arg, True))
 
     def fdiff(self, argindex=1):
         z = self.args[0]
@@ -206,6 +206,11 @@ class rmsnorm(sympy.Function):
     """
 
     nargs = 1
+
+    @classmethod
+    def eval(cls, arg):
+        if arg.is_number:  # a row of equal constants normalises elementwise
+            return arg / sympy.sqrt(arg**2 + sympy.Float(RMSNORM_EPS))
 
 
 def _torch_rmsnorm(z: torch.Tensor) -> torch.Tensor:
