@@ -54,14 +54,14 @@ def space(name: str, **options: Any):
 
 def presets() -> dict[str, str]:
     """Preset name -> one-line description."""
-    from .presets import PRESETS
+    from ._presets import PRESETS
 
     return {k: v.description for k, v in PRESETS.items()}
 
 
 def preset(name: str) -> Candidate:
     """The named seed or reference function, e.g. ``crrelu`` or ``rational-gelu``."""
-    from .presets import PRESETS
+    from ._presets import PRESETS
 
     entry = PRESETS.get(name)
     if entry is None:
