@@ -1,0 +1,32 @@
+"""``actsearch leaderboard``: ranked candidates of a search, failures listed separately."""
+
+from __future__ import annotations
+
+from actsearch.leaderboard import FORMATS
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "leaderboard",
+        help="rank the candidates of a search",
+        description="Rank scored candidates (mean score over seeds, higher is better) with their gain over the "
+        "best reference activation (relu/gelu/silu) of the same task; failed candidates are listed "
+        "separately with their reasons.",
+    )
+    p.add_argument("--storage", default=None, help="results database URL (default: sqlite:///results/actsearch.db)")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--name", dest="search", default=None, help="search to show (default: the latest)")
+    which.add_argument("--all", action="store_true", help="every search in the store")
+    p.add_argument("--task", default=None, help="only candidates scored on this task")
+    p.add_argument("--top", type=int, default=None, help="show the N best")
+    p.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from actsearch.leaderboard import failures, leaderboard, render
+
+    ranked = leaderboard(args.storage, args.search, all=args.all, task=args.task, top=args.top)
+    failed = failures(args.storage, args.search, all=args.all, task=args.task)
+    print(render(ranked, failed, args.format), end="")
+    return 0

@@ -1,0 +1,24 @@
+"""``actsearch report [--name SEARCH] --out DIR``: a self-contained HTML report."""
+
+from __future__ import annotations
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "report",
+        help="write an HTML report of a search",
+        description="Write DIR/index.html (settings, progress, leaderboard, failures, pictures of the best "
+        "candidates; images embedded, readable offline) and DIR/leaderboard.csv.",
+    )
+    p.add_argument("--storage", default=None, help="results database URL (default: sqlite:///results/actsearch.db)")
+    p.add_argument("--name", dest="search", default=None, help="search to report (default: the latest)")
+    p.add_argument("--out", required=True, help="folder to write (created)")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from actsearch.report import write_report
+
+    path = write_report(args.out, args.search, storage=args.storage)
+    print(f"wrote {path}")
+    return 0

@@ -1,0 +1,235 @@
+"""Ranked tables of what a search found, read from the results store.
+
+:func:`leaderboard` ranks the scored candidates; :func:`failures` lists the ones
+that diverged, produced NaN, crashed or timed out, with their reasons.  Both return
+pandas DataFrames; :func:`render` prints them as a text table, CSV, JSON or Markdown.
+
+Ranking: candidates that trained to the end (``ok``) come first, by mean score over
+seeds (higher is better), ties broken by the smaller spread, then by trial order;
+candidates stopped early by the scheduler (``pruned``, scored at a lower budget)
+follow, ranked the same way.  ``gain`` is the score minus the best reference
+activation (relu, gelu or silu, recognised by their outputs) evaluated on the same
+task, ``NaN`` when no reference was scored.
+
+Example:
+    >>> import os, tempfile
+    >>> from actsearch.store import Store
+    >>> from actsearch.result import Result
+    >>> url = "sqlite:///" + os.path.join(tempfile.mkdtemp(), "db.sqlite")
+    >>> s = Store(url).open_search("demo", {"task": "digits", "epochs": 1, "seeds": 1})
+    >>> s.record(Result(key="a", text="relu(x)", score=0.90, extra={"task": "digits"}))
+    >>> s.record(Result(key="b", text="x*tanh(softplus(x))", score=0.93, extra={"task": "digits"}))
+    >>> df = leaderboard(storage=url)
+    >>> df[["rank", "formula", "gain"]].round(3).values.tolist()
+    [[1, 'x*tanh(softplus(x))', 0.03], [2, 'relu(x)', 0.0]]
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import pandas as pd
+
+from ._store_view import Entry, StoreView
+from .errors import ActsearchError
+from .expr import parse
+
+__all__ = ["leaderboard", "failures", "render", "FORMATS", "REFERENCES"]
+
+FORMATS = ("table", "csv", "json", "markdown")
+REFERENCES = ("relu", "gelu", "silu")
+
+COLUMNS = [
+    "rank", "id", "formula", "family", "score", "spread", "seeds", "score_text", "gain",
+    "gain_vs", "baseline", "params", "kernel_ms", "status", "task", "metric", "search", "key",
+]
+FAILURE_COLUMNS = ["id", "formula", "family", "status", "reason", "task", "search", "key"]
+
+_SCORED = ("ok", "pruned")
+
+
+def _reference_fingerprints() -> dict[str, str]:
+    return {parse(f"{n}(x)").fingerprint(): n for n in REFERENCES}
+
+
+def _entries(storage: str | None, search: str | None, all_searches: bool, task: str | None):
+    if search and all_searches:
+        raise ActsearchError("pass either --name or --all, not both")
+    view = StoreView(storage)
+    if all_searches:
+        # candidates reused from an earlier search are copies: list each only where trained
+        entries = [e for e in view.entries() if not e.result.extra.get("reused_from")]
+    else:
+        entries = view.entries([search or view.latest()])
+    if task is not None:
+        entries = [e for e in entries if e.task == task]
+    return entries
+
+
+def _params_of(text: str) -> int | None:
+    try:
+        return len(parse(text).params)
+    except ActsearchError:  # a text from a newer grammar: leave the count blank
+        return None
+
+
+def _kernel_ms(entry: Entry) -> float:
+    value = entry.result.extra.get("kernel_ms")
+    return float(value) if isinstance(value, (int, float)) else math.nan
+
+
+def _fingerprint(text: str) -> str | None:
+    try:
+        return parse(text).fingerprint()
+    except ActsearchError:
+        return None
+
+
+def _ranked_frame(entries: list[Entry]) -> pd.DataFrame:
+    refs = _reference_fingerprints()
+    rows = []
+    for e in entries:
+        r = e.result
+        if r.status not in _SCORED or r.score is None or not math.isfinite(r.score):
+            continue
+        fp = r.extra.get("fingerprint") or _fingerprint(r.text)
+        rows.append({
+            "id": e.id, "formula": r.text, "family": r.family, "score": float(r.score),
+            "spread": float(r.spread), "seeds": len(r.seed_scores) or 1,
+            "params": _params_of(r.text), "kernel_ms": _kernel_ms(e), "status": r.status,
+            "task": e.task, "metric": r.metric, "search": e.search, "key": r.key,
+            "baseline": refs.get(fp) if r.status == "ok" else None, "_order": len(rows),
+        })
+    df = pd.DataFrame(rows)
+    if df.empty:
+        return pd.DataFrame(columns=COLUMNS)
+    # best reference per task: gain is measured against it
+    best_ref = {}
+    for task, group in df[df["baseline"].notna()].groupby("task"):
+        top = group.sort_values(["score", "spread"], ascending=[False, True]).iloc[0]
+        best_ref[task] = (top["baseline"], top["score"])
+    df["gain_vs"] = df["task"].map(lambda t: best_ref.get(t, (None, None))[0])
+    df["gain"] = df.apply(lambda row: row["score"] - best_ref[row["task"]][1] if row["task"] in best_ref
+                          else math.nan, axis=1)
+    df["_pruned"] = df["status"] != "ok"
+    df = df.sort_values(["_pruned", "score", "spread", "_order"], ascending=[True, False, True, True])
+    df.insert(0, "rank", range(1, len(df) + 1))
+    df["score_text"] = [f"{s:.4f} ± {d:.4f}" for s, d in zip(df["score"], df["spread"])]
+    return df[COLUMNS].reset_index(drop=True)
+
+
+def leaderboard(
+    storage: str | None = None,
+    search: str | None = None,
+    *,
+    all: bool = False,  # noqa: A002 - mirrors --all
+    task: str | None = None,
+    top: int | None = None,
+) -> pd.DataFrame:
+    """Ranked scored candidates of one search (default: the latest) or of ``all``.
+
+    Columns: ``rank, id, formula, family, score, spread, seeds, score_text, gain,
+    gain_vs, baseline, params, kernel_ms, status, task, metric, search, key``.
+    ``id`` (``SEARCH:NUMBER``) is what ``actsearch show`` and ``export`` accept;
+    ``formula`` is canonical text (``actsearch.parse`` reads it); ``gain_vs`` names
+    the reference the gain is measured against; ``baseline`` names the reference a
+    row is (``None`` for searched candidates); ``params`` counts learnable
+    parameters per activation; ``kernel_ms`` is the fused kernel's forward+backward
+    time when the search recorded it, else ``NaN``.
+
+    Raises :class:`~actsearch.StoreError` when the store is missing or foreign.
+    """
+    if top is not None and top < 1:
+        raise ActsearchError(f"--top must be at least 1, got {top}")
+    df = _ranked_frame(_entries(storage, search, all, task))
+    return df.head(top).reset_index(drop=True) if top is not None else df
+
+
+def failures(
+    storage: str | None = None,
+    search: str | None = None,
+    *,
+    all: bool = False,  # noqa: A002
+    task: str | None = None,
+) -> pd.DataFrame:
+    """Candidates without a score (diverged, nan, error, timeout) and why."""
+    rows = []
+    for e in _entries(storage, search, all, task):
+        r = e.result
+        if r.status in _SCORED and r.score is not None and math.isfinite(r.score):
+            continue
+        rows.append({"id": e.id, "formula": r.text, "family": r.family, "status": r.status,
+                     "reason": (r.message or r.status).splitlines()[0] if (r.message or r.status) else "",
+                     "task": e.task, "search": e.search, "key": r.key})
+    return pd.DataFrame(rows, columns=FAILURE_COLUMNS)
+
+
+# -- rendering ----------------------------------------------------------------
+_TABLE_COLUMNS = ["rank", "id", "formula", "family", "score_text", "gain", "params", "kernel_ms", "status"]
+_TABLE_HEADERS = {"score_text": "score (mean ± std)", "kernel_ms": "kernel ms"}
+
+
+def _cell(value) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def _display(df: pd.DataFrame, columns: list[str], width: int = 60) -> tuple[list[str], list[list[str]]]:
+    headers = [_TABLE_HEADERS.get(c, c) for c in columns]
+    rows = []
+    for _, row in df.iterrows():
+        cells = []
+        for c in columns:
+            v = row[c]
+            if c == "gain" and isinstance(v, float) and not math.isnan(v):
+                text = f"{v:+.4f}"
+            elif c == "kernel_ms" and isinstance(v, float) and not math.isnan(v):
+                text = f"{v:.3f}"
+            else:
+                text = _cell(v)
+            if c == "formula":
+                text = text if len(text) <= width else text[: width - 3] + "..."
+                if isinstance(row.get("baseline"), str):
+                    text += f"  [{row['baseline']}]"
+            cells.append(text)
+        rows.append(cells)
+    return headers, rows
+
+
+def _text_table(headers: list[str], rows: list[list[str]]) -> str:
+    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
+    line = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
+    return "\n".join([line(headers), line(["-" * w for w in widths])] + [line(r) for r in rows])
+
+
+def _markdown_table(headers: list[str], rows: list[list[str]]) -> str:
+    esc = lambda s: s.replace("|", "\\|")  # noqa: E731
+    out = ["| " + " | ".join(esc(h) for h in headers) + " |", "|" + "|".join(" --- " for _ in headers) + "|"]
+    out += ["| " + " | ".join(esc(c) for c in r) + " |" for r in rows]
+    return "\n".join(out)
+
+
+def render(ranked: pd.DataFrame, failed: pd.DataFrame | None = None, fmt: str = "table") -> str:
+    """``ranked`` (and ``failed``) as text in one of :data:`FORMATS`.
+
+    ``csv`` holds the ranked table only (every column); ``json`` is an object
+    ``{"ranked": [...], "failed": [...]}``; ``table`` and ``markdown`` show the main
+    columns and list failures below.
+    """
+    if fmt not in FORMATS:
+        raise ActsearchError(f"unknown format {fmt!r}; choose one of: {', '.join(FORMATS)}")
+    failed = failed if failed is not None else pd.DataFrame(columns=FAILURE_COLUMNS)
+    if fmt == "csv":
+        return ranked.to_csv(index=False)
+    if fmt == "json":
+        as_records = lambda df: json.loads(df.to_json(orient="records"))  # noqa: E731 - NaN -> null
+        return json.dumps({"ranked": as_records(ranked), "failed": as_records(failed)}, indent=2)
+    table = _text_table if fmt == "table" else _markdown_table
+    parts = [table(*_display(ranked, _TABLE_COLUMNS)) if len(ranked) else "(no scored candidates)"]
+    if len(failed):
+        parts.append(f"\nfailed ({len(failed)}):" if fmt == "table" else f"\n**Failed ({len(failed)})**\n")
+        parts.append(table(*_display(failed, ["id", "formula", "status", "reason"])))
+    return "\n".join(parts) + "\n"

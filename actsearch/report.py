@@ -1,0 +1,161 @@
+"""A self-contained HTML page about one search, readable offline.
+
+The page holds the search's settings, its progress (score per trial and the best
+so far), the leaderboard, the failures with their reasons, and the ``show`` picture
+of the best candidates; pictures are PNG images embedded as base64 ``data:`` URLs,
+so ``index.html`` is the whole report (``leaderboard.csv`` is written beside it).
+
+Example:
+    >>> import os, tempfile
+    >>> from actsearch.store import Store
+    >>> from actsearch.result import Result
+    >>> folder = tempfile.mkdtemp()
+    >>> url = "sqlite:///" + os.path.join(folder, "db.sqlite")
+    >>> s = Store(url).open_search("demo", {"task": "digits", "epochs": 2, "seeds": 1})
+    >>> s.record(Result(key="a", text="relu(x)", score=0.90, curves=[[0.8, 0.9]]))
+    >>> path = write_report(os.path.join(folder, "report"), storage=url)
+    >>> path.name, "data:image/png;base64," in path.read_text()
+    ('index.html', True)
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from . import plots
+from ._store_view import StoreView
+from .errors import ActsearchError
+from .leaderboard import failures, leaderboard
+
+__all__ = ["write_report", "report_html"]
+
+_CSS = """
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }
+h1 { font-size: 1.6em; } h2 { font-size: 1.2em; margin-top: 2em; border-bottom: 1px solid #ddd; }
+table { border-collapse: collapse; font-size: 0.85em; margin: 0.5em 0; }
+th, td { border: 1px solid #ddd; padding: 3px 8px; text-align: left; vertical-align: top; }
+th { background: #f4f4f4; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
+code { font-size: 0.95em; } img { max-width: 100%; } .muted { color: #777; }
+"""
+
+_SHOWN = ["rank", "id", "formula", "family", "score_text", "gain", "params", "kernel_ms", "status"]
+_HEADERS = {"score_text": "score (mean ± std)", "kernel_ms": "kernel ms"}
+
+
+def _png(fig) -> str:
+    data = base64.b64encode(plots.png_bytes(fig)).decode("ascii")
+    return f'<img alt="figure" src="data:image/png;base64,{data}">'
+
+
+def _safe_url(url: str) -> str:
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - only for display
+        return "(storage)"
+
+
+def _fmt(column: str, value) -> tuple[str, bool]:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-", True
+    if column == "gain":
+        return f"{value:+.4f}", True
+    if column == "kernel_ms":
+        return f"{value:.3f}", True
+    if isinstance(value, float):
+        return f"{value:.4g}", True
+    if isinstance(value, int):
+        return str(value), True
+    return str(value), False
+
+
+def _table(df: pd.DataFrame, columns: list[str]) -> str:
+    head = "".join(f"<th>{html.escape(_HEADERS.get(c, c))}</th>" for c in columns)
+    body = []
+    for _, row in df.iterrows():
+        cells = []
+        for c in columns:
+            text, numeric = _fmt(c, row[c])
+            text = html.escape(text)
+            if c == "formula":
+                text = f"<code>{text}</code>"
+                if isinstance(row.get("baseline"), str):
+                    text += f' <span class="muted">[{html.escape(str(row["baseline"]))}]</span>'
+            cells.append(f'<td class="num">{text}</td>' if numeric else f"<td>{text}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def _scored(entry) -> bool:
+    r = entry.result
+    return bool(r.ok and r.score is not None and math.isfinite(r.score))
+
+
+def _progress_figure(entries):
+    done = [e for e in entries if _scored(e)]
+    metric = next((e.result.metric for e in entries if e.result.metric), "score")
+    return plots.progress_figure(
+        [e.trial for e in done], [e.result.score for e in done], [e.trial for e in entries if not _scored(e)], metric
+    )
+
+
+def report_html(search: str | None = None, *, storage: str | None = None, show_top: int = 3) -> str:
+    """The report page of ``search`` (default: the latest) as one HTML string."""
+    view = StoreView(storage)
+    name = search or view.latest()
+    entries = view.entries([name])
+    config = view.config(name)
+    ranked = leaderboard(view.url, name)
+    failed = failures(view.url, name)
+
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>actsearch report: {html.escape(name)}</title>",
+        f"<style>{_CSS}</style></head><body>",
+        f"<h1>actsearch search <code>{html.escape(name)}</code></h1>",
+        f'<p class="muted">store {html.escape(_safe_url(view.url))}; {len(entries)} evaluations, '
+        f"{len(ranked)} scored, {len(failed)} failed; state {html.escape(str(view.store.search(name).state))}</p>",
+        "<h2>Settings</h2>",
+        "<table><tbody>",
+    ]
+    for key in sorted(config):
+        parts.append(f"<tr><th>{html.escape(str(key))}</th><td><code>{html.escape(str(config[key]))}</code></td></tr>")
+    parts.append("</tbody></table>")
+    if entries:
+        parts += ["<h2>Progress</h2>", _png(_progress_figure(entries))]
+    parts.append("<h2>Leaderboard</h2>")
+    parts.append(_table(ranked, _SHOWN) if len(ranked) else "<p>No candidate was scored.</p>")
+    parts.append(
+        '<p class="muted">gain: score minus the best reference activation (relu, gelu, silu) of the same task. '
+        "Use an id with <code>actsearch show ID</code> or <code>actsearch export ID --out my_act.py</code>.</p>"
+    )
+    if len(failed):
+        parts += [f"<h2>Failed ({len(failed)})</h2>", _table(failed, ["id", "formula", "status", "reason"])]
+    best = ranked[ranked["baseline"].isna()].head(show_top) if len(ranked) else ranked
+    if len(best):
+        parts.append("<h2>Best candidates</h2>")
+        for _, row in best.iterrows():
+            parts.append(f"<h3>#{row['rank']} <code>{html.escape(row['id'])}</code></h3>")
+            parts.append(_png(plots.figure_for(row["id"], storage=view.url)))
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def write_report(out: "str | Path", search: str | None = None, *, storage: str | None = None) -> Path:
+    """Write ``out/index.html`` (and ``out/leaderboard.csv``); returns the HTML path."""
+    folder = Path(out)
+    if folder.exists() and not folder.is_dir():
+        raise ActsearchError(f"--out {str(folder)!r} exists and is not a folder")
+    page = report_html(search, storage=storage)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "index.html"
+    path.write_text(page, encoding="utf-8")
+    leaderboard(storage, search).to_csv(folder / "leaderboard.csv", index=False)
+    return path

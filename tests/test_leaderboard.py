@@ -1,0 +1,221 @@
+"""Leaderboards and reports read from a store filled with synthetic results."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import re
+import sqlite3
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+import actsearch
+from actsearch import StoreError
+from actsearch import cli
+from actsearch.export import load
+from actsearch.leaderboard import failures, leaderboard, render
+from actsearch.report import write_report
+from actsearch.result import Result
+from actsearch.store import Store
+
+MY_COMMANDS = ["leaderboard", "show", "export", "report"]
+
+SEARCHED = [
+    "x*tanh(softplus(x))",
+    "relu(x) + eps*x*exp(-x**2/2); eps=0.01",
+    "(a0 + a1*x)/(1 + abs(b1)*abs(x)); a0=0.1, a1=0.9, b1=0.2",
+    "x*erf(x)",
+    "max(x, 0.1*x)",
+    "softplus(x) - 0.5",
+    "x*sigmoid(a*x); a=1.5",
+    "w*x + relu(x); w=0.05",
+]
+FAILED = [("exp(exp(x))", "nan", "NaN loss at epoch 2"), ("x**8", "diverged", "loss above 1e6 at step 40")]
+
+
+@pytest.fixture
+def commands(monkeypatch):
+    """``main`` with only this suite's commands, so it runs without the others' modules."""
+    monkeypatch.setattr(cli, "COMMAND_MODULES", MY_COMMANDS)
+    return cli.main
+
+
+def _record(search, text, score, task="digits", status="ok", spread=None, message="", learned=(), extra=None):
+    c = actsearch.parse(text)
+    seeds = [] if score is None else [score - (spread or 0.0), score + (spread or 0.0)]
+    more = {"task": task, "fingerprint": c.fingerprint(), **(extra or {})}
+    search.record(
+        Result(
+            key=c.key, text=c.text, family="custom", status=status, score=score, metric="val_accuracy",
+            seed_scores=seeds, spread=spread if spread is not None else 0.0,
+            curves=[] if score is None else [[0.2, 0.5, score], [0.25, 0.55, score]],
+            learned_params=list(learned), message=message, extra=more,
+        )
+    )
+
+
+@pytest.fixture
+def store(tmp_path):
+    """Search 'first' on two tasks with references and failures; 'second' later on digits."""
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    rng = np.random.default_rng(3)
+    first = Store(url).open_search("first", {"task": "digits", "epochs": 3, "seeds": 2})
+    truth = {}
+    for ref, score in (("relu(x)", 0.80), ("gelu(x)", 0.83), ("x*sigmoid(x)", 0.82)):
+        _record(first, ref, score, spread=0.01)
+        truth[ref] = score
+    for text in SEARCHED:
+        score = float(rng.uniform(0.7, 0.9))
+        learned = [{"eps": 0.02}, {"eps": -0.03}] if "eps" in text else ()
+        _record(first, text, score, spread=float(rng.uniform(0, 0.02)), learned=learned)
+        truth[actsearch.parse(text).text] = score
+    for text, status, message in FAILED:
+        _record(first, text, None, status=status, message=message)
+    _record(first, "x*cos(x)", 0.95, status="pruned")
+    # another task: its gain is measured against its own references only
+    _record(first, "relu(x)", 0.50, task="mnist1d-mlp")
+    _record(first, "x*erf(x)", 0.55, task="mnist1d-mlp")
+    second = Store(url).open_search("second", {"task": "digits", "epochs": 3, "seeds": 2})
+    _record(second, "relu(x)", 0.80, extra={"reused_from": "first"})
+    _record(second, "sin(x) + x", 0.99)
+    return url, truth
+
+
+def test_ranking_matches_store_values(store):
+    url, truth = store
+    df = leaderboard(url, "first", task="digits")
+    ok = df[df["status"] == "ok"]
+    # independent ranking: the recorded scores sorted by hand
+    expected = sorted(truth, key=lambda t: -truth[t])
+    assert ok["formula"].tolist() == expected
+    assert ok["score"].tolist() == pytest.approx([truth[t] for t in expected])
+    assert ok["rank"].tolist() == list(range(1, len(expected) + 1))
+    # pruned candidates (scored at a lower budget) rank after every completed one
+    assert df.iloc[-1]["status"] == "pruned" and df.iloc[-1]["formula"] == "x*cos(x)"
+    best_ref = max(truth["relu(x)"], truth["gelu(x)"], truth["x*sigmoid(x)"])
+    for _, row in ok.iterrows():
+        assert row["gain"] == pytest.approx(truth[row["formula"]] - best_ref)
+        assert row["gain_vs"] == "gelu"
+        assert row["params"] == len(actsearch.parse(row["formula"]).params)
+        assert math.isnan(row["kernel_ms"])
+    baselines = dict(zip(ok["formula"], ok["baseline"]))
+    assert baselines["x*sigmoid(x)"] == "silu" and baselines["relu(x)"] == "relu"
+    assert all(isinstance(r["id"], str) and re.fullmatch(r"first:\d+", r["id"]) for _, r in df.iterrows())
+
+
+def test_gain_is_per_task_and_filters(store):
+    url, _ = store
+    other = leaderboard(url, "first", task="mnist1d-mlp")
+    assert other["formula"].tolist() == ["x*erf(x)", "relu(x)"]
+    assert other["gain"].tolist() == pytest.approx([0.05, 0.0])
+    assert len(leaderboard(url, "first", task="digits", top=3)) == 3
+    # default: the latest search; --all skips copies reused from an earlier search
+    assert leaderboard(url)["formula"].tolist() == [actsearch.parse("sin(x) + x").text, "relu(x)"]
+    every = leaderboard(url, all=True)
+    assert every.iloc[0]["formula"] == actsearch.parse("sin(x) + x").text
+    assert (every["search"] == "second").sum() == 1
+    assert leaderboard(url, "second").iloc[0]["gain"] == pytest.approx(0.99 - 0.80)
+
+
+def test_failures_listed_with_reasons(store):
+    url, _ = store
+    failed = failures(url, "first")
+    assert sorted(zip(failed["formula"], failed["status"], failed["reason"])) == sorted(
+        (actsearch.parse(t).text, s, m) for t, s, m in FAILED
+    )
+    assert not set(failed["formula"]) & set(leaderboard(url, "first")["formula"])
+
+
+def test_csv_and_json_parse_back(store, commands, capsys):
+    url, truth = store
+    assert commands(["leaderboard", "--storage", url, "--name", "first", "--task", "digits", "--format", "csv"]) == 0
+    back = pd.read_csv(io.StringIO(capsys.readouterr().out))
+    direct = leaderboard(url, "first", task="digits")
+    assert back["id"].tolist() == direct["id"].tolist()
+    assert back["score"].tolist() == pytest.approx(direct["score"].tolist())
+    for text in back["formula"]:
+        actsearch.parse(text)  # canonical text reads back
+    assert commands(["leaderboard", "--storage", url, "--name", "first", "--format", "json", "--top", "4"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [r["rank"] for r in data["ranked"]] == [1, 2, 3, 4]
+    assert [r["score"] for r in data["ranked"]] == pytest.approx(direct["score"].tolist()[:4])
+    assert {r["status"] for r in data["failed"]} == {"nan", "diverged"}
+    assert all(r["kernel_ms"] is None for r in data["ranked"])
+
+
+def test_table_and_markdown(store, commands, capsys):
+    url, _ = store
+    assert commands(["leaderboard", "--storage", url, "--name", "first"]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert lines[0].split()[:3] == ["rank", "id", "formula"]
+    assert "failed (2):" in out and "NaN loss at epoch 2" in out and "[gelu]" in out
+    md = render(leaderboard(url, "first"), failures(url, "first"), "markdown")
+    rows = [ln for ln in md.splitlines() if ln.startswith("| ") and ln[2].isdigit()]
+    assert len(rows) == len(leaderboard(url, "first"))
+
+
+def test_bad_stores_give_one_line_errors(tmp_path, commands, capsys):
+    missing = f"sqlite:///{tmp_path / 'nope.db'}"
+    with pytest.raises(StoreError, match="no results store"):
+        leaderboard(missing)
+    assert not (tmp_path / "nope.db").exists()  # reading never creates a database
+    foreign = tmp_path / "foreign.db"
+    with sqlite3.connect(foreign) as con:
+        con.execute("create table people (name text)")
+    for url in (missing, f"sqlite:///{foreign}"):
+        assert commands(["leaderboard", "--storage", url]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("actsearch: error:") and len(err.strip().splitlines()) == 1
+    # an Optuna database without actsearch searches
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    plain = f"sqlite:///{tmp_path / 'optuna.db'}"
+    optuna.create_study(study_name="someone-else", storage=plain)
+    with pytest.raises(StoreError, match="no actsearch search"):
+        leaderboard(plain)
+
+
+def test_unknown_search_and_trial(store):
+    url, _ = store
+    with pytest.raises(StoreError, match="no search named 'zzz'"):
+        leaderboard(url, "zzz")
+    with pytest.raises(StoreError, match="no trial 999"):
+        load("first:999", storage=url)
+
+
+def test_export_and_load_from_store(store, tmp_path, commands, capsys):
+    url, truth = store
+    row = leaderboard(url, "first").query("formula.str.contains('eps')").iloc[0]
+    out = tmp_path / "winner.py"
+    assert commands(["export", row["id"], "--storage", url, "--out", str(out), "--learned"]) == 0
+    text = out.read_text()
+    assert f"search 'first', trial {row['id'].split(':')[1]}" in text
+    assert f"{truth[row['formula']]:.4f}" in text
+    x = torch.linspace(-2, 2, 5, dtype=torch.float64)
+    for layer, eps in enumerate([0.02, -0.03]):
+        act = load(out, layer=layer, dtype=torch.float64)
+        expected = torch.relu(x) + eps * x * torch.exp(-x * x / 2)
+        torch.testing.assert_close(act(x), expected)
+        torch.testing.assert_close(load(row["id"], storage=url, learned=True, layer=layer).double()(x), expected,
+                                   rtol=1e-6, atol=1e-7)
+    # by candidate key: the same trial
+    assert load(row["key"], storage=url).candidate.text == row["formula"]
+
+
+def test_report_is_self_contained(store, tmp_path, commands, capsys):
+    url, _ = store
+    assert commands(["report", "--storage", url, "--name", "first", "--out", str(tmp_path / "rep")]) == 0
+    page = (tmp_path / "rep" / "index.html").read_text()
+    assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
+    assert page.count("data:image/png;base64,") >= 4  # progress + three best candidates
+    assert not re.search(r"""(src|href)=["'](?!data:)""", page)  # nothing fetched from outside
+    assert "x*tanh(softplus(x))" in page and "NaN loss at epoch 2" in page
+    csv = pd.read_csv(tmp_path / "rep" / "leaderboard.csv")
+    assert csv["id"].tolist() == leaderboard(url, "first")["id"].tolist()
+    assert write_report(tmp_path / "rep2", "first", storage=url).exists()
