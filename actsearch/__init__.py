@@ -10,6 +10,9 @@ Example:
 from .errors import ActsearchError, CompileError, ExpressionError, StoreError, TaskError
 from .expr import Candidate, CandidateModule, parse
 from .registry import preset, presets, space, spaces
+from .export import export, load
+from .leaderboard import leaderboard
+from .swap import swap_activations
 
 __version__ = "0.1.0"
 
@@ -22,11 +25,15 @@ __all__ = [
     "StoreError",
     "TaskError",
     "compile",
+    "export",
+    "leaderboard",
+    "load",
     "parse",
     "preset",
     "presets",
     "space",
     "spaces",
+    "swap_activations",
 ]
 
 

@@ -98,12 +98,13 @@ class Candidate:
         if expr.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):
             raise ExpressionError("expression contains an infinite or undefined constant", str(expr), 0)
         params = {k: params[k] for k in sorted(symbols)}
+        expr, text = _canonical_fixed_point(expr, params)
         set_ = object.__setattr__
         set_(self, "expr", expr)
         set_(self, "params", MappingProxyType(params))
         set_(self, "family", family)
         set_(self, "name", name)
-        set_(self, "text", canonical_text(expr, params))
+        set_(self, "text", text)
         set_(self, "key", hashlib.sha256(self.text.encode()).hexdigest()[:16])
         set_(self, "_fingerprint", None)
         set_(self, "_fn", None)
@@ -180,6 +181,23 @@ class Candidate:
             digest = hashlib.sha256(",".join(_round_sig(v) for v in y).encode()).hexdigest()[:16]
             object.__setattr__(self, "_fingerprint", digest)
         return self._fingerprint
+
+
+def _canonical_fixed_point(expr: sympy.Expr, params: dict[str, float]) -> tuple[sympy.Expr, str]:
+    """The expression as the parser rebuilds it from its own text, and that text.
+
+    sympy may build a tree from text that prints differently from the tree it
+    came from (``-(x + 1)/x`` reads back as ``(-x - 1)/x``), so reparse until the
+    text is stable; then ``parse(c.text) == c`` always holds.
+    """
+    text = canonical_text(expr, params)
+    for _ in range(4):
+        again, _values = parse_text(text)
+        again_text = canonical_text(again, params)
+        if again_text == text:
+            return again, text
+        expr, text = again, again_text
+    raise ExpressionError("expression has no stable canonical form", text, 0)
 
 
 def _from_text(text: str, family: str, name: str | None) -> Candidate:

@@ -1,0 +1,134 @@
+"""``actsearch bench-kernel EXPR|PRESET``: time each backend's forward and forward+backward.
+
+Example::
+
+    actsearch bench-kernel rational-gelu --size 1000000 --repeats 5
+    actsearch bench-kernel "x*sigmoid(x)" --backend inductor --dtype bfloat16
+"""
+
+from __future__ import annotations
+
+import argparse
+
+_DTYPES = ("float32", "bfloat16", "float16")
+_CHOICES = ("all", "triton", "inductor", "eager")
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "bench-kernel",
+        help="time a candidate's compiled kernels against eager PyTorch",
+        description="Median forward and forward+backward time of each backend side by side, the speed-up "
+        "over eager, achieved bytes/s (2 tensors moved forward, 5 forward+backward) and, on a GPU, the "
+        "fraction of the measured device-to-device copy bandwidth.  On a CPU the triton backend runs only "
+        "through TRITON_INTERPRET=1 (very slow), so it is skipped unless asked for by name.",
+    )
+    p.add_argument("ref", metavar="EXPR|PRESET", help="a preset name (e.g. crrelu) or a formula (e.g. 'x*sigmoid(x)')")
+    p.add_argument("--backend", choices=_CHOICES, default="all", help="which backend to time (default: all)")
+    p.add_argument("--size", type=_positive, default=1 << 20, help="number of elements (default 1048576)")
+    p.add_argument("--features", type=_positive, default=1024, help="row length, the dim row-wise candidates normalise (default 1024)")
+    p.add_argument("--dtype", choices=_DTYPES, default="float32")
+    p.add_argument("--repeats", type=_positive, default=10, help="timed repeats; the median is shown (default 10)")
+    p.add_argument("--device", default=None, help="cuda or cpu (default: cuda when available)")
+    p.add_argument("--threads", type=_positive, default=None, help="CPU threads for torch (default: torch's choice)")
+    p.set_defaults(func=run)
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def resolve_candidate(ref: str):
+    """A preset name when it is one, else formula text."""
+    from actsearch.errors import ActsearchError
+    from actsearch.expr import parse
+    from actsearch.registry import preset, presets
+
+    try:
+        names = set(presets())
+    except (ImportError, ActsearchError):  # presets module not present yet
+        names = set()
+    if ref.strip() in names:
+        return preset(ref.strip())
+    return parse(ref)
+
+
+def run(args) -> int:
+    import torch
+
+    from actsearch.compile._bench import bench, copy_bandwidth, pass_bytes
+    from actsearch.errors import CompileError
+
+    candidate = resolve_candidate(args.ref)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise CompileError("--device cuda asked for, but torch sees no CUDA device")
+    dtype = getattr(torch, args.dtype)
+    cols = min(args.features, args.size)
+    shape = (max(1, args.size // cols), cols)
+    numel = shape[0] * shape[1]
+    wanted = ["eager", "inductor", "triton"] if args.backend == "all" else [args.backend]
+    notes = []
+    if "triton" in wanted and not device.startswith("cuda"):
+        from actsearch.compile import _triton_available
+
+        interp = _interpreting()
+        if args.backend != "triton" or not interp or not _triton_available():
+            wanted.remove("triton")
+            notes.append(
+                "triton skipped: on a CPU it runs only through TRITON_INTERPRET=1, far too slow to time; "
+                "ask for it with --backend triton under TRITON_INTERPRET=1 to time the interpreter anyway"
+            )
+    if "eager" not in wanted:
+        wanted.insert(0, "eager")  # every ratio is to eager
+    rows = bench(candidate, wanted, shape=shape, dtype=dtype, repeats=args.repeats, device=device)
+    fwd_bytes, fb_bytes = pass_bytes(numel, dtype)
+    copy_bw = copy_bandwidth(device) if device.startswith("cuda") else None
+
+    print(f"candidate: {candidate.text}")
+    print(f"shape {shape[0]}x{shape[1]} ({numel} elements), {args.dtype}, {device}, median of {args.repeats}")
+    eager = next(r for r in rows if r.backend == "eager")
+    head = f"{'backend':<10}{'fwd ms':>10}{'fwd+bwd ms':>12}{'fwd x':>8}{'f+b x':>8}{'fwd GB/s':>10}{'f+b GB/s':>10}"
+    if copy_bw:
+        head += f"{'f+b %copy':>11}"
+    print(head)
+    for r in rows:
+        if r.fwd_s is None:
+            print(f"{r.backend:<10}  failed: {r.note}")
+            continue
+        line = (
+            f"{r.backend:<10}{r.fwd_s * 1e3:>10.3f}{r.fwd_bwd_s * 1e3:>12.3f}"
+            f"{_ratio(eager.fwd_s, r.fwd_s):>8}{_ratio(eager.fwd_bwd_s, r.fwd_bwd_s):>8}"
+            f"{fwd_bytes / r.fwd_s / 1e9:>10.2f}{fb_bytes / r.fwd_bwd_s / 1e9:>10.2f}"
+        )
+        if copy_bw:
+            line += f"{100 * fb_bytes / r.fwd_bwd_s / copy_bw:>10.1f}%"
+        print(line)
+    if copy_bw:
+        print(f"device-to-device copy bandwidth: {copy_bw / 1e9:.1f} GB/s ({torch.cuda.get_device_name()})")
+    print("x: speed-up over eager (eager time / backend time); bytes: 2 tensors forward, 5 forward+backward")
+    for n in notes:
+        print(f"note: {n}")
+    return 0
+
+
+def _ratio(base: float | None, t: float) -> str:
+    return f"{base / t:.2f}" if base else "-"
+
+
+def _interpreting() -> bool:
+    from actsearch.compile import _triton_available
+
+    if not _triton_available():
+        return False
+    from actsearch.compile._triton import interpreting
+
+    return interpreting()
