@@ -1,0 +1,300 @@
+"""The results database: one Optuna study per search in an RDB storage.
+
+Default URL ``sqlite:///results/actsearch.db`` (the folder is created); any
+SQLAlchemy URL works (``postgresql://...``).  Only the search driver writes.
+``optuna-dashboard <url>`` can open it.
+
+Schema ``actsearch/1``
+----------------------
+Study (one per search, ``study_name`` = search name, direction maximize), user attrs:
+
+================  ==============================================================
+``schema``        ``"actsearch/1"``; a study without it is not an actsearch search
+``config``        dict: ``task`` (spec), ``space``, ``space_options``, ``optimizer``,
+                  ``optimizer_options``, ``epochs``, ``seeds``, ``budget``,
+                  ``seed``, ``early_stop``, ``backend``, ``created`` (ISO time)
+``optimizer``     the optimiser's ``state_dict()`` (JSON), saved after every record
+``state``         ``"running"``, ``"finished"`` or ``"interrupted"``
+================  ==============================================================
+
+Trial (one per candidate evaluated in this search, in completion order).  State:
+``COMPLETE`` (status ok, value = score), ``PRUNED`` (stopped early by ASHA, value =
+last reported score) or ``FAIL`` (diverged / nan / error / timeout, no value).
+User attrs:
+
+==================  ============================================================
+``text``            canonical text (``actsearch.parse(text)`` rebuilds it)
+``family``          search space family; ``name`` the preset name or ``""``
+``key``             stable hash of the canonical text
+``fingerprint``     hash of outputs on probe points (de-duplication)
+``task``            task spec, ``epochs`` (budget), ``seeds`` (number of seeds)
+``metric``          metric name (higher is better); ``score``, ``spread`` (std over
+                    seeds), ``seed_scores`` list
+``status``          ok / pruned / diverged / nan / error / timeout; ``message``
+``curves``          per seed, metric per epoch
+``learned_params``  per activation layer ``{param: value}`` after training (first seed)
+``wall_time``       seconds for the whole trial; ``train_time`` seconds training
+``reused_from``     for a candidate found in an earlier search with the same
+                    task/epochs/seeds: that search's name (not trained again)
+==================  ============================================================
+
+Intermediate values hold the mean curve (epoch -> metric).
+
+Example:
+    >>> import tempfile, os
+    >>> from actsearch.store import Store
+    >>> from actsearch.result import Result
+    >>> url = "sqlite:///" + os.path.join(tempfile.mkdtemp(), "db.sqlite")
+    >>> s = Store(url).open_search("demo", {"task": "digits", "epochs": 1, "seeds": 1})
+    >>> s.record(Result(key="k", text="relu(x)", score=0.9, extra={"fingerprint": "f"}))
+    >>> [r.score for r in Store(url).results("demo")]
+    [0.9]
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+import math
+import os
+from typing import Any
+
+from actsearch.errors import StoreError
+from actsearch.result import Result
+
+__all__ = ["Store", "StoredSearch", "DEFAULT_URL", "SCHEMA"]
+
+DEFAULT_URL = "sqlite:///results/actsearch.db"
+SCHEMA = "actsearch/1"
+
+_EXTRA_KEYS = ("fingerprint", "task", "epochs", "seeds", "train_time", "reused_from", "name")
+
+
+def _quiet_optuna():
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    return optuna
+
+
+def _check_foreign(url: str) -> None:
+    """Refuse databases holding tables that are not Optuna's, before Optuna adds its own."""
+    import sqlalchemy
+
+    if url.startswith("sqlite:///"):
+        path = url[len("sqlite:///"):]
+        if path and path != ":memory:":
+            folder = os.path.dirname(os.path.abspath(path))
+            os.makedirs(folder, exist_ok=True)
+            if os.path.exists(path) and os.path.getsize(path) == 0:
+                return
+    try:
+        engine = sqlalchemy.create_engine(url)
+        with engine.connect():
+            names = set(sqlalchemy.inspect(engine).get_table_names())
+        engine.dispose()
+    except Exception as exc:  # noqa: BLE001 - any driver error means we cannot use it
+        raise StoreError(f"cannot open results store {url!r}: {type(exc).__name__}: {exc}") from None
+    if names and "studies" not in names:
+        raise StoreError(
+            f"{url!r} is not an actsearch results store (it holds other tables: {', '.join(sorted(names)[:5])})"
+        )
+
+
+class Store:
+    """An actsearch results database at ``url`` (default :data:`DEFAULT_URL`)."""
+
+    def __init__(self, url: str | None = None):
+        self.url = url or DEFAULT_URL
+        _check_foreign(self.url)
+        optuna = _quiet_optuna()
+        try:
+            self.storage = optuna.storages.RDBStorage(self.url)
+        except Exception as exc:  # noqa: BLE001
+            raise StoreError(f"cannot open results store {self.url!r}: {type(exc).__name__}: {exc}") from None
+
+    # -- searches -------------------------------------------------------------
+    def _study_id(self, name: str) -> int | None:
+        import optuna
+
+        try:
+            return self.storage.get_study_id_from_name(name)
+        except KeyError:
+            return None
+        except optuna.exceptions.OptunaError:  # pragma: no cover
+            return None
+
+    def _check_schema(self, study_id: int, name: str) -> dict[str, Any]:
+        attrs = self.storage.get_study_user_attrs(study_id)
+        if attrs.get("schema") != SCHEMA:
+            raise StoreError(
+                f"study {name!r} in {self.url!r} is not an actsearch search (schema {attrs.get('schema')!r})"
+            )
+        return attrs
+
+    def searches(self) -> list[dict[str, Any]]:
+        """``[{name, config, state, n_trials}]`` for every actsearch search, oldest first."""
+        out = []
+        for study in self.storage.get_all_studies():
+            if study.user_attrs.get("schema") != SCHEMA:
+                continue
+            n = len(self.storage.get_all_trials(study._study_id, deepcopy=False))
+            out.append({"name": study.study_name, "config": study.user_attrs.get("config", {}),
+                        "state": study.user_attrs.get("state", ""), "n_trials": n})
+        return out
+
+    def open_search(self, name: str, config: dict[str, Any], resume: bool = False) -> "StoredSearch":
+        """Create the search ``name`` with ``config``; with ``resume`` reopen an existing one.
+
+        Creating a name that exists without ``resume`` is a :class:`StoreError`, as is
+        resuming one that does not exist or has another task/space/optimiser.
+        """
+        from optuna.study import StudyDirection
+
+        study_id = self._study_id(name)
+        if study_id is not None:
+            attrs = self._check_schema(study_id, name)
+            if not resume:
+                raise StoreError(f"search {name!r} already exists in {self.url!r}; pass --resume or another --name")
+            old = attrs.get("config", {})
+            for field in ("task", "space", "optimizer", "epochs", "seeds"):
+                if field in config and field in old and config[field] != old[field]:
+                    raise StoreError(
+                        f"cannot resume search {name!r}: its {field} is {old[field]!r}, not {config[field]!r}"
+                    )
+            self.storage.set_study_user_attr(study_id, "state", "running")
+            return StoredSearch(self, name, study_id)
+        if resume:
+            raise StoreError(f"cannot resume search {name!r}: it is not in {self.url!r}")
+        study_id = self.storage.create_new_study([StudyDirection.MAXIMIZE], study_name=name)
+        full = dict(config)
+        full.setdefault("created", _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
+        self.storage.set_study_user_attr(study_id, "schema", SCHEMA)
+        self.storage.set_study_user_attr(study_id, "config", full)
+        self.storage.set_study_user_attr(study_id, "state", "running")
+        return StoredSearch(self, name, study_id)
+
+    def search(self, name: str) -> "StoredSearch":
+        """An existing search (:class:`StoreError` when missing)."""
+        study_id = self._study_id(name)
+        if study_id is None:
+            known = ", ".join(s["name"] for s in self.searches()) or "none"
+            raise StoreError(f"no search named {name!r} in {self.url!r} (searches: {known})")
+        self._check_schema(study_id, name)
+        return StoredSearch(self, name, study_id)
+
+    def results(self, name: str) -> list[Result]:
+        """Every candidate recorded in search ``name``, in the order recorded."""
+        return self.search(name).results()
+
+    def evaluated(self, task: str, epochs: int, seeds: int) -> dict[str, Result]:
+        """fingerprint -> result for candidates trained (not reused) on this task, epochs
+        and number of seeds, across every search in the store."""
+        found: dict[str, Result] = {}
+        for study in self.storage.get_all_studies():
+            if study.user_attrs.get("schema") != SCHEMA:
+                continue
+            for trial in self.storage.get_all_trials(study._study_id, deepcopy=False):
+                a = trial.user_attrs
+                if (a.get("task") == task and a.get("epochs") == epochs and a.get("seeds") == seeds
+                        and not a.get("reused_from") and a.get("fingerprint")):
+                    result = _to_result(trial)
+                    result.extra["reused_from"] = study.study_name
+                    found.setdefault(a["fingerprint"], result)
+        return found
+
+    def evaluated_fingerprints(self, task: str, epochs: int, seeds: int = 1) -> set[str]:
+        return set(self.evaluated(task, epochs, seeds))
+
+    def dataframe(self, name: str):
+        """A pandas DataFrame, one row per candidate (curves and params left out)."""
+        import pandas as pd
+
+        rows = []
+        for r in self.results(name):
+            rows.append({"text": r.text, "family": r.family, "status": r.status, "score": r.score,
+                         "spread": r.spread, "metric": r.metric, "seeds": len(r.seed_scores),
+                         "wall_time": r.wall_time, "key": r.key, "message": r.message,
+                         "reused_from": r.extra.get("reused_from", "")})
+        return pd.DataFrame(rows)
+
+
+class StoredSearch:
+    """One search's study: record results, save optimiser state, read back."""
+
+    def __init__(self, store: Store, name: str, study_id: int):
+        self.store, self.name, self.study_id = store, name, study_id
+
+    @property
+    def _attrs(self) -> dict[str, Any]:
+        return self.store.storage.get_study_user_attrs(self.study_id)
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return self._attrs.get("config", {})
+
+    @property
+    def state(self) -> str:
+        return self._attrs.get("state", "")
+
+    @property
+    def optimizer_state(self) -> dict[str, Any] | None:
+        return self._attrs.get("optimizer")
+
+    def set_state(self, state: str) -> None:
+        self.store.storage.set_study_user_attr(self.study_id, "state", state)
+
+    def save_optimizer(self, state: dict[str, Any]) -> None:
+        self.store.storage.set_study_user_attr(self.study_id, "optimizer", state)
+
+    def record(self, result: Result, optimizer_state: dict[str, Any] | None = None) -> None:
+        """Add ``result`` as a trial (and the optimiser's state, when given)."""
+        import optuna
+        from optuna.trial import TrialState
+
+        attrs = {
+            "text": result.text, "family": result.family, "key": result.key,
+            "metric": result.metric, "status": result.status, "score": result.score,
+            "seed_scores": list(result.seed_scores), "spread": result.spread,
+            "curves": [list(c) for c in result.curves], "learned_params": list(result.learned_params),
+            "wall_time": result.wall_time, "message": result.message,
+        }
+        for k in _EXTRA_KEYS:
+            attrs[k] = result.extra.get(k, "" if k in ("fingerprint", "task", "reused_from", "name") else 0)
+        scored = result.score is not None and math.isfinite(result.score)
+        if result.status == "ok" and scored:
+            state, value = TrialState.COMPLETE, float(result.score)
+        elif result.status == "pruned" and scored:
+            state, value = TrialState.PRUNED, float(result.score)
+        else:
+            state, value = TrialState.FAIL, None
+        curves = [c for c in result.curves if c]
+        inter = {}
+        if curves:
+            for i in range(min(len(c) for c in curves)):
+                v = sum(c[i] for c in curves) / len(curves)
+                if math.isfinite(v):
+                    inter[i + 1] = v
+        trial = optuna.trial.create_trial(state=state, value=value, user_attrs=attrs,
+                                          intermediate_values=inter)
+        optuna.load_study(study_name=self.name, storage=self.store.storage).add_trial(trial)
+        if optimizer_state is not None:
+            self.save_optimizer(optimizer_state)
+
+    def results(self) -> list[Result]:
+        trials = self.store.storage.get_all_trials(self.study_id, deepcopy=False)
+        return [_to_result(t) for t in sorted(trials, key=lambda t: t.number)]
+
+
+def _to_result(trial) -> Result:
+    a = trial.user_attrs
+    extra = {k: a.get(k) for k in _EXTRA_KEYS if k in a}
+    extra["trial"] = trial.number
+    return Result(
+        key=a.get("key", ""), text=a.get("text", ""), family=a.get("family", "custom"),
+        status=a.get("status", "error"), score=a.get("score"), metric=a.get("metric", ""),
+        seed_scores=list(a.get("seed_scores", [])), spread=float(a.get("spread", 0.0) or 0.0),
+        curves=list(a.get("curves", [])), learned_params=list(a.get("learned_params", [])),
+        wall_time=float(a.get("wall_time", 0.0) or 0.0), message=a.get("message", ""), extra=extra,
+    )

@@ -1,0 +1,121 @@
+"""Scoring tasks and their registry.
+
+``get_task(name, **options)`` accepts a built-in name (see :func:`tasks`) or a user
+task ``"package.module:function"`` whose function returns a :class:`Task` (or is
+itself a ``train(act_factory, budget, seed, report)`` function returning a dict
+with ``score``, see :class:`FunctionTask`).
+
+Example:
+    >>> from actsearch.tasks import get_task, tasks
+    >>> "mnist1d-mlp" in tasks()
+    True
+    >>> get_task("mnist1d-mlp").metric
+    'val_accuracy'
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import os
+import sys
+from typing import Any
+
+from actsearch.errors import TaskError
+
+from .base import Task
+
+__all__ = ["Task", "get_task", "tasks", "FunctionTask", "DEFAULT_TASK"]
+
+DEFAULT_TASK = "mnist1d-mlp"
+
+#: task name -> "module:Class" under actsearch.tasks
+_TASKS = {
+    "mnist1d-mlp": "mnist1d:MNIST1DMLP",
+    "mnist1d-cnn": "mnist1d:MNIST1DCNN",
+    "digits": "digits:DigitsCNN",
+    "cifar10-resnet": "cifar10:CIFAR10ResNet",
+    "charlm": "charlm:CharLM",
+}
+
+
+def tasks() -> list[str]:
+    """Built-in task names."""
+    return sorted(_TASKS)
+
+
+class FunctionTask(Task):
+    """Wraps a user's ``train(act_factory, budget, seed, report) -> dict`` function.
+
+    The dict needs ``score`` (higher is better); ``status``, ``curve`` and the other
+    keys of :meth:`Task.train` are filled in when missing.
+    """
+
+    default_budget = 10
+    full_budget = 10
+
+    def __init__(self, fn, name: str):
+        super().__init__()
+        self.fn, self.name = fn, name
+        self.metric = getattr(fn, "metric", "score")
+
+    def train(self, act_factory, budget=None, seed=0, report=None):
+        out = dict(self.fn(act_factory, int(budget or self.default_budget), seed, report) or {})
+        out.setdefault("status", "ok" if out.get("score") is not None else "error")
+        out.setdefault("metric", self.metric)
+        for key, default in (("curve", []), ("losses", []), ("learned_params", []), ("message", "")):
+            out.setdefault(key, default)
+        out.setdefault("train_time", 0.0)
+        return out
+
+
+def _load_user_task(spec: str, options: dict[str, Any]) -> Task:
+    module_name, _, attr = spec.partition(":")
+    if not module_name or not attr:
+        raise TaskError(f"task {spec!r} is not of the form 'package.module:function'")
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        # as `python -m` would: the `actsearch` console script does not put the cwd on sys.path
+        sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:  # noqa: BLE001 - any import failure is the user's task's problem
+        raise TaskError(f"cannot import task module {module_name!r}: {type(exc).__name__}: {exc}") from None
+    fn = getattr(module, attr, None)
+    if fn is None:
+        raise TaskError(f"task module {module_name!r} has no attribute {attr!r}")
+    if isinstance(fn, Task):
+        return fn
+    if inspect.isclass(fn) and issubclass(fn, Task):
+        return fn(**options)
+    if not callable(fn):
+        raise TaskError(f"task {spec!r} is neither a Task nor a function")
+    params = inspect.signature(fn).parameters
+    # a train function takes the activation factory first; a task factory takes options
+    if "act_factory" in params or len(params) >= 3:
+        return FunctionTask(fn, spec)
+    task = fn(**options)
+    if not isinstance(task, Task):
+        raise TaskError(f"task function {spec!r} returned {type(task).__name__}, not an actsearch Task")
+    return task
+
+
+def get_task(name: str, **options: Any) -> Task:
+    """The task ``name`` (built-in, or ``package.module:function``) with ``options``."""
+    if ":" in name:
+        task = _load_user_task(name, options)
+        if not task.name:
+            task.name = name
+        return task
+    target = _TASKS.get(name)
+    if target is None:
+        from actsearch.registry import UnknownNameError
+
+        raise UnknownNameError(
+            f"unknown task {name!r}; choose one of: {', '.join(sorted(_TASKS))} or 'package.module:function'"
+        )
+    module_name, cls_name = target.split(":")
+    cls = getattr(importlib.import_module(f"actsearch.tasks.{module_name}"), cls_name)
+    try:
+        return cls(**options)
+    except TypeError as exc:
+        raise TaskError(f"bad options for task {name!r}: {exc}") from None

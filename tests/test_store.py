@@ -1,0 +1,102 @@
+"""The results store: round trips, trial states, foreign databases."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import optuna
+import pytest
+
+from actsearch.errors import StoreError
+from actsearch.result import Result
+from actsearch.store import SCHEMA, Store
+
+
+@pytest.fixture
+def url(tmp_path):
+    return "sqlite:///" + str(tmp_path / "sub" / "r.db")
+
+
+def _result(text="relu(x)", status="ok", score=0.75, **extra):
+    base = {"fingerprint": f"fp-{text}", "task": "digits", "epochs": 2, "seeds": 2, "train_time": 1.5,
+            "name": "", "reused_from": ""}
+    base.update(extra)
+    return Result(key=f"k-{text}", text=text, family="grammar", status=status, score=score,
+                  metric="val_accuracy", seed_scores=[0.7, 0.8] if score is not None else [],
+                  spread=0.05, curves=[[0.5, 0.7], [0.6, 0.8]], learned_params=[{"a": 0.25}, {"a": -1.5}],
+                  wall_time=3.0, message="" if status == "ok" else "non-finite training loss", extra=base)
+
+
+def test_round_trip_and_states(url):
+    store = Store(url)  # creates the missing folder
+    s = store.open_search("one", {"task": "digits", "epochs": 2, "seeds": 2, "space": "grammar"})
+    ok, bad, pruned = _result(), _result("exp(exp(x))", "nan", None), _result("abs(x)", "pruned", 0.5)
+    for r in (ok, bad, pruned):
+        s.record(r, optimizer_state={"asked": 3, "rng": {"state": 12345678901234567890}})
+    back = Store(url).results("one")
+    assert [r.text for r in back] == ["relu(x)", "exp(exp(x))", "abs(x)"]
+    for orig, got in zip((ok, bad, pruned), back):
+        for field in ("key", "text", "family", "status", "score", "metric", "seed_scores", "spread",
+                      "curves", "learned_params", "wall_time", "message"):
+            assert getattr(got, field) == getattr(orig, field), field
+        assert got.extra["fingerprint"] == orig.extra["fingerprint"]
+    trials = optuna.load_study(study_name="one", storage=url).trials
+    assert [t.state.name for t in trials] == ["COMPLETE", "FAIL", "PRUNED"]
+    assert trials[0].value == 0.75 and trials[1].value is None
+    # intermediate values hold the mean curve over seeds
+    assert trials[0].intermediate_values == {1: pytest.approx(0.55), 2: pytest.approx(0.75)}
+    search = Store(url).search("one")
+    assert search.optimizer_state == {"asked": 3, "rng": {"state": 12345678901234567890}}
+    assert search.config["task"] == "digits" and search.state == "running"
+    assert [x["name"] for x in Store(url).searches()] == ["one"]
+    df = Store(url).dataframe("one")
+    assert list(df["status"]) == ["ok", "nan", "pruned"]
+
+
+def test_evaluated_matches_task_epochs_and_seeds(url):
+    store = Store(url)
+    store.open_search("a", {"task": "digits"}).record(_result())
+    store.open_search("b", {"task": "digits"}).record(_result("abs(x)", epochs=3))
+    found = store.evaluated("digits", 2, 2)
+    assert set(found) == {"fp-relu(x)"} and found["fp-relu(x)"].extra["reused_from"] == "a"
+    assert store.evaluated("digits", 3, 2).keys() == {"fp-abs(x)"}
+    assert store.evaluated("digits", 2, 1) == {}
+    assert store.evaluated("mnist1d-mlp", 2, 2) == {}
+
+
+def test_existing_name_needs_resume_and_same_config(url):
+    store = Store(url)
+    store.open_search("s", {"task": "digits", "epochs": 2})
+    with pytest.raises(StoreError, match="already exists"):
+        store.open_search("s", {"task": "digits", "epochs": 2})
+    with pytest.raises(StoreError, match="task"):
+        store.open_search("s", {"task": "charlm", "epochs": 2}, resume=True)
+    assert store.open_search("s", {"task": "digits", "epochs": 2}, resume=True).name == "s"
+    with pytest.raises(StoreError, match="not in"):
+        store.open_search("missing", {}, resume=True)
+    with pytest.raises(StoreError, match="no search named 'nope'"):
+        store.results("nope")
+
+
+def test_foreign_databases_are_refused(tmp_path):
+    path = tmp_path / "other.db"
+    con = sqlite3.connect(path)
+    con.execute("create table invoices (id integer)")
+    con.commit()
+    con.close()
+    with pytest.raises(StoreError, match="not an actsearch results store"):
+        Store(f"sqlite:///{path}")
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(b"this is not a database at all" * 100)
+    with pytest.raises(StoreError, match="cannot open"):
+        Store(f"sqlite:///{garbage}")
+    # an Optuna study that actsearch did not write
+    plain = f"sqlite:///{tmp_path / 'optuna.db'}"
+    optuna.create_study(study_name="theirs", storage=plain)
+    store = Store(plain)
+    with pytest.raises(StoreError, match="not an actsearch search"):
+        store.results("theirs")
+    with pytest.raises(StoreError, match="not an actsearch search"):
+        store.open_search("theirs", {}, resume=True)
+    assert store.searches() == []
+    assert SCHEMA == "actsearch/1"
