@@ -7,6 +7,10 @@ Example:
     True
 """
 
+# Import the subpackage first so that the ``compile`` function defined below is what
+# ``actsearch.compile`` names afterwards (a later first import of the subpackage
+# would rebind the attribute to the module).
+from . import compile as _compile_package  # noqa: F401
 from .errors import ActsearchError, CompileError, ExpressionError, StoreError, TaskError
 from .expr import Candidate, CandidateModule, parse
 from .registry import preset, presets, space, spaces
@@ -39,6 +43,4 @@ __all__ = [
 
 def compile(candidate, backend: str = "auto", **options):  # noqa: A001 - mirrors torch.compile
     """Compile a candidate to an ``nn.Module`` (see :mod:`actsearch.compile`)."""
-    from .compile import compile_candidate
-
-    return compile_candidate(candidate, backend=backend, **options)
+    return _compile_package.compile_candidate(candidate, backend=backend, **options)

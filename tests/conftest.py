@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import os
 
-import pytest
+# Triton reads this when first imported; kernels then run on the CPU interpreter.
+os.environ.setdefault("TRITON_INTERPRET", "1")
+
+import pytest  # noqa: E402
 
 
 @pytest.fixture(scope="session")

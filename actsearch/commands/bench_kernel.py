@@ -87,6 +87,8 @@ def run(args) -> int:
                 "triton skipped: on a CPU it runs only through TRITON_INTERPRET=1, far too slow to time; "
                 "ask for it with --backend triton under TRITON_INTERPRET=1 to time the interpreter anyway"
             )
+    if "triton" in wanted and not device.startswith("cuda"):
+        notes.append("triton timed through Triton's CPU interpreter: says nothing about GPU speed")
     if "eager" not in wanted:
         wanted.insert(0, "eager")  # every ratio is to eager
     rows = bench(candidate, wanted, shape=shape, dtype=dtype, repeats=args.repeats, device=device)

@@ -1,0 +1,104 @@
+"""The check every compiled module passes before first use.
+
+The compiled module and ``candidate.module()`` run on the same random float32
+input (shape ``(8, 129)``: several rows for row-wise candidates, an odd length so
+block masks matter) with the same random output gradient.  Outputs, the input
+gradient and every parameter gradient are compared element by element.
+
+An element passes when the compiled value is within ``rtol * |eager| + atol`` of
+the eager float32 value, widened by the eager value's own error against a float64
+evaluation (so a formula that loses digits in float32 anyway is not blamed on the
+kernel), or within ``rtol * |ref64| + atol`` of the float64 value itself.
+``atol`` is ``rtol`` times the largest finite magnitude of that quantity for
+outputs and input gradients; for a parameter gradient, a sum over every element,
+it is ``rtol`` times the sum of the magnitudes of its per-element terms.  Where
+eager float32 is not finite the compiled value must not be finite either.
+
+Example:
+    >>> import actsearch
+    >>> c = actsearch.parse("x*sigmoid(x)")
+    >>> check_module(c.module(), c)  # the reference agrees with itself
+"""
+
+from __future__ import annotations
+
+import torch
+
+from actsearch.errors import CompileError
+
+__all__ = ["check_module", "RTOL"]
+
+RTOL = 1e-5
+_SHAPE = (8, 129)
+
+
+def _run(module, x: torch.Tensor, g: torch.Tensor):
+    x = x.clone().requires_grad_(True)
+    for p in module.parameters():
+        p.grad = None
+    y = module(x)
+    y.backward(g)
+    grads = {k: (p.grad.detach().clone() if p.grad is not None else torch.zeros_like(p)) for k, p in module.params.items()}
+    return {"output": y.detach(), "grad x": x.grad.detach(), **{f"grad {k}": v for k, v in grads.items()}}
+
+
+def _param_term_scale(candidate, x64: torch.Tensor, g64: torch.Tensor) -> dict[str, float]:
+    # sum over elements of |g * dy/dp|: each parameter broadcast to x's shape
+    fn = candidate.torch_fn()
+    params = {k: torch.full_like(x64, v, requires_grad=True) for k, v in candidate.params.items()}
+    if not params:
+        return {}
+    y = fn(x64, params)
+    y.backward(g64)
+    return {f"grad {k}": float(torch.nan_to_num(p.grad.abs(), posinf=0.0).sum()) for k, p in params.items()}
+
+
+def check_module(module, candidate, device: str | torch.device = "cpu", seed: int = 0, rtol: float = RTOL) -> None:
+    """Raise :class:`CompileError` unless ``module`` matches the eager reference."""
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(_SHAPE, generator=gen) * 2.0
+    g = torch.randn(_SHAPE, generator=gen)
+    ref32 = candidate.module().to(device)
+    ref64 = candidate.module(dtype=torch.float64)
+    with torch.no_grad():  # the compiled module may hold learned values: compare at those
+        for k, p in module.params.items():
+            ref32.params[k].copy_(p)
+            ref64.params[k].copy_(p)
+    try:
+        got = _run(module, x.to(device), g.to(device))
+    finally:  # leave no gradient behind in the module handed to the user
+        for p in module.parameters():
+            p.grad = None
+    eager = _run(ref32, x.to(device), g.to(device))
+    exact = _run(ref64, x.double(), g.double())
+    term_scale = _param_term_scale(candidate, x.double(), g.double())
+
+    worst = (0.0, "", 0.0, 0.0)  # (excess ratio, what, compiled, eager)
+    for what, e in eager.items():
+        c = got[what].detach().float().cpu().reshape(e.shape)
+        e = e.float().cpu()
+        r = exact[what].cpu()
+        c64, e64 = c.double(), e.double()
+        finite_e = torch.isfinite(e64)
+        if what in term_scale:
+            atol = rtol * term_scale[what]
+        else:
+            mags = r[torch.isfinite(r)].abs()
+            atol = rtol * float(mags.max()) if mags.numel() else rtol
+        atol = max(atol, 1e-30)
+        eager_err = torch.where(torch.isfinite(r), (e64 - r).abs(), torch.zeros_like(r))
+        tol_e = rtol * e64.abs() + atol + 4.0 * eager_err
+        tol_r = rtol * r.abs() + atol
+        diff_e = (c64 - e64).abs()
+        ok = (diff_e <= tol_e) | ((c64 - r).abs() <= tol_r)
+        ok = torch.where(finite_e, ok & torch.isfinite(c64), ~torch.isfinite(c64) | ((c64 - r).abs() <= tol_r))
+        ratio = torch.where(ok, torch.zeros_like(diff_e), torch.nan_to_num(diff_e / tol_e, nan=float("inf")) + 1.0)
+        i = int(torch.argmax(ratio))
+        if float(ratio.reshape(-1)[i]) > worst[0]:
+            worst = (float(ratio.reshape(-1)[i]), what, float(c64.reshape(-1)[i]), float(e64.reshape(-1)[i]))
+    if worst[0] > 0.0:
+        _, what, cv, ev = worst
+        raise CompileError(
+            f"compiled kernel for {candidate.text!r} disagrees with the eager reference: "
+            f"worst {what}: {cv:.8g} vs eager {ev:.8g} (difference {abs(cv - ev):.3g})"
+        )

@@ -1,0 +1,210 @@
+"""Candidate -> Triton source of its forward and backward kernels.
+
+Forward and derivatives come from sympy (``diff``), shared sub-expressions from
+``sympy.cse``, text from :class:`~actsearch.compile._printer.TritonPrinter`.
+
+Elementwise candidates get ``fwd(x, p, y, n)`` and ``bwd(x, g, p, gx, gp, n)`` over
+blocks of ``BLOCK`` elements; ``bwd`` reduces each parameter's gradient over its
+block with ``tl.sum`` and writes one float32 partial per parameter per program
+(summed by torch afterwards: deterministic, no atomics).
+
+Row-wise candidates (``rmsnorm``, e.g. PolyNorm) get one program per row of the
+last dimension, the whole row in one block.  With ``y = F(x, r_1..r_K)``,
+``r_k = u_k * inv_k``, ``u_k = g_k(x)``, ``inv_k = (mean(u_k**2) + eps)**-1/2``,
+the backward uses ``dL/du_k = inv_k * (h_k - r_k * mean(h_k * r_k))`` with
+``h_k = g * dF/dr_k``.
+
+Example:
+    >>> import actsearch
+    >>> src = generate_source(actsearch.parse("relu(x)**2 + b; b=0.0"))
+    >>> "def fwd(" in src and "def bwd(" in src
+    True
+"""
+
+from __future__ import annotations
+
+import sympy
+
+from actsearch._parser import X
+from actsearch.errors import CompileError
+from actsearch.functions import RMSNORM_EPS, rmsnorm
+
+from ._printer import HELPERS, TritonPrinter, real_abs
+
+__all__ = ["generate_source", "CODEGEN_VERSION"]
+
+#: bump when the generated code changes, so cached kernels are regenerated
+CODEGEN_VERSION = 1
+
+_HEADER = "import triton\nimport triton.language as tl\n"
+
+
+def _prepare(expr: sympy.Expr) -> sympy.Expr:
+    return expr.replace(sympy.Abs, real_abs)
+
+
+class _Emitter:
+    """Prints a list of (name, expression) outputs as straight-line code via cse."""
+
+    def __init__(self, names: dict[sympy.Symbol, str], indent: str = "    "):
+        self.names = dict(names)
+        self.indent = indent
+        self.lines: list[str] = []
+        self._n = 0
+
+    def emit(self, outputs: list[tuple[str, sympy.Expr]], prefix: str) -> None:
+        exprs = [e for _, e in outputs]
+        syms = sympy.numbered_symbols(prefix)
+        replacements, reduced = sympy.cse(exprs, symbols=syms)
+        printer = TritonPrinter(self.names)
+        for sym, value in replacements:
+            text = printer.doprint(value)
+            self.names[sym] = str(sym)
+            printer.names[sym] = str(sym)
+            self.lines.append(f"{self.indent}{sym} = {text}")
+        for (name, _), value in zip(outputs, reduced):
+            self.lines.append(f"{self.indent}{name} = {printer.doprint(value)}")
+
+    def raw(self, line: str) -> None:
+        self.lines.append(self.indent + line)
+
+
+def _param_loads(n: int) -> list[str]:
+    return [f"p_{i} = tl.load(p_ptr + {i})" for i in range(n)]
+
+
+def _names(candidate) -> tuple[dict[sympy.Symbol, str], list[sympy.Symbol]]:
+    psyms = list(candidate.param_symbols.values())
+    names = {X: "x"}
+    names.update({s: f"p_{i}" for i, s in enumerate(psyms)})
+    return names, psyms
+
+
+def _elementwise_source(candidate) -> str:
+    names, psyms = _names(candidate)
+    expr = _prepare(candidate.expr)
+    np_ = len(psyms)
+
+    fwd = _Emitter(names)
+    for line in _param_loads(np_):
+        fwd.raw(line)
+    fwd.emit([("y", expr)], "_f")
+
+    bwd = _Emitter(names)
+    for line in _param_loads(np_):
+        bwd.raw(line)
+    outs = [("dydx", sympy.diff(expr, X))] + [(f"dydp_{i}", sympy.diff(expr, s)) for i, s in enumerate(psyms)]
+    bwd.emit(outs, "_b")
+    bwd.raw("gx = g * dydx")
+    for i in range(np_):
+        bwd.raw(f"tl.store(gp_ptr + pid * {max(np_, 1)} + {i}, tl.sum(tl.where(mask, g * dydp_{i}, 0.0), axis=0))")
+
+    body = f'''
+@triton.jit
+def fwd(x_ptr, p_ptr, y_ptr, n, BLOCK: tl.constexpr):
+    pid = tl.program_id(0)
+    offs = pid.to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
+    mask = offs < n
+    x = tl.load(x_ptr + offs, mask=mask, other=0.0).to(tl.float32)
+{chr(10).join(fwd.lines)}
+    y = y + tl.zeros_like(x)
+    tl.store(y_ptr + offs, y.to(y_ptr.dtype.element_ty), mask=mask)
+
+
+@triton.jit
+def bwd(x_ptr, g_ptr, p_ptr, gx_ptr, gp_ptr, n, BLOCK: tl.constexpr):
+    pid = tl.program_id(0)
+    offs = pid.to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
+    mask = offs < n
+    x = tl.load(x_ptr + offs, mask=mask, other=0.0).to(tl.float32)
+    g = tl.load(g_ptr + offs, mask=mask, other=0.0).to(tl.float32)
+{chr(10).join(bwd.lines)}
+    tl.store(gx_ptr + offs, gx.to(gx_ptr.dtype.element_ty), mask=mask)
+'''
+    return _HEADER + HELPERS + body + f"\nROWWISE = False\nNPARAMS = {np_}\n"
+
+
+def _split_rmsnorm(expr: sympy.Expr) -> tuple[sympy.Expr, list[sympy.Expr], list[sympy.Symbol]]:
+    nodes = sorted(expr.atoms(rmsnorm), key=sympy.default_sort_key)
+    inners = [n.args[0] for n in nodes]
+    if any(i.has(rmsnorm) for i in inners):
+        raise CompileError("the triton backend does not support rmsnorm nested inside rmsnorm")
+    rsyms = [sympy.Symbol(f"_r{k}", real=True) for k in range(len(nodes))]
+    outer = expr.xreplace(dict(zip(nodes, rsyms)))
+    return outer, inners, rsyms
+
+
+def _rowwise_source(candidate) -> str:
+    names, psyms = _names(candidate)
+    np_ = len(psyms)
+    outer, inners, rsyms = _split_rmsnorm(_prepare(candidate.expr))
+    inners = [_prepare(i) for i in inners]
+    k_ = len(rsyms)
+    eps = repr(float(RMSNORM_EPS))
+
+    def norm_lines(em: _Emitter) -> None:
+        for k in range(k_):
+            em.raw(f"u_{k} = tl.where(mask, u_{k} + tl.zeros_like(x), 0.0)")
+            em.raw(f"inv_{k} = 1.0 / tl.sqrt(tl.sum(u_{k} * u_{k}, axis=0) / ncols + {eps})")
+            em.raw(f"r_{k} = u_{k} * inv_{k}")
+            em.names[rsyms[k]] = f"r_{k}"
+
+    fwd = _Emitter(names)
+    for line in _param_loads(np_):
+        fwd.raw(line)
+    fwd.emit([(f"u_{k}", g) for k, g in enumerate(inners)], "_u")
+    norm_lines(fwd)
+    fwd.emit([("y", outer)], "_f")
+
+    bwd = _Emitter(names)
+    for line in _param_loads(np_):
+        bwd.raw(line)
+    inner_outs = [(f"u_{k}", g) for k, g in enumerate(inners)]
+    inner_outs += [(f"dudx_{k}", sympy.diff(g, X)) for k, g in enumerate(inners)]
+    inner_outs += [(f"dudp_{k}_{i}", sympy.diff(g, s)) for k, g in enumerate(inners) for i, s in enumerate(psyms)]
+    bwd.emit(inner_outs, "_u")
+    norm_lines(bwd)
+    outer_outs = [("dydx", sympy.diff(outer, X))]
+    outer_outs += [(f"dydr_{k}", sympy.diff(outer, r)) for k, r in enumerate(rsyms)]
+    outer_outs += [(f"dydp_{i}", sympy.diff(outer, s)) for i, s in enumerate(psyms)]
+    bwd.emit(outer_outs, "_b")
+    bwd.raw("gx = g * dydx")
+    for k in range(k_):
+        bwd.raw(f"h_{k} = tl.where(mask, g * dydr_{k}, 0.0)")
+        bwd.raw(f"du_{k} = inv_{k} * (h_{k} - r_{k} * (tl.sum(h_{k} * r_{k}, axis=0) / ncols))")
+        bwd.raw(f"gx = gx + du_{k} * dudx_{k}")
+    for i in range(np_):
+        terms = " + ".join([f"g * dydp_{i}"] + [f"du_{k} * dudp_{k}_{i}" for k in range(k_)])
+        bwd.raw(f"tl.store(gp_ptr + row * {max(np_, 1)} + {i}, tl.sum(tl.where(mask, {terms}, 0.0), axis=0))")
+
+    body = f'''
+@triton.jit
+def fwd(x_ptr, p_ptr, y_ptr, ncols, BLOCK: tl.constexpr):
+    row = tl.program_id(0).to(tl.int64)
+    cols = tl.arange(0, BLOCK)
+    mask = cols < ncols
+    x = tl.load(x_ptr + row * ncols + cols, mask=mask, other=0.0).to(tl.float32)
+{chr(10).join(fwd.lines)}
+    y = y + tl.zeros_like(x)
+    tl.store(y_ptr + row * ncols + cols, y.to(y_ptr.dtype.element_ty), mask=mask)
+
+
+@triton.jit
+def bwd(x_ptr, g_ptr, p_ptr, gx_ptr, gp_ptr, ncols, BLOCK: tl.constexpr):
+    row = tl.program_id(0).to(tl.int64)
+    cols = tl.arange(0, BLOCK)
+    mask = cols < ncols
+    x = tl.load(x_ptr + row * ncols + cols, mask=mask, other=0.0).to(tl.float32)
+    g = tl.load(g_ptr + row * ncols + cols, mask=mask, other=0.0).to(tl.float32)
+{chr(10).join(bwd.lines)}
+    gx = gx + tl.zeros_like(x)
+    tl.store(gx_ptr + row * ncols + cols, gx.to(gx_ptr.dtype.element_ty), mask=mask)
+'''
+    return _HEADER + HELPERS + body + f"\nROWWISE = True\nNPARAMS = {np_}\n"
+
+
+def generate_source(candidate) -> str:
+    """Triton module source for ``candidate`` (no user text, only printed nodes)."""
+    if candidate.elementwise:
+        return _elementwise_source(candidate)
+    return _rowwise_source(candidate)
