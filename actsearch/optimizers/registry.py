@@ -19,6 +19,9 @@ __all__ = ["OPTIMIZERS", "get_optimizer", "optimizers"]
 #: name -> "module:Class" under actsearch.optimizers
 OPTIMIZERS: dict[str, str] = {
     "random": "random:RandomSearch",
+    "evolution": "evolution:RegularizedEvolution",
+    "surrogate": "surrogate:SurrogateOptimizer",
+    "optuna": "optuna_opt:OptunaOptimizer",
 }
 
 

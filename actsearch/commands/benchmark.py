@@ -1,0 +1,156 @@
+"""``actsearch benchmark build`` and ``actsearch benchmark optimisers``.
+
+    actsearch benchmark build [--out benchmarks/act_table.csv] [--epochs E] [--seeds 3]
+                              [--workers W] [--limit N] [--task mnist1d-mlp]
+    actsearch benchmark optimisers --table FILE [--repeats 50] [--budget 300]
+                              [--optimizers random,evolution,surrogate,optuna] [--seed 0]
+
+``build`` trains every unique binary(unary(x), unary(x)) function of the grammar
+space (de-duplicated by fingerprint) for ``--seeds`` seeds in a process pool (one
+torch thread per worker) and appends one row per function as it finishes; rows
+already in ``--out`` (by fingerprint) are skipped, so an interrupted build resumes.
+``optimisers`` replays each optimiser against the table (see
+:mod:`actsearch.benchmarking`) and prints a markdown table.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import sys
+import time
+
+from actsearch.errors import ActsearchError
+
+__all__ = ["register", "run_build", "run_optimisers", "train_row"]
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("benchmark", help="build the tabular benchmark; compare optimisers on it")
+    sub = parser.add_subparsers(dest="benchmark_command", metavar="SUBCOMMAND", parser_class=type(parser))
+    sub.required = True
+
+    build = sub.add_parser("build", help="train every binary(unary(x), unary(x)) function; write a table")
+    build.add_argument("--out", default="benchmarks/act_table.csv")
+    build.add_argument("--task", default="mnist1d-mlp")
+    build.add_argument("--epochs", type=int, default=10, help="training epochs per run (default 10)")
+    build.add_argument("--seeds", type=int, default=3)
+    build.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 1)))
+    build.add_argument("--limit", type=int, default=None, help="only the first N functions")
+    build.set_defaults(func=run_build)
+
+    opt = sub.add_parser("optimisers", aliases=["optimizers"], help="replay optimisers against a table")
+    opt.add_argument("--table", required=True)
+    opt.add_argument("--repeats", type=int, default=50)
+    opt.add_argument("--budget", type=int, default=300, help="evaluations per search (default 300)")
+    opt.add_argument("--optimizers", default="random,evolution,surrogate,optuna")
+    opt.add_argument("--seed", type=int, default=0)
+    opt.add_argument("--top", type=float, default=0.01, help="top fraction to reach (default 0.01)")
+    opt.set_defaults(func=run_optimisers)
+
+
+def _positive(name: str, value) -> None:
+    if value is not None and value < 1:
+        raise ActsearchError(f"--{name} must be >= 1, got {value}")
+
+
+# -- build -----------------------------------------------------------------------
+
+def _init_worker() -> None:
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def train_row(text: str, fingerprint: str, task_name: str, epochs: int, seeds: int) -> dict:
+    """Train ``text`` (eager module) for ``epochs`` on ``seeds`` seeds; one table row."""
+    from actsearch.expr import parse
+    from actsearch.tasks import get_task
+
+    cand = parse(text, family="grammar")
+    task = get_task(task_name)
+    start = time.perf_counter()
+    accs, status = [], "ok"
+    for seed in range(seeds):
+        out = task.train(lambda: cand.module(), budget=epochs, seed=seed)
+        if out["status"] != "ok" or out["score"] is None:
+            status = out["status"] if out["status"] != "ok" else "error"
+            accs.append(None)
+        else:
+            accs.append(float(out["score"]))
+    ok = [a for a in accs if a is not None]
+    row = {"text": text, "fingerprint": fingerprint,
+           "mean_accuracy": f"{sum(ok) / len(ok):.6f}" if status == "ok" else "",
+           "status": status, "seconds": f"{time.perf_counter() - start:.1f}"}
+    for i, a in enumerate(accs):
+        row[f"acc_seed{i}"] = "" if a is None else f"{a:.6f}"
+    return row
+
+
+def run_build(args) -> int:
+    import concurrent.futures as cf
+    import multiprocessing as mp
+
+    import actsearch
+
+    for name in ("epochs", "seeds", "workers", "limit"):
+        _positive(name, getattr(args, name))
+    columns = ["text", "fingerprint", "mean_accuracy"] + [f"acc_seed{i}" for i in range(args.seeds)] + [
+        "status", "seconds"]
+    done: set[str] = set()
+    if os.path.exists(args.out) and os.path.getsize(args.out) > 0:
+        with open(args.out, newline="") as fh:
+            reader = csv.DictReader(fh)
+            if reader.fieldnames != columns:
+                raise ActsearchError(f"{args.out} has columns {reader.fieldnames}, expected {columns} "
+                                     "(same --seeds as the run that started it, or another --out)")
+            done = {r["fingerprint"] for r in reader}
+    todo = []
+    for cand in actsearch.space("grammar").enumerate():
+        if args.limit is not None and len(todo) + len(done) >= args.limit:
+            break
+        if cand.fingerprint() not in done:
+            todo.append(cand)
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    new_file = not done and not (os.path.exists(args.out) and os.path.getsize(args.out) > 0)
+    print(f"benchmark build: {len(done)} rows present, {len(todo)} to train "
+          f"({args.seeds} seeds x {args.epochs} epochs on {args.task}, {args.workers} workers)", flush=True)
+    start = time.perf_counter()
+    with open(args.out, "a", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=columns)
+        if new_file:
+            writer.writeheader()
+            fh.flush()
+        ctx = mp.get_context("spawn")
+        with cf.ProcessPoolExecutor(max_workers=args.workers, mp_context=ctx, initializer=_init_worker) as pool:
+            futures = [pool.submit(train_row, c.text, c.fingerprint(), args.task, args.epochs, args.seeds)
+                       for c in todo]
+            for n, fut in enumerate(cf.as_completed(futures), start=1):
+                row = fut.result()
+                writer.writerow(row)
+                fh.flush()
+                print(f"[{n}/{len(todo)}] {row['status']:8} {row['mean_accuracy'] or '-':>8}  {row['text']}",
+                      flush=True)
+    print(f"benchmark build: wrote {len(todo)} rows to {args.out} in {time.perf_counter() - start:.0f} s")
+    return 0
+
+
+# -- optimisers ------------------------------------------------------------------
+
+def run_optimisers(args) -> int:
+    import actsearch
+    from actsearch.benchmarking import Table, format_summary, run_benchmark
+
+    _positive("repeats", args.repeats)
+    _positive("budget", args.budget)
+    if not 0 < args.top < 1:
+        raise ActsearchError(f"--top must be in (0, 1), got {args.top}")
+    names = [n.strip() for n in args.optimizers.split(",") if n.strip()]
+    table = Table.load(args.table)
+    base = actsearch.space("grammar")
+    summaries = run_benchmark(
+        table, names, repeats=args.repeats, budget=args.budget, seed=args.seed, base=base, top_fraction=args.top,
+        progress=lambda s: print(f"{s['optimizer']}: done in {s['seconds']:.0f} s", file=sys.stderr, flush=True),
+    )
+    print(format_summary(summaries, table, args.top))
+    return 0

@@ -1,0 +1,162 @@
+"""``evolution``: regularized (aging) evolution with tournament selection.
+
+Real et al. (2019), "Regularized Evolution for Image Classifier Architecture
+Search": keep the ``population_size`` most recently evaluated candidates; a child
+comes from the best of ``sample_size`` members drawn at random (a tournament),
+changed by ``space.mutate`` or, with probability ``crossover_prob``, recombined with
+a second tournament winner by ``space.crossover``; then, with probability
+``param_mutation_prob``, its numeric parameters (rational coefficients, eps,
+polynomial weights...) get Gaussian noise.  Each evaluated child pushes out the
+*oldest* member, not the worst, which keeps the search from fixating on one lucky
+early result.  Failed results rank below every successful one.
+
+Until ``population_size`` results have been told, :meth:`ask` returns fresh samples.
+A candidate whose fingerprint was already asked is redrawn, up to ``max_tries`` times.
+
+Example:
+    >>> import actsearch
+    >>> from actsearch.optimizers.evolution import RegularizedEvolution
+    >>> opt = RegularizedEvolution(actsearch.space("grammar"), seed=0)  # doctest: +SKIP
+    >>> opt.ask().family  # doctest: +SKIP
+    'grammar'
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from actsearch.errors import ActsearchError
+from actsearch.expr import Candidate
+from actsearch.result import Result
+
+from .base import Optimizer
+
+__all__ = ["RegularizedEvolution", "perturb_params"]
+
+
+def perturb_params(candidate: Candidate, rng: np.random.Generator, sigma: float = 0.2) -> Candidate:
+    """Gaussian noise on each parameter with probability 1/2 (at least one changes).
+
+    ``v -> v + sigma * max(|v|, 0.1) * N(0, 1)``: relative for large values, with a
+    floor so parameters that start at 0 can move.  Parameter-free candidates are
+    returned unchanged.
+    """
+    names = list(candidate.params)
+    if not names:
+        return candidate
+    mask = rng.random(len(names)) < 0.5
+    if not mask.any():
+        mask[int(rng.integers(len(names)))] = True
+    noise = rng.standard_normal(len(names))
+    values = {}
+    for name, on, z in zip(names, mask, noise):
+        if on:
+            v = candidate.params[name]
+            values[name] = v + sigma * max(abs(v), 0.1) * float(z)
+    return candidate.with_params(values)
+
+
+def _check(condition: bool, message: str) -> None:
+    if not condition:
+        raise ActsearchError(f"evolution: {message}")
+
+
+class RegularizedEvolution(Optimizer):
+    """Aging evolution over any search space.
+
+    Args:
+        space: the search space.
+        seed: seeds every random choice.
+        population_size: members kept (P); the oldest leaves when a child is told.
+        sample_size: tournament size (S), 1 <= S <= P.
+        crossover_prob: chance a child comes from ``space.crossover`` of two winners.
+        param_mutation_prob: chance a child's numeric parameters get Gaussian noise.
+        param_sigma: relative scale of that noise (see :func:`perturb_params`).
+        max_tries: redraws allowed to avoid an already-asked fingerprint.
+    """
+
+    name = "evolution"
+
+    def __init__(self, space, seed: int = 0, population_size: int = 20, sample_size: int = 5,
+                 crossover_prob: float = 0.25, param_mutation_prob: float = 0.5,
+                 param_sigma: float = 0.2, max_tries: int = 20):
+        super().__init__(space, seed)
+        _check(int(population_size) >= 2, f"population_size must be >= 2, got {population_size}")
+        _check(1 <= int(sample_size) <= int(population_size),
+               f"sample_size must be between 1 and population_size={population_size}, got {sample_size}")
+        for label, p in (("crossover_prob", crossover_prob), ("param_mutation_prob", param_mutation_prob)):
+            _check(0.0 <= float(p) <= 1.0, f"{label} must be in [0, 1], got {p}")
+        _check(float(param_sigma) >= 0.0, f"param_sigma must be >= 0, got {param_sigma}")
+        _check(int(max_tries) >= 1, f"max_tries must be >= 1, got {max_tries}")
+        self.population_size, self.sample_size = int(population_size), int(sample_size)
+        self.crossover_prob, self.param_mutation_prob = float(crossover_prob), float(param_mutation_prob)
+        self.param_sigma, self.max_tries = float(param_sigma), int(max_tries)
+        #: (candidate, fitness or None for a failure), oldest first
+        self.population: list[tuple[Candidate, float | None]] = []
+        self.seen: set[str] = set()
+        self.told = 0
+
+    # -- ask/tell ----------------------------------------------------------------
+    def ask(self) -> Candidate:
+        for _ in range(self.max_tries):
+            child = self._propose()
+            if child.fingerprint() not in self.seen:
+                break
+        self.seen.add(child.fingerprint())
+        return child
+
+    def tell(self, candidate: Candidate, result: Result) -> None:
+        fitness = float(result.score) if result.ok else None
+        self.population.append((candidate, fitness))
+        if len(self.population) > self.population_size:
+            self.population.pop(0)
+        self.seen.add(candidate.fingerprint())
+        self.told += 1
+
+    def _propose(self) -> Candidate:
+        if len(self.population) < self.population_size:
+            return self.space.sample(self.rng)
+        parent = self._tournament()
+        if self.rng.random() < self.crossover_prob:
+            child = self.space.crossover(parent, self._tournament(), self.rng)
+        else:
+            child = self.space.mutate(parent, self.rng)
+        if child.params and self.rng.random() < self.param_mutation_prob:
+            tuned = perturb_params(child, self.rng, self.param_sigma)
+            if self.space.contains(tuned):
+                child = tuned
+        return child
+
+    def _tournament(self) -> Candidate:
+        picks = self.rng.choice(len(self.population), size=self.sample_size, replace=False)
+        best, best_fit = None, -np.inf
+        for i in picks:
+            cand, fit = self.population[int(i)]
+            value = -np.inf if fit is None else fit
+            if best is None or value > best_fit:
+                best, best_fit = cand, value
+        return best
+
+    # -- state -------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "seed": self.seed,
+            "rng": self._rng_state(),
+            "told": self.told,
+            "population": [{"text": c.text, "family": c.family, "fitness": f} for c, f in self.population],
+            "seen": sorted(self.seen),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        from actsearch.expr import parse
+
+        self._set_rng_state(state["rng"])
+        self.told = int(state["told"])
+        self.population = [
+            (parse(m["text"], family=m["family"]), None if m["fitness"] is None else float(m["fitness"]))
+            for m in state["population"]
+        ]
+        self.seen = set(state["seen"])
