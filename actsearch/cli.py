@@ -19,6 +19,13 @@ __all__ = ["main", "COMMAND_MODULES"]
 #: modules under actsearch.commands, in the order their commands are listed
 COMMAND_MODULES = [
     "spaces",
+    "search",
+    "leaderboard",
+    "show",
+    "export",
+    "report",
+    "bench_kernel",
+    "benchmark",
 ]
 
 

@@ -10,6 +10,16 @@ another, reporting the per-epoch metric so ASHA can stop poor candidates early.
 When a trial ends, the driver records it and tells the optimiser.  Ctrl-C stops
 Tune cleanly; everything recorded stays in the store.
 
+Faults (see ``benchmarks/notes/faults.md``): the candidates handed to workers are
+kept in the store (``inflight``) until recorded, so a driver killed hard loses only
+those trials' work: ``resume=True`` trains them first, skips every recorded
+fingerprint and restores the optimiser's state saved with the last record.  A lost
+worker process is retried (``max_failures``); a candidate that raises, returns
+NaN, runs out of memory or passes ``trial_timeout`` seconds is recorded with its
+status and reason and is not retried.  Before training, each candidate is screened
+on [-10, 10] (see :func:`actsearch._trial.screen`): non-finite or huge outputs or
+gradients are recorded as ``nan`` "rejected before training".
+
 Example (Python API, the same as ``actsearch search``)::
 
     from actsearch.runner import run_search
@@ -22,6 +32,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
 import sys
 import time
 from dataclasses import dataclass, field
@@ -72,6 +83,7 @@ class _Driver:
         self.stored, self.optimizer, self.queue = stored, optimizer, list(queue)
         self.config, self.budget, self.known, self.progress = config, budget, known, progress
         self.pending: dict[str, Candidate] = {}
+        self.protected: dict[str, bool] = {}
         # references and the user's own candidates always train to the end
         self.queue_protected = {c.fingerprint(): True for c in queue}
         self.report_steps: list[int] = []
@@ -123,12 +135,20 @@ class _Driver:
             protected = bool(self.queue_protected.pop(fp, False))
             self.waiting[fp] = []
             self.pending[trial_id] = cand
+            self.protected[trial_id] = protected
             self.launched += 1
+            self._save_inflight()
             c = self.config
             return {"text": cand.text, "family": cand.family, "name": cand.name or "",
-                    "task": c["task_name"], "task_options": c["task_options"], "epochs": c["epochs"],
+                    "trial_timeout": c.get("trial_timeout"), "task": c["task_name"],
+                    "task_options": c["task_options"], "epochs": c["epochs"],
                     "seeds": list(range(c["seed"], c["seed"] + c["seeds"])), "backend": c["backend"],
                     "report_steps": self.report_steps, "protected": protected}
+
+    def _save_inflight(self) -> None:
+        self.stored.set_inflight([{"text": c.text, "family": c.family, "name": c.name or "",
+                                   "protected": self.protected.get(t, False)}
+                                  for t, c in self.pending.items()])
 
     def _reuse(self, cand: Candidate, fp: str, stored: Result) -> None:
         result = Result.from_dict(stored.to_dict())
@@ -142,12 +162,14 @@ class _Driver:
     # -- completing -------------------------------------------------------------
     def complete(self, trial_id: str, result: dict | None, error: bool) -> None:
         cand = self.pending.pop(trial_id, None)
+        self.protected.pop(trial_id, None)
         if cand is None:
             return
         fp = cand.fingerprint()
         res = self._to_result(cand, fp, result, error)
         self.seen[fp] = res
         self._record(cand, res)
+        self._save_inflight()  # after the record: a kill in between re-queues, never loses
         for dup in self.waiting.pop(fp, []):
             self.optimizer.tell(dup, res)
 
@@ -163,6 +185,7 @@ class _Driver:
             self.train_time += p.get("train_time", 0.0)
             self.worker_time += p.get("wall_time", 0.0)
             extra["train_time"] = p.get("train_time", 0.0)
+            extra["kernel_ms"] = p.get("kernel_ms") or None  # not measured for a failed build
             base["metric"] = p.get("metric") or base["metric"]
             return Result(status=p["status"], score=p["score"], seed_scores=p["seed_scores"],
                           spread=p["spread"], curves=p["curves"], learned_params=p["learned_params"],
@@ -218,6 +241,21 @@ def _searcher_class():
                 self.driver.error = self.driver.error or exc
 
     return CandidateSearcher
+
+
+def _check_reachable(address: str, timeout: float = 5.0) -> None:
+    """Fail fast on a ``host:port`` nobody listens on (ray.init would retry for minutes)."""
+    target = address[len("ray://"):] if address.startswith("ray://") else address
+    host, sep, port = target.rpartition(":")
+    if address in ("auto", "local") or not sep:
+        return
+    if not port.isdigit():
+        raise ActsearchError(f"Ray address {address!r} is not host:port")
+    try:
+        socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout).close()
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise ActsearchError(f"cannot reach the Ray cluster at {address!r}: {reason}") from None
 
 
 def _start_ray(workers: int, address: str | None) -> bool:
@@ -276,8 +314,13 @@ def run_search(
     references: tuple[str, ...] = REFERENCES,
     progress: Callable[[str], None] | None = None,
     results_dir: str | None = None,
+    trial_timeout: float | None = None,
 ) -> SearchOutcome:
-    """Run (or resume) a search; see the module docstring.  Returns the stored results."""
+    """Run (or resume) a search; see the module docstring.  Returns the stored results.
+
+    ``trial_timeout`` (seconds, whole candidate over all seeds) records a slower
+    candidate as ``timeout``; ``max_failures`` retries a trial whose worker died.
+    """
     from actsearch.optimizers.registry import get_optimizer
     from actsearch.registry import space as make_space
     from actsearch.tasks import get_task
@@ -290,6 +333,12 @@ def run_search(
         raise ActsearchError(f"seeds must be at least 1, not {seeds}")
     if epochs is not None and epochs <= 0:
         raise ActsearchError(f"epochs must be at least 1, not {epochs}")
+    if trial_timeout is not None and not trial_timeout > 0:
+        raise ActsearchError(f"trial timeout must be a positive number of seconds, not {trial_timeout}")
+    if max_failures < 0:
+        raise ActsearchError(f"max_failures must be 0 or more, not {max_failures}")
+    if address:
+        _check_reachable(address)  # before the store: an unreachable cluster leaves nothing behind
     start = time.perf_counter()
     task_options = dict(task_options or {})
     task_obj = get_task(task, **task_options)  # unknown names fail here, before Ray starts
@@ -311,13 +360,25 @@ def run_search(
               "optimizer_options": optimizer_options or {}, "epochs": epochs, "seeds": seeds,
               "budget": budget, "seed": seed, "early_stop": early_stop, "backend": backend,
               "metric": task_obj.metric, "references": list(references),
-              "candidates": [c.text for c in user]}
+              "candidates": [c.text for c in user], "trial_timeout": trial_timeout}
     stored = store.open_search(name, config, resume=resume)
     if resume and stored.optimizer_state:
         opt.load_state_dict(stored.optimizer_state)
     queue = [_reference(r) for r in references] + user
+    lost: list[tuple[Candidate, bool]] = []
+    if resume:  # trials in flight when the last run died: train them first
+        for item in stored.inflight:
+            try:
+                cand = parse(item["text"], family=item.get("family", "custom"), name=item.get("name") or None)
+            except ActsearchError:
+                continue
+            lost.append((cand, bool(item.get("protected"))))
+        queue = [c for c, _ in lost] + queue
     known = store.evaluated(task_obj.spec, epochs, seeds)
     driver = _Driver(stored, opt, queue, config, budget, known, progress)
+    for cand, protected in lost:  # an optimiser's proposal stays prunable after a resume
+        if not protected and cand.fingerprint() not in {c.fingerprint() for c in queue[len(lost):]}:
+            driver.queue_protected.pop(cand.fingerprint(), None)
     t_ray = time.perf_counter()
     _quiet_tune()
     started = False

@@ -15,7 +15,13 @@ Study (one per search, ``study_name`` = search name, direction maximize), user a
                   ``seed``, ``early_stop``, ``backend``, ``created`` (ISO time)
 ``optimizer``     the optimiser's ``state_dict()`` (JSON), saved after every record
 ``state``         ``"running"``, ``"finished"`` or ``"interrupted"``
+``inflight``      candidates handed to workers but not yet recorded:
+                  ``[{text, family, name}]``; a search killed hard leaves them here
+                  and ``--resume`` trains them first
 ================  ==============================================================
+
+SQLite stores are opened in WAL mode with a 30 s busy timeout, so several
+searches (processes) can write to one file at once.
 
 Trial (one per candidate evaluated in this search, in completion order).  State:
 ``COMPLETE`` (status ok, value = score), ``PRUNED`` (stopped early by ASHA, value =
@@ -34,6 +40,8 @@ User attrs:
 ``curves``          per seed, metric per epoch
 ``learned_params``  per activation layer ``{param: value}`` after training (first seed)
 ``wall_time``       seconds for the whole trial; ``train_time`` seconds training
+``kernel_ms``       median ms of one forward + backward of the compiled activation
+                    on a 64x256 float32 tensor (null when not measured)
 ``reused_from``     for a candidate found in an earlier search with the same
                     task/epochs/seeds: that search's name (not trained again)
 ==================  ============================================================
@@ -67,7 +75,10 @@ __all__ = ["Store", "StoredSearch", "DEFAULT_URL", "SCHEMA"]
 DEFAULT_URL = "sqlite:///results/actsearch.db"
 SCHEMA = "actsearch/1"
 
-_EXTRA_KEYS = ("fingerprint", "task", "epochs", "seeds", "train_time", "reused_from", "name")
+_EXTRA_KEYS = ("fingerprint", "task", "epochs", "seeds", "train_time", "reused_from", "name", "kernel_ms")
+_EXTRA_DEFAULTS = {"fingerprint": "", "task": "", "reused_from": "", "name": "", "kernel_ms": None}
+#: seconds a writer waits for another process's SQLite write lock before giving up
+_BUSY_TIMEOUT = 30.0
 
 
 def _quiet_optuna():
@@ -86,7 +97,18 @@ def _check_foreign(url: str) -> None:
         path = url[len("sqlite:///"):]
         if path and path != ":memory:":
             folder = os.path.dirname(os.path.abspath(path))
-            os.makedirs(folder, exist_ok=True)
+            if os.path.exists(folder) and not os.path.isdir(folder):
+                raise StoreError(f"cannot open results store {url!r}: {folder!r} is a file, not a folder")
+            if not os.path.isdir(folder):
+                # one missing level (results/) is created; a mistyped deep path is an error
+                if not os.path.isdir(os.path.dirname(folder)):
+                    raise StoreError(f"cannot open results store {url!r}: folder {folder!r} does not exist")
+                try:
+                    os.mkdir(folder)
+                except OSError as exc:
+                    raise StoreError(f"cannot open results store {url!r}: {exc.strerror}: {folder!r}") from None
+            if os.path.isdir(path):
+                raise StoreError(f"cannot open results store {url!r}: {path!r} is a folder")
             if os.path.exists(path) and os.path.getsize(path) == 0:
                 return
     try:
@@ -95,11 +117,30 @@ def _check_foreign(url: str) -> None:
             names = set(sqlalchemy.inspect(engine).get_table_names())
         engine.dispose()
     except Exception as exc:  # noqa: BLE001 - any driver error means we cannot use it
-        raise StoreError(f"cannot open results store {url!r}: {type(exc).__name__}: {exc}") from None
+        raise StoreError(f"cannot open results store {url!r}: {_reason(exc)}") from None
     if names and "studies" not in names:
         raise StoreError(
             f"{url!r} is not an actsearch results store (it holds other tables: {', '.join(sorted(names)[:5])})"
         )
+
+
+def _reason(exc: BaseException) -> str:
+    # SQLAlchemy appends the SQL and a help link on further lines: keep the driver's words
+    inner = getattr(exc, "orig", None) or exc
+    first = (str(inner).strip().splitlines() or [""])[0]
+    return f"{type(inner).__name__}: {first}" if first else type(inner).__name__
+
+
+def _use_wal(storage) -> None:
+    # WAL lets readers (leaderboard, a resuming search's polling) run beside a writer;
+    # the mode is stored in the file, so setting it once per open is enough
+    import sqlalchemy
+
+    try:
+        with storage.engine.connect() as conn:
+            conn.execute(sqlalchemy.text("PRAGMA journal_mode=WAL"))
+    except sqlalchemy.exc.OperationalError:  # read-only file or folder: readers still work
+        pass
 
 
 class Store:
@@ -109,10 +150,15 @@ class Store:
         self.url = url or DEFAULT_URL
         _check_foreign(self.url)
         optuna = _quiet_optuna()
+        kwargs = {}
+        if self.url.startswith("sqlite"):
+            kwargs["engine_kwargs"] = {"connect_args": {"timeout": _BUSY_TIMEOUT}}
         try:
-            self.storage = optuna.storages.RDBStorage(self.url)
+            self.storage = optuna.storages.RDBStorage(self.url, **kwargs)
+            if self.url.startswith("sqlite") and ":memory:" not in self.url:
+                _use_wal(self.storage)
         except Exception as exc:  # noqa: BLE001
-            raise StoreError(f"cannot open results store {self.url!r}: {type(exc).__name__}: {exc}") from None
+            raise StoreError(f"cannot open results store {self.url!r}: {_reason(exc)}") from None
 
     # -- searches -------------------------------------------------------------
     def _study_id(self, name: str) -> int | None:
@@ -167,7 +213,13 @@ class Store:
             return StoredSearch(self, name, study_id)
         if resume:
             raise StoreError(f"cannot resume search {name!r}: it is not in {self.url!r}")
-        study_id = self.storage.create_new_study([StudyDirection.MAXIMIZE], study_name=name)
+        import optuna
+
+        try:
+            study_id = self.storage.create_new_study([StudyDirection.MAXIMIZE], study_name=name)
+        except optuna.exceptions.DuplicatedStudyError:  # another process created it just now
+            raise StoreError(f"search {name!r} already exists in {self.url!r} (created by another search "
+                             "just now); pass --resume or another --name") from None
         full = dict(config)
         full.setdefault("created", _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
         self.storage.set_study_user_attr(study_id, "schema", SCHEMA)
@@ -245,6 +297,14 @@ class StoredSearch:
     def set_state(self, state: str) -> None:
         self.store.storage.set_study_user_attr(self.study_id, "state", state)
 
+    @property
+    def inflight(self) -> list[dict[str, str]]:
+        """Candidates handed to workers and not yet recorded (``[{text, family, name}]``)."""
+        return list(self._attrs.get("inflight", []))
+
+    def set_inflight(self, candidates: list[dict[str, str]]) -> None:
+        self.store.storage.set_study_user_attr(self.study_id, "inflight", list(candidates))
+
     def save_optimizer(self, state: dict[str, Any]) -> None:
         self.store.storage.set_study_user_attr(self.study_id, "optimizer", state)
 
@@ -261,7 +321,7 @@ class StoredSearch:
             "wall_time": result.wall_time, "message": result.message,
         }
         for k in _EXTRA_KEYS:
-            attrs[k] = result.extra.get(k, "" if k in ("fingerprint", "task", "reused_from", "name") else 0)
+            attrs[k] = result.extra.get(k, _EXTRA_DEFAULTS.get(k, 0))
         scored = result.score is not None and math.isfinite(result.score)
         if result.status == "ok" and scored:
             state, value = TrialState.COMPLETE, float(result.score)

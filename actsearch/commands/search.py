@@ -41,6 +41,10 @@ def register(subparsers) -> None:
     p.add_argument("--address", default=None, help="join a Ray cluster (auto or ray://host:port)")
     p.add_argument("--seed", type=int, default=0, help="optimiser and first training seed (default: 0)")
     p.add_argument("--backend", default="auto", help="compile backend: auto, triton, inductor, eager")
+    p.add_argument("--trial-timeout", type=float, default=None, metavar="SECONDS",
+                   help="per-candidate time limit; a slower candidate is recorded as 'timeout' (default: none)")
+    p.add_argument("--max-failures", type=int, default=2,
+                   help="retries of a trial whose worker process died (default: 2)")
     p.add_argument("--top", type=int, default=10, help="rows of the leaderboard (default: 10)")
     p.set_defaults(func=run)
 
@@ -66,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
         storage=args.storage, name=args.name, resume=args.resume, early_stop=args.early_stop,
         address=args.address, seed=args.seed, backend=args.backend,
         task_options=_options(args.task_option), progress=stderr_progress,
+        trial_timeout=args.trial_timeout, max_failures=args.max_failures,
     )
     print(format_leaderboard(outcome.results, outcome.references, top=args.top))
     state = "finished" if outcome.finished else "interrupted (resume with --resume)"
@@ -75,14 +80,17 @@ def run(args: argparse.Namespace) -> int:
 
 
 def format_leaderboard(results, references=("relu", "gelu", "silu"), top: int = 10) -> str:
-    """Plain-text table: completed candidates by score, then early-stopped ones, then failures."""
+    """Plain-text table: completed candidates by score, then early-stopped ones, then failures.
+
+    ``ms`` is the activation's forward + backward time on a 64x256 float32 tensor.
+    """
     refs = [r for r in results if r.extra.get("name") in references and r.status == "ok" and r.score is not None]
     best_ref = max((r.score for r in refs), default=None)
     done = sorted((r for r in results if r.status == "ok" and r.score is not None), key=lambda r: -r.score)
     pruned = sorted((r for r in results if r.status == "pruned" and r.score is not None), key=lambda r: -r.score)
     failed = [r for r in results if r not in done and r not in pruned]
     metric = next((r.metric for r in results if r.metric), "score")
-    lines = [f"{'rank':>4}  {metric:>12}  {'±':>6}  {'gain':>7}  {'status':<7}  candidate"]
+    lines = [f"{'rank':>4}  {metric:>12}  {'±':>6}  {'gain':>7}  {'ms':>6}  {'status':<7}  candidate"]
     ranked = done + pruned
     shown = ranked[:top]
     for r in refs:  # the references always show, even below the cut
@@ -93,7 +101,10 @@ def format_leaderboard(results, references=("relu", "gelu", "silu"), top: int = 
         gain = f"{r.score - best_ref:+.4f}" if best_ref is not None and r.status == "ok" else "-"
         label = r.extra.get("name") or ""
         label = f"  [{label}]" if label else ""
-        lines.append(f"{rank:>4}  {r.score:>12.4f}  {r.spread:>6.3f}  {gain:>7}  {r.status:<7}  {r.text}{label}")
+        ms = r.extra.get("kernel_ms")
+        ms = f"{ms:.3f}" if isinstance(ms, (int, float)) and ms > 0 else "-"
+        lines.append(f"{rank:>4}  {r.score:>12.4f}  {r.spread:>6.3f}  {gain:>7}  {ms:>6}  {r.status:<7}  "
+                     f"{r.text}{label}")
     if failed:
         lines.append(f"\nfailed ({len(failed)}):")
         for r in failed:

@@ -1,0 +1,548 @@
+"""Fault injection: bad input, failing candidates, lost workers, a killed driver,
+numerical hazards, two writers on one store, and no user text reaching eval.
+
+The user tasks below run inside Ray workers, which import this module as
+``test_faults``: its folder goes on ``PYTHONPATH`` before the session's Ray starts
+(collection happens before any fixture), and ``ACTSEARCH_FAULT_DIR`` is where the
+tasks leave their side-channel files (one line per training call).
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+
+import pytest
+
+TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(TESTS_DIR)
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    dict.fromkeys([TESTS_DIR] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
+FAULT_DIR = os.environ.setdefault("ACTSEARCH_FAULT_DIR", tempfile.mkdtemp(prefix="actsearch-faults-"))
+
+import actsearch  # noqa: E402
+from actsearch.cli import main  # noqa: E402
+from actsearch.store import Store  # noqa: E402
+
+
+# -- user tasks (run in Ray workers) ---------------------------------------------------
+def _value_at_one(act) -> float:
+    import torch
+
+    with torch.no_grad():
+        return round(float(act(torch.tensor([1.0]))), 3)
+
+
+def _log(name: str, line: str) -> None:
+    with open(os.path.join(os.environ["ACTSEARCH_FAULT_DIR"], name), "a") as f:
+        f.write(line + "\n")
+
+
+def faulty(act_factory, budget, seed, report):
+    """Misbehaves according to f(1) of the candidate ``x + k`` (so f(1) = 1 + k)."""
+    import torch
+
+    act = act_factory()
+    v = _value_at_one(act)
+    _log("faulty.calls", str(v))
+    if v == 2.0:
+        raise ValueError("boom from the task")
+    if v == 3.0:
+        return {"score": float("nan")}
+    if v == 4.0:
+        raise MemoryError()
+    if v == 5.0:  # never finishes on its own; the trial timeout must stop it
+        while True:
+            act(torch.ones(8))
+            time.sleep(0.01)
+    if v == 6.0:
+        marker = os.path.join(os.environ["ACTSEARCH_FAULT_DIR"], "killed-once")
+        if not os.path.exists(marker):
+            open(marker, "w").close()
+            os.kill(os.getpid(), signal.SIGKILL)  # the worker process dies mid-trial
+    if v == 7.0:
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+    for epoch in range(1, budget + 1):
+        report(epoch, {"score": 0.5})
+    return {"score": 0.5, "curve": [0.5] * budget}
+
+
+def slow_counting(act_factory, budget, seed, report):
+    """Logs each training call (by the candidate's outputs), takes ~0.6 s, scores finitely."""
+    import torch
+
+    act = act_factory()
+    with torch.no_grad():
+        y = act(torch.linspace(-3, 3, 13))
+    _log("slow.calls", _key(y))
+    time.sleep(0.6)
+    score = 1.0 / (1.0 + float(y.abs().mean()))
+    return {"score": score, "curve": [score] * budget}
+
+
+def _key(y) -> str:
+    return ",".join(f"{float(v):.4g}" for v in y)
+
+
+def _key_of(text: str) -> str:
+    import torch
+
+    act = actsearch.compile(actsearch.parse(text), backend="eager")
+    with torch.no_grad():
+        return _key(act(torch.linspace(-3, 3, 13)))
+
+
+def _url(path) -> str:
+    return "sqlite:///" + str(path)
+
+
+# -- 1. bad input: one line on stderr, exit code 2 --------------------------------------
+@pytest.fixture()
+def only_search(monkeypatch):
+    import actsearch.cli
+
+    monkeypatch.setattr(actsearch.cli, "COMMAND_MODULES", ["search"])
+
+
+def _fails(capsys, argv, *needles, limit=20.0):
+    t0 = time.perf_counter()
+    code = main(["search", *argv])
+    took = time.perf_counter() - t0
+    err = capsys.readouterr().err.strip()
+    assert code == 2, err
+    assert len(err.splitlines()) == 1 and err.startswith("actsearch: error:"), err
+    assert "Traceback" not in err
+    for needle in needles:
+        assert needle in err, err
+    assert took < limit, f"{argv} took {took:.1f} s"
+    return err
+
+
+HOSTILE = [
+    "__import__('os').system('echo pwned')",
+    "x.__class__.__bases__",
+    "lambda: 1",
+    "x; import os",
+    "(" * 300 + "x" + ")" * 300,
+    "exp(" * 100 + "x" + ")" * 100,
+    "open('/etc/passwd')",
+    "x +",
+    "1e999*x",
+    "",
+]
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_hostile_candidates_are_refused(capsys, tmp_path, only_search, text):
+    pwned = tmp_path / "pwned"
+    _fails(capsys, ["--candidates", text, "--storage", _url(tmp_path / "s.db")])
+    assert not pwned.exists()
+    # refused before the store was even created
+    assert not (tmp_path / "s.db").exists()
+
+
+def test_bad_names_and_numbers(capsys, tmp_path, only_search):
+    url = _url(tmp_path / "s.db")
+    _fails(capsys, ["--space", "nope", "--storage", url], "nope")
+    _fails(capsys, ["--task", "nope", "--storage", url], "unknown task 'nope'")
+    _fails(capsys, ["--task", "no_such_module:fn", "--storage", url], "no_such_module")
+    _fails(capsys, ["--optimizer", "nope", "--storage", url], "unknown optimizer 'nope'")
+    _fails(capsys, ["--budget", "0", "--storage", url], "budget")
+    _fails(capsys, ["--budget", "-3", "--storage", url], "budget")
+    _fails(capsys, ["--seeds", "0", "--storage", url], "seeds")
+    _fails(capsys, ["--trial-timeout", "0", "--storage", url], "timeout")
+    _fails(capsys, ["--resume", "--name", "ghost", "--task", "test_faults:faulty", "--storage", url],
+           "cannot resume search 'ghost'")
+
+
+def test_bad_storage(capsys, tmp_path, only_search):
+    afile = tmp_path / "afile"
+    afile.write_text("not a folder")
+    _fails(capsys, ["--storage", _url(afile / "x.db")], "is a file, not a folder")
+    _fails(capsys, ["--storage", _url(tmp_path / "no" / "such" / "x.db")], "does not exist")
+    assert not (tmp_path / "no").exists()
+    _fails(capsys, ["--storage", "bogus://nowhere/x"], "cannot open results store")
+    foreign = tmp_path / "foreign.db"
+    with sqlite3.connect(foreign) as con:
+        con.execute("CREATE TABLE invoices (id INTEGER PRIMARY KEY, total REAL)")
+        con.execute("INSERT INTO invoices VALUES (1, 9.5)")
+    _fails(capsys, ["--storage", _url(foreign)], "not an actsearch results store", "invoices")
+    with sqlite3.connect(foreign) as con:  # and it was left exactly as it was
+        assert [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")] == ["invoices"]
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(os.urandom(4096))
+    _fails(capsys, ["--storage", _url(garbage)], "cannot open results store")
+
+
+def test_unreachable_ray_address_fails_fast(capsys, tmp_path, only_search):
+    url = _url(tmp_path / "s.db")
+    _fails(capsys, ["--address", "127.0.0.1:1", "--storage", url], "cannot reach the Ray cluster", limit=10)
+    _fails(capsys, ["--address", "ray://127.0.0.1:1", "--storage", url], "127.0.0.1:1", limit=10)
+    assert Store(url).searches() == []  # nothing half-created
+
+
+# -- 2, 4, 5. failing candidates, a lost worker, numerical hazards -----------------------
+FAULTY = {"x + 1": ("error", "boom from the task", 1),
+          "x + 2": ("nan", "non-finite", 1),
+          "x + 3": ("error", "out of memory", 1),
+          "x + 4": ("timeout", "time limit of 4 s", 1),
+          "x + 5": ("ok", "", 2),  # worker killed the first time, retried once
+          "x + 6": ("error", "out of memory", 1),
+          "x/(x - 0.5)": ("nan", "rejected before training", 0),
+          "exp(exp(x))": ("nan", "rejected before training: non-finite output", 0),
+          "x/(1 + 0.3*x + 0.9*x**2 - 0.7*x**3)": ("nan", "denominator crosses zero near x=1.9", 0),
+          "x**9*exp(x)": ("nan", "rejected before training", 0),
+          "x*tanh(x)": ("ok", "", 1)}
+
+
+@pytest.fixture(scope="module")
+def faulty_search(ray_session, tmp_path_factory):
+    from actsearch.runner import run_search
+
+    url = _url(tmp_path_factory.mktemp("faulty") / "s.db")
+    t0 = time.perf_counter()
+    outcome = run_search(task="test_faults:faulty", space="grammar", budget=len(FAULTY), workers=2, epochs=1,
+                         candidates=list(FAULTY), storage=url, name="faulty", references=(), early_stop=False,
+                         backend="eager", trial_timeout=4, max_failures=2)
+    return outcome, url, time.perf_counter() - t0
+
+
+def test_each_fault_is_recorded_with_its_reason(faulty_search):
+    outcome, url, took = faulty_search
+    assert outcome.finished
+    results = Store(url).results("faulty")
+    by_text = {r.text: r for r in results}
+    assert len(results) == len(FAULTY) == len(by_text)
+    for text, (status, reason, _) in FAULTY.items():
+        r = by_text[actsearch.parse(text).text]
+        assert r.status == status, (text, r.status, r.message)
+        assert reason in r.message, (text, r.message)
+        assert (r.score is None) == (status != "ok")
+    assert Store(url).search("faulty").inflight == []
+    assert took < 90
+
+
+def test_failures_are_not_retried_but_a_lost_worker_is(faulty_search):
+    with open(os.path.join(FAULT_DIR, "faulty.calls")) as f:
+        calls = Counter(float(line) for line in f.read().split())
+    for text, (_, _, trained) in FAULTY.items():
+        if trained == 0:  # rejected by the screen: never handed to the task
+            continue
+        v = _value_at_one(actsearch.compile(actsearch.parse(text), backend="eager"))
+        assert calls[v] == trained, (text, calls)
+
+
+def test_kernel_ms_recorded(faulty_search):
+    _, url, _ = faulty_search
+    r = next(r for r in Store(url).results("faulty") if r.text == actsearch.parse("x*tanh(x)").text)
+    assert 0.0 < r.extra["kernel_ms"] < 1000.0
+    rejected = next(r for r in Store(url).results("faulty") if r.text == actsearch.parse("exp(exp(x))").text)
+    assert rejected.extra["kernel_ms"] is None  # never measured: shown blank, not as 0 ms
+
+
+@pytest.mark.parametrize("text", ["x/(x - 0.5)", "exp(exp(x))", "1/x", "log(x)", "x**40"])
+def test_screen_rejects_hazards(text):
+    from actsearch._trial import screen
+
+    assert screen(actsearch.parse(text)).startswith("rejected before training")
+
+
+@pytest.mark.parametrize("text", ["x*tanh(x)", "x*sigmoid(x)", "exp(x)", "x**5", "x/(1 + abs(x))",
+                                  "x*(1 + erf(x/sqrt(2)))/2"])
+def test_screen_passes_ordinary_activations(text):
+    from actsearch._trial import screen
+
+    assert screen(actsearch.parse(text)) == ""
+
+
+def test_screen_finds_the_pole_of_a_rational():
+    import numpy as np
+
+    from actsearch._trial import screen
+
+    # version N style: 1 + b1 x + b2 x^2 + b3 x^3 has one real root, found independently by numpy
+    b = (0.3, 0.9, -0.7)
+    root = [r.real for r in np.roots([b[2], b[1], b[0], 1.0]) if abs(r.imag) < 1e-12][0]
+    why = screen(actsearch.parse(f"x/(1 + {b[0]}*x + {b[1]}*x**2 + {b[2]}*x**3)"))
+    assert why.startswith("rejected before training: a denominator crosses zero near x=")
+    assert abs(float(why.rsplit("=", 1)[1]) - root) < 2e-3
+    assert screen(actsearch.parse("x/(1 + abs(0.3*x + 0.9*x**2 - 0.7*x**3))")) == ""  # PAU's safe form
+
+
+def test_timeout_stops_a_task_that_swallows_exceptions():
+    from actsearch._trial import evaluate
+
+    def stubborn(*args):
+        while True:
+            try:
+                time.sleep(0.01)
+            except Exception:  # a task's own error handling must not defeat the limit
+                pass
+
+    import actsearch._trial as trial
+
+    trial._TASKS['["stubborn", {}]'] = _FnTask(stubborn)
+    t0 = time.perf_counter()
+    out = evaluate({"text": "x*tanh(x)", "task": "stubborn", "epochs": 1, "seeds": [0], "backend": "eager",
+                    "trial_timeout": 1.0}, report=lambda m: None)
+    import json
+
+    payload = json.loads(out["payload"])
+    assert payload["status"] == "timeout" and "1 s" in payload["message"]
+    assert 1.0 <= time.perf_counter() - t0 < 5.0
+
+
+class _FnTask:
+    metric = "score"
+
+    def __init__(self, fn):
+        self.fn = fn
+
+    def train(self, act_factory, budget, seed, report):
+        return self.fn(act_factory, budget, seed, report)
+
+
+# -- 3. driver killed hard, then --resume ------------------------------------------------
+def _cli(args, env):
+    return subprocess.Popen([sys.executable, "-m", "actsearch.cli", "search", *args], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+
+
+def test_killed_driver_resumes_without_training_twice(tmp_path):
+    url = _url(tmp_path / "s.db")
+    env = dict(os.environ, ACTSEARCH_FAULT_DIR=str(tmp_path))
+    budget = 9
+    args = ["--task", "test_faults:slow_counting", "--space", "grammar", "--optimizer", "random",
+            "--budget", str(budget), "--workers", "2", "--epochs", "1", "--no-early-stop", "--backend", "eager",
+            "--storage", url, "--name", "kr", "--seed", "3"]
+    proc = _cli(args, env)
+    try:
+        deadline = time.time() + 120
+        recorded = []
+        while time.time() < deadline and proc.poll() is None:
+            if (tmp_path / "s.db").exists():
+                try:
+                    recorded = Store(url).results("kr")
+                except actsearch.ActsearchError:
+                    recorded = []
+                if len(recorded) >= 4:
+                    break
+            time.sleep(0.2)
+        assert proc.poll() is None, proc.communicate()[1].decode()[-2000:]
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # Ray processes the driver started
+        except ProcessLookupError:
+            pass
+    before = Store(url).search("kr")
+    recorded = before.results()
+    inflight = before.inflight
+    saved = before.optimizer_state
+    assert before.state == "running"  # killed: it never got to say otherwise
+    assert before.optimizer_state
+    assert 4 <= len(recorded) < budget
+    time.sleep(0.5)
+    resumed = _cli(args + ["--resume"], env)
+    out, err = resumed.communicate(timeout=180)
+    assert resumed.returncode == 0, err.decode()[-2000:]
+    after = Store(url).search("kr")
+    results = after.results()
+    assert after.state == "finished" and after.inflight == []
+    # the resumed optimiser continued from the saved state: its counters carry on
+    final = after.optimizer_state
+    assert final["told"] >= saved["told"] + (budget - len(recorded)) and final["asked"] >= saved["asked"]
+    assert len(results) == budget
+    fps = [r.extra["fingerprint"] for r in results]
+    assert len(set(fps)) == len(fps)  # every evaluation once
+    assert [r.text for r in results[:len(recorded)]] == [r.text for r in recorded]
+    calls = Counter((tmp_path / "slow.calls").read_text().split())
+    for r in recorded:  # finished before the kill: never trained again
+        if r.status == "ok":
+            assert calls[_key_of(r.text)] == 1, r.text
+    lost = {actsearch.parse(c["text"]).text for c in inflight}
+    for r in results:
+        if r.status == "ok":
+            assert 1 <= calls[_key_of(r.text)] <= (2 if r.text in lost else 1), r.text
+    assert lost <= {r.text for r in results}  # in flight at the kill: trained after the resume
+    print(f"\nkilled after {len(recorded)} records with {len(inflight)} in flight; resumed to {len(results)}")
+
+
+# -- 6. two writers on one SQLite store ---------------------------------------------------
+_WRITER = """
+import sys
+from actsearch.store import Store
+from actsearch.result import Result
+url, name, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+s = Store(url).open_search(name, {"task": "t", "epochs": 1, "seeds": 1})
+for i in range(n):
+    s.record(Result(key=f"{name}{i}", text=f"x + {i}", score=i / n, extra={"fingerprint": f"{name}-{i}"}),
+             optimizer_state={"i": i})
+print("done")
+"""
+
+
+def test_two_processes_write_one_store(tmp_path):
+    url = _url(tmp_path / "shared.db")
+    Store(url)  # create the schema first, as the first search would
+    n = 40
+    procs = [subprocess.Popen([sys.executable, "-c", _WRITER, url, name, str(n)], cwd=ROOT,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE) for name in ("a", "b")]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [o[1].decode()[-1500:] for o in outs]
+    store = Store(url)
+    for name in ("a", "b"):
+        results = store.results(name)
+        assert [r.text for r in results] == [actsearch.parse(f"x + {i}").text for i in range(n)] or \
+            [r.text for r in results] == [f"x + {i}" for i in range(n)]
+        assert store.search(name).optimizer_state == {"i": n - 1}
+    with sqlite3.connect(tmp_path / "shared.db") as con:
+        assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_same_name_twice_at_once_refuses_one(tmp_path):
+    url = _url(tmp_path / "race.db")
+    Store(url)
+    outcomes: list[str] = []
+    barrier = threading.Barrier(2)
+
+    def create():
+        store = Store(url)
+        barrier.wait()
+        try:
+            store.open_search("same", {"task": "t", "epochs": 1, "seeds": 1})
+            outcomes.append("ok")
+        except actsearch.ActsearchError as exc:
+            outcomes.append(str(exc))
+
+    threads = [threading.Thread(target=create) for _ in range(2)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert sorted(outcomes)[0] == "ok"
+    assert "already exists" in sorted(outcomes)[1] and "--resume" in sorted(outcomes)[1]
+    assert len([s for s in Store(url).searches() if s["name"] == "same"]) == 1
+
+
+# -- 7. no user text reaches eval/exec/sympify/pickle.loads ------------------------------
+def _forbid_dynamic_code(monkeypatch) -> list[str]:
+    """From now on eval/exec of text, sympify/parse_expr of a string and pickle.loads
+    raise (and are logged).  Import what the code under test needs first: imports and
+    dataclass definitions exec generated text legitimately."""
+    import builtins
+    import pickle
+
+    import sympy
+
+    calls: list[str] = []
+
+    real = {"eval": builtins.eval, "exec": builtins.exec}
+
+    def refuse(name):
+        # importing a module execs its code object; text (or bytes) is what user input would be
+        def fn(*args, **kwargs):
+            if name in real and args and not isinstance(args[0], (str, bytes)):
+                return real[name](*args, **kwargs)
+            calls.append(name)
+            raise AssertionError(f"{name} called with {str(args)[:80]}")
+        return fn
+
+    real_sympify = sympy.sympify
+
+    def sympify(a, *args, **kwargs):  # sympy calls it on its own objects; strings are what matter
+        if isinstance(a, str):
+            calls.append("sympify")
+            raise AssertionError(f"sympify called on {a!r}")
+        return real_sympify(a, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "eval", refuse("eval"))
+    monkeypatch.setattr(builtins, "exec", refuse("exec"))
+    monkeypatch.setattr(pickle, "loads", refuse("pickle.loads"))
+    monkeypatch.setattr(sympy, "sympify", sympify)
+    monkeypatch.setattr(sys.modules["sympy.core.sympify"], "sympify", sympify)
+    import sympy.parsing.sympy_parser as sympy_parser
+
+    monkeypatch.setattr(sympy_parser, "parse_expr", refuse("parse_expr"))
+    return calls
+
+
+def _many_candidates():
+    import numpy as np
+
+    from actsearch.registry import preset, presets, space
+
+    cands = [preset(n) for n in presets()]
+    rng = np.random.default_rng(0)
+    for name in ("grammar", "rational", "polynomial"):
+        s = space(name)
+        cands += [s.sample(rng) for _ in range(15)]
+    return cands
+
+
+def _parse_compile_export(cands):
+    import torch
+
+    from actsearch.export import export_source
+
+    x = torch.linspace(-3, 3, 7)
+    for cand in cands:
+        again = actsearch.parse(cand.text, family=cand.family)
+        module = actsearch.compile(again, backend="eager")
+        module(x)
+        export_source(again)
+    for text in HOSTILE:
+        with pytest.raises(actsearch.ActsearchError):
+            actsearch.parse(text)
+
+
+def test_parse_compile_export_use_no_dynamic_code(monkeypatch):
+    cands = _many_candidates()
+    assert len(cands) > 40
+    _parse_compile_export(cands[:3])  # imports done
+    calls = _forbid_dynamic_code(monkeypatch)
+    _parse_compile_export(cands)
+    assert calls == []
+
+
+def test_exported_module_is_plain_source_with_literal_numbers():
+    from actsearch.export import export_source
+
+    cand = actsearch.parse("a*x*tanh(b*x) + c*x; a=1.25, b=0.75, c=-0.125")
+    tree = ast.parse(export_source(cand))
+    names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+    assert not names & {"eval", "exec", "compile", "__import__", "pickle", "getattr", "open"}
+    imports = {a.name for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))
+               for a in n.names} | {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    assert imports <= {"torch", "torch.nn.functional", "nn", "math", "__future__", "annotations", "torch.nn"}
+    initial = next(n.value for n in ast.walk(tree) if isinstance(n, ast.Assign)
+                   and any(getattr(t, "id", "") == "INITIAL" for t in n.targets))
+    assert ast.literal_eval(initial) == {"a": 1.25, "b": 0.75, "c": -0.125}
+
+
+def test_random_strings_never_reach_dynamic_code(monkeypatch):
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    alphabet = st.sampled_from(list("x()+-*/^.,;=_ 0123456789eabcdpiosqrtlgnh'\"[]{}:@!\\"))
+
+    @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(st.text(alphabet, max_size=40))
+    def check(text):
+        with pytest.MonkeyPatch.context() as mp:  # hypothesis itself execs text between examples
+            calls = _forbid_dynamic_code(mp)
+            try:
+                actsearch.parse(text)
+            except actsearch.ActsearchError:
+                pass
+        assert calls == []
+
+    check()
