@@ -148,7 +148,8 @@ def _square(z):
 def _as_tensor(value, like: torch.Tensor) -> torch.Tensor:
     if isinstance(value, torch.Tensor):
         return value
-    return torch.full_like(like, float(value))
+    # through float64 so a constant beyond the dtype's range becomes inf, as x*1e300 would
+    return torch.tensor(float(value), dtype=torch.float64).to(like.dtype).expand_as(like)
 
 
 def build_torch_fn(expr: sympy.Expr) -> TorchFn:
