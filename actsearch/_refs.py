@@ -18,8 +18,10 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from ._presets import PRESETS
 from .expr import Candidate, parse
 from .export import Provenance
+from .registry import preset
 
 __all__ = ["Reference", "resolve", "is_store_reference"]
 
@@ -37,14 +39,6 @@ class Reference:
     record: Any = None  # the store's record of the run, when stored
 
 
-def _preset_names() -> set[str]:
-    try:
-        from ._presets import PRESETS
-    except ImportError:  # presets not installed yet in a partial checkout
-        return set()
-    return set(PRESETS)
-
-
 def is_store_reference(text: str) -> bool:
     return bool(_TRIAL_RE.match(text) or _KEY_RE.match(text))
 
@@ -54,9 +48,7 @@ def resolve(ref: Any, *, storage: str | None = None, search: str | None = None) 
     if isinstance(ref, Candidate):
         return Reference(ref, "candidate", Provenance())
     text = str(ref).strip()
-    if text in _preset_names():
-        from .registry import preset
-
+    if text in PRESETS:
         return Reference(preset(text), "preset", Provenance())
     if is_store_reference(text):
         from ._store_view import open_view

@@ -40,24 +40,15 @@ from typing import Callable
 
 from actsearch.errors import ActsearchError
 from actsearch.expr import Candidate, parse
+from actsearch.registry import preset
 from actsearch.result import Result
 from actsearch.store import DEFAULT_URL, Store, StoredSearch
 
 __all__ = ["run_search", "SearchOutcome", "REFERENCES"]
 
 REFERENCES = ("relu", "gelu", "silu")
-_REFERENCE_TEXT = {"relu": "relu(x)", "gelu": "x*(erf(x/sqrt(2)) + 1)/2", "silu": "x*sigmoid(x)"}
 #: consecutive duplicate proposals after which a (small) space counts as exhausted
 _MAX_SKIPS = 200
-
-
-def _reference(name: str) -> Candidate:
-    try:
-        from actsearch.registry import preset
-
-        return preset(name)
-    except (ImportError, ActsearchError):  # presets not available: the same functions by formula
-        return parse(_REFERENCE_TEXT[name], family="reference", name=name)
 
 
 @dataclass
@@ -364,7 +355,7 @@ def run_search(
     stored = store.open_search(name, config, resume=resume)
     if resume and stored.optimizer_state:
         opt.load_state_dict(stored.optimizer_state)
-    queue = [_reference(r) for r in references] + user
+    queue = [preset(r) for r in references] + user
     lost: list[tuple[Candidate, bool]] = []
     if resume:  # trials in flight when the last run died: train them first
         for item in stored.inflight:

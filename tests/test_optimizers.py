@@ -168,10 +168,7 @@ def _space(name):
         if name in _TINY:
             _SPACE_CACHE[name] = _TINY[name]()
         else:
-            try:
-                _SPACE_CACHE[name] = actsearch.space(name)
-            except ImportError as exc:  # space module not written yet
-                pytest.skip(f"space {name!r} unavailable: {exc}")
+            _SPACE_CACHE[name] = actsearch.space(name)
     return _SPACE_CACHE[name]
 
 

@@ -45,18 +45,10 @@ def _positive(text: str) -> int:
 
 
 def resolve_candidate(ref: str):
-    """A preset name when it is one, else formula text."""
-    from actsearch.errors import ActsearchError
-    from actsearch.expr import parse
-    from actsearch.registry import preset, presets
+    """A preset name, a stored run (``SEARCH:NUMBER`` or key) or formula text."""
+    from actsearch._refs import resolve
 
-    try:
-        names = set(presets())
-    except (ImportError, ActsearchError):  # presets module not present yet
-        names = set()
-    if ref.strip() in names:
-        return preset(ref.strip())
-    return parse(ref)
+    return resolve(ref).candidate
 
 
 def run(args) -> int:

@@ -123,7 +123,7 @@ class OptunaOptimizer(Optimizer):
 
         try:
             cand = preset(self.preset)
-        except (UnknownNameError, ImportError):
+        except UnknownNameError:  # not a preset name: formula text
             cand = parse(self.preset)
         return cand.with_params({}, family=self.space.name or cand.family)
 
