@@ -1,10 +1,15 @@
-"""Helpers shared by the built-in tasks: seeding, minibatches, accuracy."""
+"""Helpers shared by the built-in tasks: seeding, minibatches, accuracy, classifier training."""
 
 from __future__ import annotations
 
-import torch
+from typing import Callable
 
-__all__ = ["seeded", "minibatches", "accuracy"]
+import torch
+from torch import nn
+
+from .base import Report, Task, TrainLoop, error_result
+
+__all__ = ["seeded", "minibatches", "accuracy", "act_children", "train_classifier"]
 
 
 def seeded(seed: int) -> torch.Generator:
@@ -32,3 +37,37 @@ def accuracy(model, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1000) ->
     for i in range(0, len(y), batch_size):
         correct += int((model(x[i:i + batch_size]).argmax(-1) == y[i:i + batch_size]).sum())
     return correct / len(y)
+
+
+def act_children(model: nn.Module) -> list[nn.Module]:
+    """The model's activation modules: its children named ``act...``, in order."""
+    return [m for n, m in model.named_children() if n.startswith("act")]
+
+
+def train_classifier(
+    task: Task,
+    build_model: Callable[[], nn.Module],
+    activations: Callable[[nn.Module], list[nn.Module]],
+    data: dict[str, torch.Tensor],
+    *,
+    lr: float,
+    batch_size: int,
+    budget: int | None,
+    seed: int,
+    report: Report | None,
+    eval_batch_size: int = 1000,
+) -> dict:
+    """Adam on cross-entropy over ``data`` (x, y, x_test, y_test); test accuracy per epoch."""
+    gen = seeded(seed)  # before the model is built: it seeds the weight init
+    try:
+        model = build_model()
+    except Exception as exc:  # noqa: BLE001 - a candidate that cannot be built is a result
+        return error_result(task, exc)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    return TrainLoop(
+        task, model, activations(model), opt,
+        batches=minibatches(data["x"], data["y"], batch_size, gen),
+        loss_fn=lambda m, x, y: nn.functional.cross_entropy(m(x), y),
+        evaluate=lambda m: accuracy(m, data["x_test"], data["y_test"], batch_size=eval_batch_size),
+        budget=int(budget or task.default_budget), report=report,
+    ).run()

@@ -35,9 +35,9 @@ from torch import nn
 
 from actsearch.errors import TaskError
 
-from ._common import accuracy, minibatches, seeded
+from ._common import train_classifier
 from ._data import _MEMO, cache_dir
-from .base import Task, TrainLoop, error_result
+from .base import Task
 
 __all__ = ["CIFAR10ResNet", "ResNet", "load_cifar10", "CIFAR_URL", "CIFAR_MD5"]
 
@@ -207,16 +207,8 @@ class CIFAR10ResNet(Task):
 
     def train(self, act_factory, budget=None, seed=0, report=None):
         x, y, xt, yt = self._tensors()
-        gen = seeded(seed)
-        try:
-            model = ResNet(act_factory)
-        except Exception as exc:  # noqa: BLE001
-            return error_result(self, exc)
-        opt = torch.optim.Adam(model.parameters(), lr=self.lr)
-        return TrainLoop(
-            self, model, model.activations(), opt,
-            batches=minibatches(x, y, self.batch_size, gen),
-            loss_fn=lambda m, a, b: nn.functional.cross_entropy(m(a), b),
-            evaluate=lambda m: accuracy(m, xt, yt, batch_size=500),
-            budget=int(budget or self.default_budget), report=report,
-        ).run()
+        return train_classifier(
+            self, lambda: ResNet(act_factory), ResNet.activations, {"x": x, "y": y, "x_test": xt, "y_test": yt},
+            lr=self.lr, batch_size=self.batch_size, budget=budget, seed=seed, report=report,
+            eval_batch_size=500,
+        )

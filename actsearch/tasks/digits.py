@@ -16,9 +16,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._common import accuracy, minibatches, seeded
+from ._common import act_children, train_classifier
 from ._data import cached_arrays
-from .base import Task, TrainLoop, error_result
+from .base import Task
 
 __all__ = ["DigitsCNN", "SmallCNN", "load_digits"]
 
@@ -72,18 +72,7 @@ class DigitsCNN(Task):
         self.lr, self.batch_size = float(lr), int(batch_size)
 
     def train(self, act_factory, budget=None, seed=0, report=None):
-        data = load_digits()
-        gen = seeded(seed)
-        try:
-            model = SmallCNN(act_factory)
-        except Exception as exc:  # noqa: BLE001
-            return error_result(self, exc)
-        acts = [model.act1, model.act2, model.act3]
-        opt = torch.optim.Adam(model.parameters(), lr=self.lr)
-        return TrainLoop(
-            self, model, acts, opt,
-            batches=minibatches(data["x"], data["y"], self.batch_size, gen),
-            loss_fn=lambda m, x, y: nn.functional.cross_entropy(m(x), y),
-            evaluate=lambda m: accuracy(m, data["x_test"], data["y_test"]),
-            budget=int(budget or self.default_budget), report=report,
-        ).run()
+        return train_classifier(
+            self, lambda: SmallCNN(act_factory), act_children, load_digits(),
+            lr=self.lr, batch_size=self.batch_size, budget=budget, seed=seed, report=report,
+        )

@@ -20,9 +20,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._common import accuracy, minibatches, seeded
+from ._common import act_children, train_classifier
 from ._data import cached_arrays
-from .base import Task, TrainLoop, error_result
+from .base import Task
 
 __all__ = ["MNIST1DMLP", "MNIST1DCNN", "MLP", "CNN", "load_mnist1d"]
 
@@ -93,21 +93,10 @@ class _MNIST1DTask(Task):
         self.lr, self.batch_size = float(lr), int(batch_size)
 
     def train(self, act_factory, budget=None, seed=0, report=None):
-        data = load_mnist1d()
-        gen = seeded(seed)
-        try:
-            model = self.model_cls(act_factory)
-        except Exception as exc:  # noqa: BLE001 - a candidate that cannot be built is a result
-            return error_result(self, exc)
-        acts = [m for n, m in model.named_children() if n.startswith("act")]
-        opt = torch.optim.Adam(model.parameters(), lr=self.lr)
-        return TrainLoop(
-            self, model, acts, opt,
-            batches=minibatches(data["x"], data["y"], self.batch_size, gen),
-            loss_fn=lambda m, x, y: nn.functional.cross_entropy(m(x), y),
-            evaluate=lambda m: accuracy(m, data["x_test"], data["y_test"]),
-            budget=int(budget or self.default_budget), report=report,
-        ).run()
+        return train_classifier(
+            self, lambda: self.model_cls(act_factory), act_children, load_mnist1d(),
+            lr=self.lr, batch_size=self.batch_size, budget=budget, seed=seed, report=report,
+        )
 
 
 class MNIST1DMLP(_MNIST1DTask):
