@@ -18,7 +18,6 @@ Example:
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Callable
 
@@ -298,8 +297,3 @@ DERIVED_HEADS = (sympy.Piecewise, sympy.sign, sympy.Heaviside)
 def is_elementwise(expr: sympy.Expr) -> bool:
     """True unless ``expr`` contains a row-wise function (``rmsnorm``)."""
     return not expr.has(rmsnorm)
-
-
-def normal_pdf(z: torch.Tensor) -> torch.Tensor:
-    """Standard normal density, used by the EAFO correction."""
-    return torch.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
