@@ -20,6 +20,7 @@ __all__ = ["main", "COMMAND_MODULES"]
 COMMAND_MODULES = [
     "spaces",
     "search",
+    "confirm",
     "leaderboard",
     "show",
     "export",

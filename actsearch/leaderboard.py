@@ -9,7 +9,12 @@ seeds (higher is better), ties broken by the smaller spread, then by trial order
 candidates stopped early by the scheduler (``pruned``, scored at a lower budget)
 follow, ranked the same way.  ``gain`` is the score minus the best reference
 activation (relu, gelu or silu, recognised by their outputs) evaluated on the same
-task, ``NaN`` when no reference was scored.
+task, ``NaN`` when no reference was scored.  Where that reference was trained on
+the same seeds (every search trains all its candidates on the same seeds, and seed
+*i* fixes initialisation and data order), ``wins`` counts the seeds on which the
+candidate beat it and ``p`` is the one-sided paired t-test p-value that the
+candidate's mean is higher (two seeds at least; see :mod:`actsearch.confirm` for
+re-training the winners on fresh seeds).
 
 Example:
     >>> import os, tempfile
@@ -34,14 +39,14 @@ from ._store_view import Entry, StoreView
 from .errors import ActsearchError
 from .expr import parse
 
-__all__ = ["leaderboard", "failures", "render", "FORMATS", "REFERENCES"]
+__all__ = ["leaderboard", "failures", "render", "check_reference", "FORMATS", "REFERENCES"]
 
 FORMATS = ("table", "csv", "json", "markdown")
 REFERENCES = ("relu", "gelu", "silu")
 
 COLUMNS = [
     "rank", "id", "formula", "family", "score", "spread", "seeds", "score_text", "gain",
-    "gain_vs", "baseline", "params", "kernel_ms", "status", "task", "metric", "search", "key",
+    "gain_vs", "wins", "p", "baseline", "params", "kernel_ms", "status", "task", "metric", "search", "key",
 ]
 FAILURE_COLUMNS = ["id", "formula", "family", "status", "reason", "task", "search", "key"]
 
@@ -85,7 +90,7 @@ def _fingerprint(text: str) -> str | None:
         return None
 
 
-def _ranked_frame(entries: list[Entry]) -> pd.DataFrame:
+def _ranked_frame(entries: list[Entry], against: str | None = None) -> pd.DataFrame:
     refs = _reference_fingerprints()
     rows = []
     for e in entries:
@@ -99,23 +104,67 @@ def _ranked_frame(entries: list[Entry]) -> pd.DataFrame:
             "params": _params_of(r.text), "kernel_ms": _kernel_ms(e), "status": r.status,
             "task": e.task, "metric": r.metric, "search": e.search, "key": r.key,
             "baseline": refs.get(fp) if r.status == "ok" else None, "_order": len(rows),
+            "_seed_scores": [float(v) for v in r.seed_scores],
+            "_first_seed": r.extra.get("first_seed", e.config.get("seed", 0)),
         })
     df = pd.DataFrame(rows)
     if df.empty:
         return pd.DataFrame(columns=COLUMNS)
-    # best reference per task: gain is measured against it
+    # best reference per task (or the one named by ``against``): gain is measured against it
     best_ref = {}
-    for task, group in df[df["baseline"].notna()].groupby("task"):
+    refs_rows = df[df["baseline"].notna()] if against is None else df[df["baseline"] == against]
+    for task, group in refs_rows.groupby("task"):
         top = group.sort_values(["score", "spread"], ascending=[False, True]).iloc[0]
         best_ref[task] = (top["baseline"], top["score"])
     df["gain_vs"] = df["task"].map(lambda t: best_ref.get(t, (None, None))[0])
     df["gain"] = df.apply(lambda row: row["score"] - best_ref[row["task"]][1] if row["task"] in best_ref
                           else math.nan, axis=1)
+    df["wins"], df["p"] = _paired_against_reference(df)
     df["_pruned"] = df["status"] != "ok"
     df = df.sort_values(["_pruned", "score", "spread", "_order"], ascending=[True, False, True, True])
     df.insert(0, "rank", range(1, len(df) + 1))
     df["score_text"] = [f"{s:.4f} ± {d:.4f}" for s, d in zip(df["score"], df["spread"])]
     return df[COLUMNS].reset_index(drop=True)
+
+
+def _paired_against_reference(df: pd.DataFrame) -> tuple[list, list]:
+    """``wins`` ("k/n") and one-sided paired p-values against the row's ``gain_vs``
+    reference trained on the same task and seeds; None/NaN where there is none."""
+    refs = {}
+    for _, row in df[df["baseline"].notna()].iterrows():
+        if row["baseline"] == row["gain_vs"]:  # the best reference, at its best run per seed set
+            sig = (row["task"], row["_first_seed"], len(row["_seed_scores"]))
+            if sig not in refs or row["score"] > refs[sig]["score"]:
+                refs[sig] = row
+    wins, pvals = [], []
+    for _, row in df.iterrows():
+        ref = refs.get((row["task"], row["_first_seed"], len(row["_seed_scores"])))
+        mine = row["_seed_scores"]
+        if ref is None or row["status"] != "ok" or len(mine) < 2 or row["baseline"] == row["gain_vs"]:
+            wins.append(None)
+            pvals.append(math.nan)
+            continue
+        theirs = ref["_seed_scores"]
+        wins.append(f"{sum(a > b for a, b in zip(mine, theirs))}/{len(mine)}")
+        pvals.append(_paired_p(mine, theirs))
+    return wins, pvals
+
+
+def _paired_p(mine: list[float], theirs: list[float]) -> float:
+    """P(mean difference > 0 by chance) under a paired t-test; NaN when undefined."""
+    import numpy as np
+    from scipy import stats
+
+    diff = np.asarray(mine) - np.asarray(theirs)
+    if np.ptp(diff) == 0:  # identical differences: the t statistic is undefined
+        return math.nan
+    return float(stats.ttest_rel(mine, theirs, alternative="greater").pvalue)
+
+
+def check_reference(name: str | None) -> None:
+    """:class:`ActsearchError` unless ``name`` is None or one of :data:`REFERENCES`."""
+    if name is not None and name not in REFERENCES:
+        raise ActsearchError(f"--against {name!r} is not a reference; choose one of: {', '.join(REFERENCES)}")
 
 
 def leaderboard(
@@ -125,14 +174,19 @@ def leaderboard(
     all: bool = False,  # noqa: A002 - mirrors --all
     task: str | None = None,
     top: int | None = None,
+    against: str | None = None,
 ) -> pd.DataFrame:
     """Ranked scored candidates of one search (default: the latest) or of ``all``.
 
+    ``gain``, ``wins`` and ``p`` compare with the best reference of each task, or
+    with the reference named by ``against`` (``relu``, ``gelu`` or ``silu``).
+
     Columns: ``rank, id, formula, family, score, spread, seeds, score_text, gain,
-    gain_vs, baseline, params, kernel_ms, status, task, metric, search, key``.
+    gain_vs, wins, p, baseline, params, kernel_ms, status, task, metric, search, key``.
     ``id`` (``SEARCH:NUMBER``) is what ``actsearch show`` and ``export`` accept;
     ``formula`` is canonical text (``actsearch.parse`` reads it); ``gain_vs`` names
-    the reference the gain is measured against; ``baseline`` names the reference a
+    the reference the gain is measured against; ``wins`` and ``p`` compare seed by seed
+with it (module docstring); ``baseline`` names the reference a
     row is (``None`` for searched candidates); ``params`` counts learnable
     parameters per activation; ``kernel_ms`` is the fused kernel's forward+backward
     time when the search recorded it, else ``NaN``.
@@ -141,7 +195,8 @@ def leaderboard(
     """
     if top is not None and top < 1:
         raise ActsearchError(f"--top must be at least 1, got {top}")
-    df = _ranked_frame(_entries(storage, search, all, task))
+    check_reference(against)
+    df = _ranked_frame(_entries(storage, search, all, task), against)
     return df.head(top).reset_index(drop=True) if top is not None else df
 
 
@@ -165,7 +220,8 @@ def failures(
 
 
 # -- rendering ----------------------------------------------------------------
-_TABLE_COLUMNS = ["rank", "id", "formula", "family", "score_text", "gain", "params", "kernel_ms", "status"]
+_TABLE_COLUMNS = ["rank", "id", "formula", "family", "score_text", "gain", "wins", "p", "params", "kernel_ms",
+                  "status"]
 _TABLE_HEADERS = {"score_text": "score (mean ± std)", "kernel_ms": "kernel ms"}
 
 
@@ -188,6 +244,8 @@ def _display(df: pd.DataFrame, columns: list[str], width: int = 60) -> tuple[lis
                 text = f"{v:+.4f}"
             elif c == "kernel_ms" and isinstance(v, float) and not math.isnan(v):
                 text = f"{v:.3f}"
+            elif c == "p" and isinstance(v, float) and not math.isnan(v):
+                text = f"{v:.3f}" if v >= 0.001 else "<0.001"
             else:
                 text = _cell(v)
             if c == "formula":

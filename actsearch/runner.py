@@ -99,7 +99,7 @@ class _Driver:
     def _next(self) -> Candidate | None:
         if self.queue:
             return self.queue.pop(0)
-        return self.optimizer.ask()
+        return self.optimizer.ask()  # None from _QueueOnly: nothing more to train
 
     def suggest(self, trial_id: str) -> dict | str | None:
         from ray.tune.search import Searcher
@@ -109,6 +109,9 @@ class _Driver:
             if self.launched >= self.budget or self.exhausted:
                 return Searcher.FINISHED
             cand = self._next()
+            if cand is None:
+                self.exhausted = True
+                return Searcher.FINISHED
             fp = cand.fingerprint()
             if fp in self.seen or fp in self.waiting:
                 prior = self.seen.get(fp)
@@ -167,7 +170,7 @@ class _Driver:
     def _to_result(self, cand: Candidate, fp: str, metrics: dict | None, error: bool) -> Result:
         c = self.config
         extra = {"fingerprint": fp, "task": c["task"], "epochs": c["epochs"], "seeds": c["seeds"],
-                 "name": cand.name or "", "reused_from": ""}
+                 "first_seed": c["seed"], "name": cand.name or "", "reused_from": ""}
         base = dict(key=cand.key, text=cand.text, family=cand.family, metric=c.get("metric", ""), extra=extra)
         if metrics is None or error and "payload" not in (metrics or {}):
             return Result(status="error", message="the trial's worker failed (after retries)", **base)
@@ -204,6 +207,25 @@ class _Driver:
             extra = f" [{note}]" if note else ""
             self.progress(f"[{self.trained}/{self.budget}] {res.status:<8} {score:>8}  best {best}  "
                           f"{res.text}{why}{extra}")
+
+
+class _QueueOnly:
+    """Stands in for an optimiser when only the queued candidates are to be trained
+    (``optimizer=None``, e.g. a confirmation on fresh seeds)."""
+
+    name = "none"
+
+    def ask(self) -> None:
+        return None
+
+    def tell(self, candidate: Candidate, result: Result) -> None:
+        pass
+
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        pass
 
 
 def _searcher_class():
@@ -285,12 +307,12 @@ def _quiet_tune() -> None:
 def run_search(
     task: str = "mnist1d-mlp",
     space="grammar",
-    optimizer: str = "random",
+    optimizer: str | None = "random",
     budget: int = 12,
     workers: int = 2,
     seeds: int = 1,
     epochs: int | None = None,
-    candidates: list[str] | None = None,
+    candidates: list[str | Candidate] | None = None,
     storage: str | None = None,
     name: str | None = None,
     resume: bool = False,
@@ -306,11 +328,15 @@ def run_search(
     progress: Callable[[str], None] | None = None,
     results_dir: str | None = None,
     trial_timeout: float | None = None,
+    notes: dict | None = None,
 ) -> SearchOutcome:
     """Run (or resume) a search; see the module docstring.  Returns the stored results.
 
     ``trial_timeout`` (seconds, whole candidate over all seeds) records a slower
     candidate as ``timeout``; ``max_failures`` retries a trial whose worker died.
+    ``optimizer=None`` trains only the references and ``candidates`` (formulas or
+    :class:`Candidate` objects), ``space`` is then ignored.  ``notes`` are added to
+    the stored configuration (e.g. which search a confirmation re-trains).
     """
     from actsearch.optimizers.registry import get_optimizer
     from actsearch.registry import space as make_space
@@ -334,24 +360,28 @@ def run_search(
     task_options = dict(task_options or {})
     task_obj = get_task(task, **task_options)  # unknown names fail here, before Ray starts
     epochs = int(epochs or task_obj.default_budget)
-    _check_optimizer_name(optimizer)  # before building the space: one clear error first
-    if isinstance(space, str):
-        space_obj = make_space(space, **(space_options or {}))
-    else:  # a SearchSpace instance (Python API)
-        space_obj, space = space, space.name
-    opt = get_optimizer(optimizer, space_obj, seed=seed, **(optimizer_options or {}))
-    user = [parse(text) for text in (candidates or [])]
+    if optimizer is None:
+        opt = _QueueOnly()
+        space = space if isinstance(space, str) or space is None else space.name
+    else:
+        _check_optimizer_name(optimizer)  # before building the space: one clear error first
+        if isinstance(space, str):
+            space_obj = make_space(space, **(space_options or {}))
+        else:  # a SearchSpace instance (Python API)
+            space_obj, space = space, space.name
+        opt = get_optimizer(optimizer, space_obj, seed=seed, **(optimizer_options or {}))
+    user = [c if isinstance(c, Candidate) else parse(c) for c in (candidates or [])]
     url = storage or DEFAULT_URL
     if results_dir is None:
         results_dir = _results_dir(url)
     store = Store(url)
-    name = name or _default_name(store, task, space, optimizer)
+    name = name or _default_name(store, task, space, optimizer or "queue")
     config = {"task": task_obj.spec, "task_name": task, "task_options": task_options, "space": space,
               "space_options": space_options or {}, "optimizer": optimizer,
               "optimizer_options": optimizer_options or {}, "epochs": epochs, "seeds": seeds,
               "budget": budget, "seed": seed, "early_stop": early_stop, "backend": backend,
               "metric": task_obj.metric, "references": list(references),
-              "candidates": [c.text for c in user], "trial_timeout": trial_timeout}
+              "candidates": [c.text for c in user], "trial_timeout": trial_timeout, **(notes or {})}
     stored = store.open_search(name, config, resume=resume)
     if resume and stored.optimizer_state:
         opt.load_state_dict(stored.optimizer_state)
@@ -365,7 +395,7 @@ def run_search(
                 continue
             lost.append((cand, bool(item.get("protected"))))
         queue = [c for c, _ in lost] + queue
-    known = store.evaluated(task_obj.spec, epochs, seeds)
+    known = store.evaluated(task_obj.spec, epochs, seeds, first_seed=seed)
     driver = _Driver(stored, opt, queue, config, budget, known, progress)
     for cand, protected in lost:  # an optimiser's proposal stays prunable after a resume
         if not protected and cand.fingerprint() not in {c.fingerprint() for c in queue[len(lost):]}:

@@ -75,7 +75,8 @@ __all__ = ["Store", "StoredSearch", "DEFAULT_URL", "SCHEMA"]
 DEFAULT_URL = "sqlite:///results/actsearch.db"
 SCHEMA = "actsearch/1"
 
-_EXTRA_KEYS = ("fingerprint", "task", "epochs", "seeds", "train_time", "reused_from", "name", "kernel_ms")
+_EXTRA_KEYS = ("fingerprint", "task", "epochs", "seeds", "first_seed", "train_time", "reused_from", "name",
+               "kernel_ms")
 _EXTRA_DEFAULTS = {"fingerprint": "", "task": "", "reused_from": "", "name": "", "kernel_ms": None}
 #: seconds a writer waits for another process's SQLite write lock before giving up
 _BUSY_TIMEOUT = 30.0
@@ -204,7 +205,7 @@ class Store:
             if not resume:
                 raise StoreError(f"search {name!r} already exists in {self.url!r}; pass --resume or another --name")
             old = attrs.get("config", {})
-            for field in ("task", "space", "optimizer", "epochs", "seeds"):
+            for field in ("task", "space", "optimizer", "epochs", "seeds", "seed"):
                 if field in config and field in old and config[field] != old[field]:
                     raise StoreError(
                         f"cannot resume search {name!r}: its {field} is {old[field]!r}, not {config[field]!r}"
@@ -240,24 +241,26 @@ class Store:
         """Every candidate recorded in search ``name``, in the order recorded."""
         return self.search(name).results()
 
-    def evaluated(self, task: str, epochs: int, seeds: int) -> dict[str, Result]:
+    def evaluated(self, task: str, epochs: int, seeds: int, first_seed: int = 0) -> dict[str, Result]:
         """fingerprint -> result for candidates trained (not reused) on this task, epochs
-        and number of seeds, across every search in the store."""
+        and training seeds ``first_seed .. first_seed + seeds - 1``, across every search
+        in the store.  Scores on other seeds are never reused: a confirmation on fresh
+        seeds must train again."""
         found: dict[str, Result] = {}
         for study in self.storage.get_all_studies():
             if study.user_attrs.get("schema") != SCHEMA:
                 continue
+            # records written before first_seed was stored trained from the search's --seed
+            study_seed = (study.user_attrs.get("config") or {}).get("seed", 0)
             for trial in self.storage.get_all_trials(study._study_id, deepcopy=False):
                 a = trial.user_attrs
                 if (a.get("task") == task and a.get("epochs") == epochs and a.get("seeds") == seeds
+                        and a.get("first_seed", study_seed) == first_seed
                         and not a.get("reused_from") and a.get("fingerprint")):
                     result = _to_result(trial)
                     result.extra["reused_from"] = study.study_name
                     found.setdefault(a["fingerprint"], result)
         return found
-
-    def evaluated_fingerprints(self, task: str, epochs: int, seeds: int = 1) -> set[str]:
-        return set(self.evaluated(task, epochs, seeds))
 
     def dataframe(self, name: str):
         """A pandas DataFrame, one row per candidate (curves and params left out)."""

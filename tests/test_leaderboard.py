@@ -219,3 +219,56 @@ def test_report_is_self_contained(store, tmp_path, commands, capsys):
     csv = pd.read_csv(tmp_path / "rep" / "leaderboard.csv")
     assert csv["id"].tolist() == leaderboard(url, "first")["id"].tolist()
     assert write_report(tmp_path / "rep2", "first", storage=url).exists()
+
+
+# -- seed-by-seed comparison with the best reference --------------------------------
+def _seeded(search, text, seed_scores, first_seed=0, task="digits"):
+    c = actsearch.parse(text)
+    mean = float(np.mean(seed_scores))
+    search.record(Result(key=c.key, text=c.text, status="ok", score=mean, seed_scores=list(seed_scores),
+                         spread=float(np.std(seed_scores)), extra={"task": task, "fingerprint": c.fingerprint(),
+                                                                    "first_seed": first_seed, "seeds": 5}))
+
+
+def _one_sided_paired_p(a, b):
+    """The paired t-test written out: t = mean(d) / (sd(d)/sqrt(n)), P(T_{n-1} > t)."""
+    from scipy.stats import t as student_t
+
+    d = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
+    stat = d.mean() / (d.std(ddof=1) / math.sqrt(len(d)))
+    return float(student_t.sf(stat, len(d) - 1))
+
+
+def test_wins_and_paired_p_against_the_reference_on_the_same_seeds(tmp_path):
+    url = f"sqlite:///{tmp_path / 'paired.sqlite'}"
+    s = Store(url).open_search("confirmation", {"task": "digits", "epochs": 3, "seeds": 5, "seed": 1})
+    relu = [0.60, 0.62, 0.61, 0.63, 0.59]
+    better = [0.64, 0.66, 0.60, 0.67, 0.65]
+    worse = [0.58, 0.61, 0.60, 0.64, 0.55]
+    _seeded(s, "relu(x)", relu, first_seed=1)
+    _seeded(s, "x - sin(x)", better, first_seed=1)
+    _seeded(s, "x*tanh(x)", worse, first_seed=1)
+    _seeded(s, "abs(x)", better, first_seed=9)  # other seeds: no pairing possible
+    _seeded(s, "softplus(x)", [0.7], first_seed=1)  # one seed: nothing to test
+    gelu = [0.66, 0.67, 0.65, 0.68, 0.66]
+    _seeded(s, "gelu(x)", gelu, first_seed=1)
+    best = leaderboard(url).set_index("formula")  # against the best reference, gelu
+    assert best.loc["x - sin(x)", "wins"] == "0/5"
+    assert best.loc["x - sin(x)", "gain"] == pytest.approx(np.mean(better) - np.mean(gelu))
+    assert best.loc["x - sin(x)", "p"] == pytest.approx(_one_sided_paired_p(better, gelu), rel=1e-9)
+    df = leaderboard(url, against="relu").set_index("formula")
+    assert df.loc["x - sin(x)", "wins"] == "4/5"
+    assert df.loc["x - sin(x)", "p"] == pytest.approx(_one_sided_paired_p(better, relu), rel=1e-9)
+    assert df.loc["x*tanh(x)", "wins"] == "1/5"
+    assert df.loc["x*tanh(x)", "p"] == pytest.approx(_one_sided_paired_p(worse, relu), rel=1e-9)
+    assert df.loc["x*tanh(x)", "p"] > 0.5 > df.loc["x - sin(x)", "p"]
+    for formula in ("abs(x)", "softplus(x)"):
+        assert pd.isna(df.loc[formula, "wins"]) and math.isnan(df.loc[formula, "p"])
+    relu_row = df[df["baseline"] == "relu"].iloc[0]
+    assert pd.isna(relu_row["wins"]) and math.isnan(relu_row["p"])
+    assert df[df["baseline"] == "gelu"].iloc[0]["wins"] == "5/5"
+    with pytest.raises(actsearch.ActsearchError, match="'tanh' is not a reference"):
+        leaderboard(url, against="tanh")
+    text = render(leaderboard(url, against="relu"))
+    assert re.search(r"x - sin\(x\)\s+custom\s+\S+ ± \S+\s+\+0\.0\d+\s+4/5\s+0\.0\d\d", text), text
+

@@ -84,14 +84,24 @@ def test_nan_candidate_recorded_as_failed(search):
 def test_second_search_reuses_stored_results(search, ray_session):
     _, url, _ = search
     outcome = run_search(task="mnist1d-mlp", space=TinySpace(), budget=2, workers=2, epochs=2,
-                         storage=url, name="again", seed=1)
+                         storage=url, name="again", seed=0)
     results = Store(url).results("again")
     reused = [r for r in results if r.extra.get("reused_from")]
-    # the three references were trained by "e2e": copied, not trained again
+    # the three references were trained by "e2e" on the same seed: copied, not trained again
     assert {r.extra["name"] for r in reused if r.extra.get("name")} >= {"relu", "gelu", "silu"}
     assert all(r.extra["reused_from"] == "e2e" for r in reused)
     trained = [r for r in results if not r.extra.get("reused_from")]
     assert outcome.trained == len(trained) <= 2
+
+
+def test_scores_on_other_seeds_are_never_reused(search, ray_session):
+    _, url, _ = search
+    outcome = run_search(task="mnist1d-mlp", space=TinySpace(), budget=3, workers=2, epochs=2,
+                         storage=url, name="other-seed", seed=7)
+    results = Store(url).results("other-seed")
+    assert outcome.reused == 0 and outcome.trained == 3
+    assert sorted(r.extra["name"] for r in results) == ["gelu", "relu", "silu"]
+    assert all(r.extra["first_seed"] == 7 and not r.extra.get("reused_from") for r in results)
 
 
 def test_resume_continues_to_a_larger_budget(search, ray_session):

@@ -19,6 +19,8 @@ def register(subparsers) -> None:
     which.add_argument("--all", action="store_true", help="every search in the store")
     p.add_argument("--task", default=None, help="only candidates scored on this task")
     p.add_argument("--top", type=int, default=None, help="show the N best")
+    p.add_argument("--against", default=None, metavar="REFERENCE",
+                   help="measure gain, wins and p against relu, gelu or silu (default: the best of them)")
     p.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
     p.set_defaults(func=run)
 
@@ -26,7 +28,8 @@ def register(subparsers) -> None:
 def run(args) -> int:
     from actsearch.leaderboard import failures, leaderboard, render
 
-    ranked = leaderboard(args.storage, args.search, all=args.all, task=args.task, top=args.top)
+    ranked = leaderboard(args.storage, args.search, all=args.all, task=args.task, top=args.top,
+                         against=args.against)
     failed = failures(args.storage, args.search, all=args.all, task=args.task)
     print(render(ranked, failed, args.format), end="")
     return 0

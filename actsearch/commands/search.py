@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from actsearch.commands.confirm import add_options, print_confirmation
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
@@ -46,6 +48,10 @@ def register(subparsers) -> None:
     p.add_argument("--max-failures", type=int, default=2,
                    help="retries of a trial whose worker process died (default: 2)")
     p.add_argument("--top", type=int, default=10, help="rows of the leaderboard (default: 10)")
+    p.add_argument("--confirm", type=int, default=0, metavar="K",
+                   help="then re-train the K best candidates and the references on fresh seeds "
+                   "(see actsearch confirm; default: 0, no confirmation)")
+    add_options(p, prefix="confirm-")
     p.set_defaults(func=run)
 
 
@@ -62,7 +68,13 @@ def _options(items: list[str]) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
+    from actsearch.errors import ActsearchError
     from actsearch.runner import run_search, stderr_progress
+
+    if args.confirm < 0:
+        raise ActsearchError(f"--confirm must be 0 or more, not {args.confirm}")
+    if args.confirm and args.confirm_seeds < 2:  # refused before the search, not after it
+        raise ActsearchError(f"--confirm-seeds must be at least 2, not {args.confirm_seeds}")
 
     outcome = run_search(
         task=args.task, space=args.space, optimizer=args.optimizer, budget=args.budget,
@@ -72,41 +84,28 @@ def run(args: argparse.Namespace) -> int:
         task_options=_options(args.task_option), progress=stderr_progress,
         trial_timeout=args.trial_timeout, max_failures=args.max_failures,
     )
-    print(format_leaderboard(outcome.results, outcome.references, top=args.top))
+    print_leaderboard(outcome.name, args.storage, top=args.top)
     state = "finished" if outcome.finished else "interrupted (resume with --resume)"
-    print(f"\nsearch {outcome.name!r} {state}: {outcome.trained} trained, {outcome.reused} reused, "
+    print(f"search {outcome.name!r} {state}: {outcome.trained} trained, {outcome.reused} reused, "
           f"{outcome.wall_time:.0f} s; stored in {outcome.url}", file=sys.stderr)
-    return 0 if outcome.finished else 130
+    if not outcome.finished:
+        return 130
+    if args.confirm > 0:
+        from actsearch.confirm import confirm
+
+        print(f"\nconfirming the {args.confirm} best on {args.confirm_seeds} fresh seeds:", flush=True)
+        checked = confirm(outcome.name, top=args.confirm, seeds=args.confirm_seeds,
+                          first_seed=args.confirm_first_seed, workers=args.workers, storage=args.storage,
+                          address=args.address, progress=stderr_progress)
+        print_confirmation(checked, args.storage)
+        return 0 if checked.finished else 130
+    return 0
 
 
-def format_leaderboard(results, references=("relu", "gelu", "silu"), top: int = 10) -> str:
-    """Plain-text table: completed candidates by score, then early-stopped ones, then failures.
+def print_leaderboard(name: str, storage: str | None, top: int = 10) -> None:
+    """The ``top`` candidates of search ``name`` and its failures; references always show."""
+    from actsearch.leaderboard import failures, leaderboard, render
 
-    ``ms`` is the activation's forward + backward time on a 64x256 float32 tensor.
-    """
-    refs = [r for r in results if r.extra.get("name") in references and r.status == "ok" and r.score is not None]
-    best_ref = max((r.score for r in refs), default=None)
-    done = sorted((r for r in results if r.status == "ok" and r.score is not None), key=lambda r: -r.score)
-    pruned = sorted((r for r in results if r.status == "pruned" and r.score is not None), key=lambda r: -r.score)
-    failed = [r for r in results if r not in done and r not in pruned]
-    metric = next((r.metric for r in results if r.metric), "score")
-    lines = [f"{'rank':>4}  {metric:>12}  {'±':>6}  {'gain':>7}  {'ms':>6}  {'status':<7}  candidate"]
-    ranked = done + pruned
-    shown = ranked[:top]
-    for r in refs:  # the references always show, even below the cut
-        if r not in shown:
-            shown.append(r)
-    for r in shown:
-        rank = ranked.index(r) + 1
-        gain = f"{r.score - best_ref:+.4f}" if best_ref is not None and r.status == "ok" else "-"
-        label = r.extra.get("name") or ""
-        label = f"  [{label}]" if label else ""
-        ms = r.extra.get("kernel_ms")
-        ms = f"{ms:.3f}" if isinstance(ms, (int, float)) and ms > 0 else "-"
-        lines.append(f"{rank:>4}  {r.score:>12.4f}  {r.spread:>6.3f}  {gain:>7}  {ms:>6}  {r.status:<7}  "
-                     f"{r.text}{label}")
-    if failed:
-        lines.append(f"\nfailed ({len(failed)}):")
-        for r in failed:
-            lines.append(f"  {r.status:<8} {r.text}: {r.message}")
-    return "\n".join(lines)
+    ranked = leaderboard(storage, name)
+    shown = ranked[(ranked["rank"] <= top) | ranked["baseline"].notna()]
+    print(render(shown, failures(storage, name)))

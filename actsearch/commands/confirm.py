@@ -1,0 +1,67 @@
+"""``actsearch confirm``: re-train a search's best candidates and the references on fresh seeds.
+
+Example::
+
+    actsearch confirm mnist1d-mlp-grammar-surrogate-1 --top 3 --seeds 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from actsearch.leaderboard import FORMATS, check_reference
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "confirm",
+        help="re-train a search's best candidates and the references on fresh seeds",
+        description="Train the --top completed candidates of a search and the references (relu, gelu, silu) "
+        "on --seeds seeds the search never used, each to the end, as a new search NAME-confirm; the "
+        "leaderboard shows on how many seeds each beat the best reference (wins) and the paired p-value.",
+    )
+    p.add_argument("search", help="the search whose winners to re-train")
+    add_options(p)
+    p.add_argument("--storage", default=None, help="results database URL (default: sqlite:///results/actsearch.db)")
+    p.add_argument("--name", default=None, help="name of the confirmation (default: SEARCH-confirm)")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted confirmation")
+    p.add_argument("--workers", type=int, default=2, help="parallel trials / local Ray CPUs (default: 2)")
+    p.add_argument("--address", default=None, help="join a Ray cluster (auto or ray://host:port)")
+    p.add_argument("--backend", default=None, help="compile backend (default: the search's)")
+    p.add_argument("--against", default=None, metavar="REFERENCE",
+                   help="compare with relu, gelu or silu (default: the best of them)")
+    p.add_argument("--format", choices=FORMATS, default="table",
+                   help="output format of the leaderboard (default: table)")
+    p.set_defaults(func=run)
+
+
+def add_options(p: argparse.ArgumentParser, prefix: str = "") -> None:
+    """--top/--seeds/--first-seed, shared with ``search --confirm``."""
+    if not prefix:
+        p.add_argument("--top", type=int, default=3, help="best candidates to re-train (default: 3)")
+    p.add_argument(f"--{prefix}seeds", type=int, default=5, help="fresh training seeds (default: 5)")
+    p.add_argument(f"--{prefix}first-seed", type=int, default=None,
+                   help="first fresh seed (default: the one after the search's last seed)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from actsearch.confirm import confirm
+    from actsearch.runner import stderr_progress
+
+    check_reference(args.against)  # before hours of training, not after
+    outcome = confirm(args.search, top=args.top, seeds=args.seeds, first_seed=args.first_seed,
+                      workers=args.workers, storage=args.storage, name=args.name, resume=args.resume,
+                      address=args.address, backend=args.backend, progress=stderr_progress)
+    print_confirmation(outcome, args.storage, args.format, args.against)
+    return 0 if outcome.finished else 130
+
+
+def print_confirmation(outcome, storage: str | None, fmt: str = "table", against: str | None = None) -> None:
+    from actsearch.leaderboard import failures, leaderboard, render
+
+    ranked = leaderboard(storage, outcome.name, against=against)
+    print(render(ranked, failures(storage, outcome.name), fmt))
+    state = "finished" if outcome.finished else "interrupted (resume with --resume)"
+    print(f"confirmation {outcome.name!r} {state}: {outcome.trained} trained, {outcome.wall_time:.0f} s; "
+          f"stored in {outcome.url}", file=sys.stderr)
