@@ -108,3 +108,18 @@ def test_show_command_writes_png(tmp_path, monkeypatch, capsys):
     _assert_real_png(tmp_path / written)
     assert cli.main(["show", "x*erf(x)", "--out", str(tmp_path / "f.jpg")]) == 2
     assert cli.main(["show", "x*", "--out", str(out)]) == 2
+
+
+def test_stored_learning_curves_are_labelled_with_their_training_seeds(tmp_path):
+    from actsearch.plots import figure_for
+    from actsearch.result import Result
+    from actsearch.store import Store
+
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    s = Store(url).open_search("fresh", {"task": "digits", "epochs": 3, "seeds": 2, "seed": 5})
+    c = actsearch.parse("x*erf(x)")
+    s.record(Result(key=c.key, text=c.text, score=0.6, seed_scores=[0.5, 0.7], curves=[[0.1, 0.5], [0.2, 0.7]],
+                    extra={"task": "digits", "fingerprint": c.fingerprint(), "first_seed": 5}))
+    fig = figure_for("fresh:0", storage=url)
+    legends = [t.get_text() for ax in fig.axes if ax.get_legend() for t in ax.get_legend().get_texts()]
+    assert "seed 5" in legends and "seed 6" in legends and "seed 0" not in legends
