@@ -9,7 +9,7 @@ seeds (higher is better), ties broken by the smaller spread, then by trial order
 candidates stopped early by the scheduler (``pruned``, scored at a lower budget)
 follow, ranked the same way.  ``gain`` is the score minus the best reference
 activation (relu, gelu or silu, recognised by their outputs) evaluated on the same
-task, ``NaN`` when no reference was scored.  Where that reference was trained on
+task, ``NaN`` when no reference was scored or the candidate was stopped early.  Where that reference was trained on
 the same seeds (every search trains all its candidates on the same seeds, and seed
 *i* fixes initialisation and data order), ``wins`` counts the seeds on which the
 candidate beat it and ``p`` is the one-sided paired t-test p-value that the
@@ -117,8 +117,9 @@ def _ranked_frame(entries: list[Entry], against: str | None = None) -> pd.DataFr
         top = group.sort_values(["score", "spread"], ascending=[False, True]).iloc[0]
         best_ref[task] = (top["baseline"], top["score"])
     df["gain_vs"] = df["task"].map(lambda t: best_ref.get(t, (None, None))[0])
-    df["gain"] = df.apply(lambda row: row["score"] - best_ref[row["task"]][1] if row["task"] in best_ref
-                          else math.nan, axis=1)
+    # a pruned score is from a lower budget: no gain against a reference trained to the end
+    df["gain"] = df.apply(lambda row: row["score"] - best_ref[row["task"]][1]
+                          if row["task"] in best_ref and row["status"] == "ok" else math.nan, axis=1)
     df["wins"], df["p"] = _paired_against_reference(df)
     df["_pruned"] = df["status"] != "ok"
     df = df.sort_values(["_pruned", "score", "spread", "_order"], ascending=[True, False, True, True])

@@ -43,7 +43,7 @@ th { background: #f4f4f4; } td.num { text-align: right; font-variant-numeric: ta
 code { font-size: 0.95em; } img { max-width: 100%; } .muted { color: #777; }
 """
 
-_SHOWN = ["rank", "id", "formula", "family", "score_text", "gain", "params", "kernel_ms", "status"]
+_SHOWN = ["rank", "id", "formula", "family", "score_text", "gain", "wins", "p", "params", "kernel_ms", "status"]
 _HEADERS = {"score_text": "score (mean ± std)", "kernel_ms": "kernel ms"}
 
 
@@ -68,6 +68,8 @@ def _fmt(column: str, value) -> tuple[str, bool]:
         return f"{value:+.4f}", True
     if column == "kernel_ms":
         return f"{value:.3f}", True
+    if column == "p":
+        return (f"{value:.3f}" if value >= 0.001 else "<0.001"), True
     if isinstance(value, float):
         return f"{value:.4g}", True
     if isinstance(value, int):
@@ -133,7 +135,9 @@ def report_html(search: str | None = None, *, storage: str | None = None, show_t
     parts.append("<h2>Leaderboard</h2>")
     parts.append(_table(ranked, _SHOWN) if len(ranked) else "<p>No candidate was scored.</p>")
     parts.append(
-        '<p class="muted">gain: score minus the best reference activation (relu, gelu, silu) of the same task. '
+        '<p class="muted">gain: score minus the best reference activation (relu, gelu, silu) of the same task; '
+        "wins: seeds on which the candidate beat that reference trained on the same seed; p: one-sided "
+        "paired t-test. "
         "Use an id with <code>actsearch show ID</code> or <code>actsearch export ID --out my_act.py</code>.</p>"
     )
     if len(failed):

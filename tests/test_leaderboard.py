@@ -96,6 +96,7 @@ def test_ranking_matches_store_values(store):
     assert ok["rank"].tolist() == list(range(1, len(expected) + 1))
     # pruned candidates (scored at a lower budget) rank after every completed one
     assert df.iloc[-1]["status"] == "pruned" and df.iloc[-1]["formula"] == "x*cos(x)"
+    assert math.isnan(df.iloc[-1]["gain"])  # scored at a lower budget: no gain claimed
     best_ref = max(truth["relu(x)"], truth["gelu(x)"], truth["x*sigmoid(x)"])
     for _, row in ok.iterrows():
         assert row["gain"] == pytest.approx(truth[row["formula"]] - best_ref)
@@ -269,6 +270,8 @@ def test_wins_and_paired_p_against_the_reference_on_the_same_seeds(tmp_path):
     assert df[df["baseline"] == "gelu"].iloc[0]["wins"] == "5/5"
     with pytest.raises(actsearch.ActsearchError, match="'tanh' is not a reference"):
         leaderboard(url, against="tanh")
+    page = write_report(tmp_path / "rep", "confirmation", storage=url).read_text()
+    assert re.search(r"<code>x - sin\(x\)</code></td>(?:<td[^>]*>[^<]*</td>){3}<td>0/5</td><td class=\"num\">0\.\d{3}</td>", page, re.S), page
     text = render(leaderboard(url, against="relu"))
     assert re.search(r"x - sin\(x\)\s+custom\s+\S+ ± \S+\s+\+0\.0\d+\s+4/5\s+0\.0\d\d", text), text
 
