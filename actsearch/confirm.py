@@ -34,7 +34,10 @@ from .registry import preset
 from .runner import REFERENCES, SearchOutcome, run_search
 from ._store_view import StoreView
 
-__all__ = ["confirm", "pick_top"]
+__all__ = ["confirm", "pick_top", "fresh_seeds", "DEFAULT_TOP", "DEFAULT_SEEDS"]
+
+DEFAULT_TOP = 3
+DEFAULT_SEEDS = 5
 
 
 def pick_top(results, top: int, references=REFERENCES) -> list[Candidate]:
@@ -53,11 +56,28 @@ def pick_top(results, top: int, references=REFERENCES) -> list[Candidate]:
     return chosen
 
 
+def fresh_seeds(search_seed: int, search_seeds: int, first_seed: int | None, seeds: int,
+                search: str = "the search") -> range:
+    """The confirmation's seeds: ``seeds`` of them from ``first_seed`` (default: right
+    after the search's), refused where they overlap the search's own, since seeds that
+    picked the winners confirm nothing."""
+    if seeds < 2:
+        raise ActsearchError(f"a confirmation needs at least 2 seeds to compare, not {seeds}")
+    used = range(int(search_seed), int(search_seed) + int(search_seeds))
+    start = used.stop if first_seed is None else int(first_seed)
+    fresh = range(start, start + seeds)
+    if set(used) & set(fresh):
+        where = search if search == "the search" else f"search {search!r}"
+        raise ActsearchError(f"seeds {fresh.start}..{fresh.stop - 1} overlap the seeds {where} trained with "
+                             f"({used.start}..{used.stop - 1}); pick a first seed of {used.stop} or higher")
+    return fresh
+
+
 def confirm(
     search: str,
     *,
-    top: int = 3,
-    seeds: int = 5,
+    top: int | None = None,
+    seeds: int | None = None,
     first_seed: int | None = None,
     workers: int = 2,
     storage: str | None = None,
@@ -68,41 +88,62 @@ def confirm(
     trial_timeout: float | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> SearchOutcome:
-    """Train the ``top`` candidates of ``search`` and the references on fresh seeds.
+    """Train the ``top`` (default 3) candidates of ``search`` and the references on
+    ``seeds`` (default 5) fresh seeds.
 
     ``first_seed`` defaults to the first seed after the ones the search trained
-    with; seeds that overlap them are refused, since a confirmation on the seeds
-    that picked the winners confirms nothing.  Task, task options, epochs and
-    backend are the search's own (``backend`` overrides the last).  Returns the
-    confirmation's :class:`~actsearch.runner.SearchOutcome`.
+    with (see :func:`fresh_seeds`).  Task, task options, epochs and backend are the
+    search's own (``backend`` overrides the last); the search's per-candidate time
+    limit is scaled to the number of seeds unless ``trial_timeout`` is given.
+    ``resume=True`` continues the confirmation ``name`` with the seeds and
+    candidates it was started with (a different ``top``/``seeds``/``first_seed`` is
+    refused).  Returns the confirmation's :class:`~actsearch.runner.SearchOutcome`.
     """
-    if top < 1:
+    if top is not None and top < 1:
         raise ActsearchError(f"--top must be at least 1, not {top}")
-    if seeds < 2:
-        raise ActsearchError(f"a confirmation needs at least 2 seeds to compare, not {seeds}")
-    stored = StoreView(storage).store.search(search)  # StoreError: no store, or naming the known searches
-    config = stored.config
+    view = StoreView(storage)
+    source = view.store.search(search)  # StoreError naming the known searches
+    config = source.config
     if config.get("confirms"):
         raise ActsearchError(f"{search!r} is itself a confirmation (of {config['confirms']!r}); "
                              "confirm the search it re-trained instead")
-    used = range(int(config.get("seed", 0)), int(config.get("seed", 0)) + int(config.get("seeds", 1)))
-    first_seed = used.stop if first_seed is None else int(first_seed)
-    fresh = range(first_seed, first_seed + seeds)
-    overlap = sorted(set(used) & set(fresh))
-    if overlap:
-        raise ActsearchError(f"seeds {fresh.start}..{fresh.stop - 1} overlap the seeds search {search!r} "
-                             f"trained with ({used.start}..{used.stop - 1}); pick --first-seed {used.stop} "
-                             "or higher")
+    name = name or f"{search}-confirm"
     references = tuple(config.get("references") or REFERENCES)
-    chosen = pick_top(stored.results(), top, references)
-    if not chosen:
-        raise ActsearchError(f"search {search!r} has no completed candidate besides the references to confirm")
+    if resume:
+        seeds, fresh, chosen = _resumed(view, name, search, source, top, seeds, first_seed, references)
+    else:
+        seeds = DEFAULT_SEEDS if seeds is None else seeds
+        fresh = fresh_seeds(config.get("seed", 0), config.get("seeds", 1), first_seed, seeds, search)
+        chosen = pick_top(source.results(), DEFAULT_TOP if top is None else top, references)
+        if not chosen:
+            raise ActsearchError(f"search {search!r} has no completed candidate besides the references to confirm")
+    if trial_timeout is None and config.get("trial_timeout"):
+        # the search's limit covers all of its seeds: the same work per seed here
+        trial_timeout = float(config["trial_timeout"]) * seeds / max(1, int(config.get("seeds", 1)))
     return run_search(
         task=config["task_name"], task_options=config.get("task_options") or {},
         space=config.get("space"), optimizer=None, candidates=chosen, references=references,
-        budget=len(references) + len(chosen), workers=workers, seeds=seeds, seed=first_seed,
-        epochs=config.get("epochs"), early_stop=False, storage=storage, name=name or f"{search}-confirm",
+        budget=len(references) + len(chosen), workers=workers, seeds=seeds, seed=fresh.start,
+        epochs=config.get("epochs"), early_stop=False, storage=storage, name=name,
         resume=resume, address=address, backend=backend or config.get("backend", "auto"),
-        trial_timeout=trial_timeout if trial_timeout is not None else config.get("trial_timeout"),
-        progress=progress, notes={"confirms": search},
+        trial_timeout=trial_timeout, progress=progress, notes={"confirms": search},
     )
+
+
+def _resumed(view, name, search, source, top, seeds, first_seed, references):
+    """Seeds and candidates of the confirmation ``name`` being resumed."""
+    if name not in view.names():
+        raise ActsearchError(f"cannot resume confirmation {name!r}: it is not in {view.url!r}")
+    prior = view.config(name)
+    if prior.get("confirms") != search:
+        raise ActsearchError(f"{name!r} is not a confirmation of search {search!r}")
+    texts = list(prior.get("candidates") or [])
+    for option, given, started in (("--top", top, len(texts)), ("--seeds", seeds, prior.get("seeds")),
+                                   ("--first-seed", first_seed, prior.get("seed"))):
+        if given is not None and given != started:
+            raise ActsearchError(f"cannot resume {name!r} with {option} {given}: it was started with {started}")
+    chosen = pick_top(source.results(), len(texts), references)
+    if [c.text for c in chosen] != texts:  # the search has changed since: keep what was started
+        chosen = [parse(t) for t in texts]
+    fresh = range(int(prior["seed"]), int(prior["seed"]) + int(prior["seeds"]))
+    return len(fresh), fresh, chosen

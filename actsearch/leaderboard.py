@@ -106,6 +106,7 @@ def _ranked_frame(entries: list[Entry], against: str | None = None) -> pd.DataFr
             "baseline": refs.get(fp) if r.status == "ok" else None, "_order": len(rows),
             "_seed_scores": [float(v) for v in r.seed_scores],
             "_first_seed": r.extra.get("first_seed", e.config.get("seed", 0)),
+            "_epochs": r.extra.get("epochs") or e.config.get("epochs"),
         })
     df = pd.DataFrame(rows)
     if df.empty:
@@ -130,16 +131,19 @@ def _ranked_frame(entries: list[Entry], against: str | None = None) -> pd.DataFr
 
 def _paired_against_reference(df: pd.DataFrame) -> tuple[list, list]:
     """``wins`` ("k/n") and one-sided paired p-values against the row's ``gain_vs``
-    reference trained on the same task and seeds; None/NaN where there is none."""
+    reference trained on the same task, epochs and seeds; None/NaN where there is none."""
+    def signature(row):
+        return row["task"], row["_epochs"], row["_first_seed"], len(row["_seed_scores"])
+
     refs = {}
     for _, row in df[df["baseline"].notna()].iterrows():
-        if row["baseline"] == row["gain_vs"]:  # the best reference, at its best run per seed set
-            sig = (row["task"], row["_first_seed"], len(row["_seed_scores"]))
+        if row["baseline"] == row["gain_vs"] and row["status"] == "ok":  # its best run per training setup
+            sig = signature(row)
             if sig not in refs or row["score"] > refs[sig]["score"]:
                 refs[sig] = row
     wins, pvals = [], []
     for _, row in df.iterrows():
-        ref = refs.get((row["task"], row["_first_seed"], len(row["_seed_scores"])))
+        ref = refs.get(signature(row))
         mine = row["_seed_scores"]
         if ref is None or row["status"] != "ok" or len(mine) < 2 or row["baseline"] == row["gain_vs"]:
             wins.append(None)
@@ -152,14 +156,23 @@ def _paired_against_reference(df: pd.DataFrame) -> tuple[list, list]:
 
 
 def _paired_p(mine: list[float], theirs: list[float]) -> float:
-    """P(mean difference > 0 by chance) under a paired t-test; NaN when undefined."""
+    """P(mean difference > 0 by chance) under a paired t-test.
+
+    Differences that are all the same (accuracies are multiples of 1/N, so this
+    happens) leave the t statistic at +-infinity: 0 when the candidate won every
+    seed by that margin, 1 when it lost, NaN when the two tie on every seed.
+    """
+    import warnings
+
     import numpy as np
     from scipy import stats
 
-    diff = np.asarray(mine) - np.asarray(theirs)
-    if np.ptp(diff) == 0:  # identical differences: the t statistic is undefined
-        return math.nan
-    return float(stats.ttest_rel(mine, theirs, alternative="greater").pvalue)
+    diff = np.asarray(mine, dtype=np.float64) - np.asarray(theirs, dtype=np.float64)
+    if np.allclose(diff, diff[0], rtol=0.0, atol=1e-9):
+        return 0.0 if diff[0] > 1e-9 else 1.0 if diff[0] < -1e-9 else math.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return float(stats.ttest_rel(diff, np.zeros_like(diff), alternative="greater").pvalue)
 
 
 def check_reference(name: str | None) -> None:

@@ -123,7 +123,7 @@ class _Driver:
                 if skips >= _MAX_SKIPS:
                     self.exhausted = True
                 continue
-            if fp in self.known:
+            if fp in self.known and self._reusable(fp, self.known[fp]):
                 self._reuse(cand, fp, self.known[fp])
                 continue
             protected = bool(self.queue_protected.pop(fp, False))
@@ -144,10 +144,17 @@ class _Driver:
                                    "protected": self.protected.get(t, False)}
                                   for t, c in self.pending.items()])
 
+    def _reusable(self, fp: str, stored: Result) -> bool:
+        """A run stopped early stands in only where this one could be stopped early too."""
+        if stored.status != "pruned":
+            return True
+        return bool(self.config.get("early_stop")) and not self.queue_protected.get(fp, False)
+
     def _reuse(self, cand: Candidate, fp: str, stored: Result) -> None:
         result = Result.from_dict(stored.to_dict())
         result.family, result.text, result.key = cand.family, cand.text, cand.key
         result.extra = dict(stored.extra, fingerprint=fp, name=cand.name or "")
+        result.extra.setdefault("first_seed", self.config["seed"])
         result.extra.pop("trial", None)
         self.seen[fp] = result
         self.reused += 1

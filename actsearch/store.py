@@ -78,6 +78,10 @@ SCHEMA = "actsearch/1"
 _EXTRA_KEYS = ("fingerprint", "task", "epochs", "seeds", "first_seed", "train_time", "reused_from", "name",
                "kernel_ms")
 _EXTRA_DEFAULTS = {"fingerprint": "", "task": "", "reused_from": "", "name": "", "kernel_ms": None}
+#: written only when given: a record without it trained from its search's --seed
+_OPTIONAL_KEYS = {"first_seed"}
+#: statuses a later search may copy instead of training, most trusted first
+_REUSABLE = {"ok": 0, "nan": 1, "diverged": 1, "pruned": 2}
 #: seconds a writer waits for another process's SQLite write lock before giving up
 _BUSY_TIMEOUT = 30.0
 
@@ -245,7 +249,9 @@ class Store:
         """fingerprint -> result for candidates trained (not reused) on this task, epochs
         and training seeds ``first_seed .. first_seed + seeds - 1``, across every search
         in the store.  Scores on other seeds are never reused: a confirmation on fresh
-        seeds must train again."""
+        seeds must train again.  Errors and timeouts are left out (a worker that died
+        or a time limit says nothing about the function); of several runs, a completed
+        one is preferred to a rejected one, and either to one stopped early."""
         found: dict[str, Result] = {}
         for study in self.storage.get_all_studies():
             if study.user_attrs.get("schema") != SCHEMA:
@@ -256,10 +262,15 @@ class Store:
                 a = trial.user_attrs
                 if (a.get("task") == task and a.get("epochs") == epochs and a.get("seeds") == seeds
                         and a.get("first_seed", study_seed) == first_seed
-                        and not a.get("reused_from") and a.get("fingerprint")):
+                        and not a.get("reused_from") and a.get("fingerprint")
+                        and a.get("status") in _REUSABLE):
+                    fp = a["fingerprint"]
+                    if fp in found and _REUSABLE[found[fp].status] <= _REUSABLE[a["status"]]:
+                        continue
                     result = _to_result(trial)
                     result.extra["reused_from"] = study.study_name
-                    found.setdefault(a["fingerprint"], result)
+                    result.extra.setdefault("first_seed", study_seed)
+                    found[fp] = result
         return found
 
     def dataframe(self, name: str):
@@ -324,6 +335,8 @@ class StoredSearch:
             "wall_time": result.wall_time, "message": result.message,
         }
         for k in _EXTRA_KEYS:
+            if k in _OPTIONAL_KEYS and result.extra.get(k) is None:
+                continue
             attrs[k] = result.extra.get(k, _EXTRA_DEFAULTS.get(k, 0))
         scored = result.score is not None and math.isfinite(result.score)
         if result.status == "ok" and scored:

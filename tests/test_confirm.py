@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import re
 
 import pytest
 
@@ -86,9 +87,85 @@ def test_refusals_are_one_line_errors(confirmed, capsys, monkeypatch, tmp_path):
         (["nosuch", "--storage", url], "no search named 'nosuch'"),
         (["src", "--storage", "sqlite:///" + str(tmp_path / "missing.db")], "no results store"),
         (["src", "--against", "tanh", "--storage", url], "'tanh' is not a reference"),
+        (["src", "--resume", "--top", "1", "--storage", url], "--top 1: it was started with 2"),
+        (["src", "--resume", "--name", "nosuch", "--storage", url], "cannot resume confirmation 'nosuch'"),
     ]
     for argv, needle in cases:
         assert main(["confirm", *argv]) == 2, argv
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1 and needle in err and "Traceback" not in err, err
     assert not (tmp_path / "missing.db").exists()
+    monkeypatch.setattr(actsearch.cli, "COMMAND_MODULES", ["search"])
+    for argv, needle in ((["--confirm-seeds", "3"], "need --confirm K"),
+                         (["--confirm", "2", "--seed", "3", "--confirm-first-seed", "3"], "overlap the seeds")):
+        assert main(["search", "--storage", url, *argv]) == 2  # refused before any training
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and needle in err, err
+
+
+def test_a_finished_confirmation_resumes_to_nothing_more(confirmed, capsys, monkeypatch):
+    import actsearch.cli
+
+    monkeypatch.setattr(actsearch.cli, "COMMAND_MODULES", ["confirm"])
+    url, _ = confirmed
+    before = len(Store(url).results("src-confirm"))
+    assert main(["confirm", "src", "--resume", "--storage", url]) == 0
+    assert len(Store(url).results("src-confirm")) == before
+    assert "wins" in capsys.readouterr().out
+
+
+def _source(url, **config):
+    """A finished search with two scored candidates and relu, without training anything."""
+    s = Store(url).open_search("src", {"task": "digits", "task_name": "digits", "epochs": 2, "seeds": 1, "seed": 0,
+                                       "references": ["relu"], **config})
+    for text, score in (("relu(x)", 0.5), ("x*tanh(x)", 0.7), ("x + sin(x)", 0.6)):
+        c = actsearch.parse(text)
+        s.record(Result(key=c.key, text=c.text, score=score, seed_scores=[score],
+                        extra={"task": "digits", "fingerprint": c.fingerprint()}))
+    return s
+
+
+def test_confirm_scales_the_time_limit_and_resumes_what_it_started(tmp_path, monkeypatch):
+    import actsearch.confirm as confirm_module
+
+    calls = []
+
+    def fake_run_search(**kwargs):
+        calls.append(kwargs)
+        Store(kwargs["storage"]).open_search(kwargs["name"], {"seed": kwargs["seed"], "seeds": kwargs["seeds"],
+                                                             "candidates": [c.text for c in kwargs["candidates"]],
+                                                             **kwargs["notes"]}, resume=kwargs["resume"])
+
+    monkeypatch.setattr(confirm_module, "run_search", fake_run_search)
+    url = "sqlite:///" + str(tmp_path / "u.db")
+    _source(url, trial_timeout=60.0)
+    confirm("src", top=2, seeds=4, storage=url)
+    first = calls[-1]
+    assert first["trial_timeout"] == pytest.approx(240.0)  # 60 s for 1 seed -> 240 s for 4
+    assert first["seed"] == 1 and first["seeds"] == 4 and first["early_stop"] is False
+    assert [c.text for c in first["candidates"]] == ["x*tanh(x)", "x + sin(x)"]
+    assert first["references"] == ("relu",) and first["budget"] == 3 and first["optimizer"] is None
+    confirm("src", resume=True, storage=url)  # nothing repeated: the stored seeds and candidates
+    again = calls[-1]
+    assert again["resume"] and again["seed"] == 1 and again["seeds"] == 4
+    assert [c.text for c in again["candidates"]] == ["x*tanh(x)", "x + sin(x)"]
+    confirm("src", resume=True, storage=url, trial_timeout=5.0)
+    assert calls[-1]["trial_timeout"] == 5.0
+    for kwargs, needle in (({"top": 1}, "--top 1: it was started with 2"),
+                           ({"seeds": 5}, "--seeds 5: it was started with 4"),
+                           ({"first_seed": 9}, "--first-seed 9: it was started with 1"),
+                           ({"name": "other"}, "cannot resume confirmation 'other'")):
+        with pytest.raises(actsearch.ActsearchError, match=re.escape(needle)):
+            confirm("src", resume=True, storage=url, **kwargs)
+
+
+def test_stopped_early_runs_stand_in_only_where_early_stopping_is_allowed():
+    from actsearch.runner import _Driver
+
+    driver = _Driver.__new__(_Driver)
+    pruned, done = Result(key="k", text="x", status="pruned", score=0.5), Result(key="k", text="x", score=0.5)
+    driver.config, driver.queue_protected = {"early_stop": True}, {"protected-fp": True}
+    assert driver._reusable("fp", pruned) and driver._reusable("protected-fp", done)
+    assert not driver._reusable("protected-fp", pruned)  # references and the user's own train to the end
+    driver.config = {"early_stop": False}  # e.g. a confirmation
+    assert not driver._reusable("fp", pruned) and driver._reusable("fp", done)

@@ -223,12 +223,13 @@ def test_report_is_self_contained(store, tmp_path, commands, capsys):
 
 
 # -- seed-by-seed comparison with the best reference --------------------------------
-def _seeded(search, text, seed_scores, first_seed=0, task="digits"):
+def _seeded(search, text, seed_scores, first_seed=0, task="digits", epochs=3):
     c = actsearch.parse(text)
     mean = float(np.mean(seed_scores))
     search.record(Result(key=c.key, text=c.text, status="ok", score=mean, seed_scores=list(seed_scores),
-                         spread=float(np.std(seed_scores)), extra={"task": task, "fingerprint": c.fingerprint(),
-                                                                    "first_seed": first_seed, "seeds": 5}))
+                         spread=float(np.std(seed_scores)),
+                         extra={"task": task, "fingerprint": c.fingerprint(), "first_seed": first_seed,
+                                "seeds": len(seed_scores), "epochs": epochs}))
 
 
 def _one_sided_paired_p(a, b):
@@ -275,3 +276,35 @@ def test_wins_and_paired_p_against_the_reference_on_the_same_seeds(tmp_path):
     text = render(leaderboard(url, against="relu"))
     assert re.search(r"x - sin\(x\)\s+custom\s+\S+ ± \S+\s+\+0\.0\d+\s+4/5\s+0\.0\d\d", text), text
 
+
+
+def test_constant_differences_give_a_decided_p_without_warnings(tmp_path):
+    import warnings
+
+    url = f"sqlite:///{tmp_path / 'const.sqlite'}"
+    s = Store(url).open_search("c", {"task": "digits", "epochs": 3, "seeds": 3, "seed": 0})
+    _seeded(s, "relu(x)", [0.85, 0.75, 0.65])
+    _seeded(s, "x - sin(x)", [0.9, 0.8, 0.7])  # +0.05 on each seed, up to float rounding
+    _seeded(s, "x*tanh(x)", [0.8, 0.7, 0.6])  # -0.05 on each seed
+    _seeded(s, "softplus(x)", [0.85, 0.75, 0.65])  # ties on every seed
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        df = leaderboard(url).set_index("formula")
+    assert df.loc["x - sin(x)", "p"] == 0.0 and df.loc["x - sin(x)", "wins"] == "3/3"
+    assert df.loc["x*tanh(x)", "p"] == 1.0 and df.loc["x*tanh(x)", "wins"] == "0/3"
+    assert math.isnan(df.loc["softplus(x)", "p"]) and df.loc["softplus(x)", "wins"] == "0/3"
+
+
+def test_all_searches_pair_only_runs_of_the_same_epochs(tmp_path):
+    url = f"sqlite:///{tmp_path / 'epochs.sqlite'}"
+    short = Store(url).open_search("short", {"task": "digits", "epochs": 5, "seeds": 3, "seed": 0})
+    _seeded(short, "relu(x)", [0.80, 0.81, 0.82], epochs=5)
+    _seeded(short, "x*tanh(x)", [0.83, 0.82, 0.84], epochs=5)
+    long = Store(url).open_search("long", {"task": "digits", "epochs": 20, "seeds": 3, "seed": 0})
+    _seeded(long, "relu(x)", [0.90, 0.91, 0.92], epochs=20)
+    alone = leaderboard(url, "short").set_index("formula")
+    together = leaderboard(url, all=True).set_index("formula")
+    # the 20-epoch relu sets the gain, but seed by seed the 5-epoch candidate meets its own relu
+    assert together.loc["x*tanh(x)", "gain"] == pytest.approx(0.83 - 0.91)
+    assert together.loc["x*tanh(x)", "wins"] == alone.loc["x*tanh(x)", "wins"] == "3/3"
+    assert together.loc["x*tanh(x)", "p"] == pytest.approx(alone.loc["x*tanh(x)", "p"])

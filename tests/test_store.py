@@ -64,6 +64,23 @@ def test_evaluated_matches_task_epochs_and_seeds(url):
     assert store.evaluated("mnist1d-mlp", 2, 2) == {}
 
 
+def test_evaluated_matches_training_seeds_and_trusts_completed_runs(url):
+    store = Store(url)
+    # an older record: no first_seed stored, trained from its search's --seed 5
+    store.open_search("old", {"task": "digits", "seed": 5}).record(_result())
+    assert "first_seed" not in store.storage.get_all_trials(store.search("old").study_id)[0].user_attrs
+    assert store.evaluated("digits", 2, 2, first_seed=0) == {}
+    found = store.evaluated("digits", 2, 2, first_seed=5)
+    assert found["fp-relu(x)"].extra["first_seed"] == 5
+    s = store.open_search("new", {"task": "digits", "seed": 1})
+    s.record(_result("abs(x)", "pruned", 0.5, first_seed=1))
+    s.record(_result("tanh(x)", "error", None, first_seed=1))
+    s.record(_result("sin(x)", "timeout", None, first_seed=1))
+    assert set(store.evaluated("digits", 2, 2, first_seed=1)) == {"fp-abs(x)"}  # no errors, no timeouts
+    store.open_search("later", {"task": "digits", "seed": 1}).record(_result("abs(x)", first_seed=1))
+    assert store.evaluated("digits", 2, 2, first_seed=1)["fp-abs(x)"].status == "ok"  # preferred to pruned
+
+
 def test_existing_name_needs_resume_and_same_config(url):
     store = Store(url)
     store.open_search("s", {"task": "digits", "epochs": 2})

@@ -25,7 +25,10 @@ def register(subparsers) -> None:
     add_options(p)
     p.add_argument("--storage", default=None, help="results database URL (default: sqlite:///results/actsearch.db)")
     p.add_argument("--name", default=None, help="name of the confirmation (default: SEARCH-confirm)")
-    p.add_argument("--resume", action="store_true", help="continue an interrupted confirmation")
+    p.add_argument("--resume", action="store_true",
+                   help="continue an interrupted confirmation (with the seeds and candidates it started with)")
+    p.add_argument("--trial-timeout", type=float, default=None, metavar="SECONDS",
+                   help="per-candidate time limit over all seeds (default: the search's, scaled to --seeds)")
     p.add_argument("--workers", type=int, default=2, help="parallel trials / local Ray CPUs (default: 2)")
     p.add_argument("--address", default=None, help="join a Ray cluster (auto or ray://host:port)")
     p.add_argument("--backend", default=None, help="compile backend (default: the search's)")
@@ -37,12 +40,16 @@ def register(subparsers) -> None:
 
 
 def add_options(p: argparse.ArgumentParser, prefix: str = "") -> None:
-    """--top/--seeds/--first-seed, shared with ``search --confirm``."""
+    """--top/--seeds/--first-seed, shared with ``search --confirm`` (prefixed ``confirm-``)."""
+    from actsearch.confirm import DEFAULT_SEEDS, DEFAULT_TOP
+
+    needs = " (with --confirm)" if prefix else ""
     if not prefix:
-        p.add_argument("--top", type=int, default=3, help="best candidates to re-train (default: 3)")
-    p.add_argument(f"--{prefix}seeds", type=int, default=5, help="fresh training seeds (default: 5)")
+        p.add_argument("--top", type=int, default=None, help=f"best candidates to re-train (default: {DEFAULT_TOP})")
+    p.add_argument(f"--{prefix}seeds", type=int, default=None,
+                   help=f"fresh training seeds{needs} (default: {DEFAULT_SEEDS})")
     p.add_argument(f"--{prefix}first-seed", type=int, default=None,
-                   help="first fresh seed (default: the one after the search's last seed)")
+                   help=f"first fresh seed{needs} (default: the one after the search's last seed)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -52,16 +59,19 @@ def run(args: argparse.Namespace) -> int:
     check_reference(args.against)  # before hours of training, not after
     outcome = confirm(args.search, top=args.top, seeds=args.seeds, first_seed=args.first_seed,
                       workers=args.workers, storage=args.storage, name=args.name, resume=args.resume,
-                      address=args.address, backend=args.backend, progress=stderr_progress)
-    print_confirmation(outcome, args.storage, args.format, args.against)
+                      address=args.address, backend=args.backend, trial_timeout=args.trial_timeout,
+                      progress=stderr_progress)
+    print_confirmation(outcome, args.search, args.storage, args.format, args.against)
     return 0 if outcome.finished else 130
 
 
-def print_confirmation(outcome, storage: str | None, fmt: str = "table", against: str | None = None) -> None:
+def print_confirmation(outcome, search: str, storage: str | None, fmt: str = "table",
+                       against: str | None = None) -> None:
     from actsearch.leaderboard import failures, leaderboard, render
 
     ranked = leaderboard(storage, outcome.name, against=against)
-    print(render(ranked, failures(storage, outcome.name), fmt))
-    state = "finished" if outcome.finished else "interrupted (resume with --resume)"
+    print(render(ranked, failures(storage, outcome.name), fmt), end="", flush=True)
+    state = ("finished" if outcome.finished else
+             f"interrupted (resume with: actsearch confirm {search} --name {outcome.name} --resume)")
     print(f"confirmation {outcome.name!r} {state}: {outcome.trained} trained, {outcome.wall_time:.0f} s; "
           f"stored in {outcome.url}", file=sys.stderr)

@@ -73,8 +73,13 @@ def run(args: argparse.Namespace) -> int:
 
     if args.confirm < 0:
         raise ActsearchError(f"--confirm must be 0 or more, not {args.confirm}")
-    if args.confirm and args.confirm_seeds < 2:  # refused before the search, not after it
-        raise ActsearchError(f"--confirm-seeds must be at least 2, not {args.confirm_seeds}")
+    if args.confirm:  # refused before the search, not after it
+        from actsearch.confirm import DEFAULT_SEEDS, fresh_seeds
+
+        args.confirm_seeds = DEFAULT_SEEDS if args.confirm_seeds is None else args.confirm_seeds
+        fresh_seeds(args.seed, args.seeds, args.confirm_first_seed, args.confirm_seeds)
+    elif args.confirm_seeds is not None or args.confirm_first_seed is not None:
+        raise ActsearchError("--confirm-seeds and --confirm-first-seed need --confirm K")
 
     outcome = run_search(
         task=args.task, space=args.space, optimizer=args.optimizer, budget=args.budget,
@@ -94,10 +99,16 @@ def run(args: argparse.Namespace) -> int:
         from actsearch.confirm import confirm
 
         print(f"\nconfirming the {args.confirm} best on {args.confirm_seeds} fresh seeds:", flush=True)
-        checked = confirm(outcome.name, top=args.confirm, seeds=args.confirm_seeds,
-                          first_seed=args.confirm_first_seed, workers=args.workers, storage=args.storage,
-                          address=args.address, progress=stderr_progress)
-        print_confirmation(checked, args.storage)
+        from actsearch.store import Store
+
+        name = f"{outcome.name}-confirm"
+        again = args.resume and name in {s["name"] for s in Store(args.storage).searches()}
+        checked = confirm(outcome.name, top=None if again else args.confirm,
+                          seeds=None if again else args.confirm_seeds,
+                          first_seed=None if again else args.confirm_first_seed, workers=args.workers,
+                          storage=args.storage, name=name, resume=again, address=args.address,
+                          progress=stderr_progress)
+        print_confirmation(checked, outcome.name, args.storage)
         return 0 if checked.finished else 130
     return 0
 
@@ -108,4 +119,4 @@ def print_leaderboard(name: str, storage: str | None, top: int = 10) -> None:
 
     ranked = leaderboard(storage, name)
     shown = ranked[(ranked["rank"] <= top) | ranked["baseline"].notna()]
-    print(render(shown, failures(storage, name)))
+    print(render(shown, failures(storage, name)), end="", flush=True)
