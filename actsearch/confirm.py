@@ -11,6 +11,11 @@ by seed: the leaderboard of the confirmation shows on how many seeds a candidate
 beat the best reference (``wins``) and the one-sided paired t-test p-value
 (``p``).
 
+Fresh seeds still train and test on the data that picked the winners; a task
+option such as MNIST-1D's ``data_seed`` (``task_options={"data_seed": "1"}``,
+``--task-option data_seed=1``) moves the confirmation to a fresh sample of the data
+as well.
+
 The confirmation is an ordinary search in the same store, named ``NAME-confirm``
 by default, whose configuration records the search it confirms (``confirms``), so
 ``actsearch leaderboard``, ``show``, ``report`` and ``export`` work on it as on any
@@ -86,6 +91,7 @@ def confirm(
     address: str | None = None,
     backend: str | None = None,
     trial_timeout: float | None = None,
+    task_options: dict | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> SearchOutcome:
     """Train the ``top`` (default 3) candidates of ``search`` and the references on
@@ -95,6 +101,8 @@ def confirm(
     with (see :func:`fresh_seeds`).  Task, task options, epochs and backend are the
     search's own (``backend`` overrides the last); the search's per-candidate time
     limit is scaled to the number of seeds unless ``trial_timeout`` is given.
+    ``task_options`` change the search's task options (e.g. ``data_seed`` for a
+    fresh MNIST-1D sample; a changed option trains the references again too).
     ``resume=True`` continues the confirmation ``name`` with the seeds and
     candidates it was started with (a different ``top``/``seeds``/``first_seed`` is
     refused).  Returns the confirmation's :class:`~actsearch.runner.SearchOutcome`.
@@ -109,8 +117,10 @@ def confirm(
                              "confirm the search it re-trained instead")
     name = name or f"{search}-confirm"
     references = tuple(config.get("references") or REFERENCES)
+    options = {**(config.get("task_options") or {}), **(task_options or {})}
     if resume:
-        seeds, fresh, chosen = _resumed(view, name, search, source, top, seeds, first_seed, references)
+        seeds, fresh, chosen, started = _resumed(view, name, search, source, top, seeds, first_seed, references)
+        options = options if task_options else started.get("task_options", options)
     else:
         seeds = DEFAULT_SEEDS if seeds is None else seeds
         fresh = fresh_seeds(config.get("seed", 0), config.get("seeds", 1), first_seed, seeds, search)
@@ -121,7 +131,7 @@ def confirm(
         # the search's limit covers all of its seeds: the same work per seed here
         trial_timeout = float(config["trial_timeout"]) * seeds / max(1, int(config.get("seeds", 1)))
     return run_search(
-        task=config["task_name"], task_options=config.get("task_options") or {},
+        task=config["task_name"], task_options=options,
         space=config.get("space"), optimizer=None, candidates=chosen, references=references,
         budget=len(references) + len(chosen), workers=workers, seeds=seeds, seed=fresh.start,
         epochs=config.get("epochs"), early_stop=False, storage=storage, name=name,
@@ -146,4 +156,4 @@ def _resumed(view, name, search, source, top, seeds, first_seed, references):
     if [c.text for c in chosen] != texts:  # the search has changed since: keep what was started
         chosen = [parse(t) for t in texts]
     fresh = range(int(prior["seed"]), int(prior["seed"]) + int(prior["seeds"]))
-    return len(fresh), fresh, chosen
+    return len(fresh), fresh, chosen, prior

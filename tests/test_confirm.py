@@ -134,6 +134,7 @@ def test_confirm_scales_the_time_limit_and_resumes_what_it_started(tmp_path, mon
         calls.append(kwargs)
         Store(kwargs["storage"]).open_search(kwargs["name"], {"seed": kwargs["seed"], "seeds": kwargs["seeds"],
                                                              "candidates": [c.text for c in kwargs["candidates"]],
+                                                             "task_options": kwargs["task_options"],
                                                              **kwargs["notes"]}, resume=kwargs["resume"])
 
     monkeypatch.setattr(confirm_module, "run_search", fake_run_search)
@@ -151,6 +152,11 @@ def test_confirm_scales_the_time_limit_and_resumes_what_it_started(tmp_path, mon
     assert [c.text for c in again["candidates"]] == ["x*tanh(x)", "x + sin(x)"]
     confirm("src", resume=True, storage=url, trial_timeout=5.0)
     assert calls[-1]["trial_timeout"] == 5.0
+    # fresh data as well as fresh seeds: the option is kept when the confirmation resumes
+    confirm("src", top=1, storage=url, name="new-data", task_options={"data_seed": "1"})
+    assert calls[-1]["task_options"] == {"data_seed": "1"} and calls[-1]["task"] == "digits"
+    confirm("src", resume=True, storage=url, name="new-data")
+    assert calls[-1]["task_options"] == {"data_seed": "1"}
     for kwargs, needle in (({"top": 1}, "--top 1: it was started with 2"),
                            ({"seeds": 5}, "--seeds 5: it was started with 4"),
                            ({"first_seed": 9}, "--first-seed 9: it was started with 1"),

@@ -54,6 +54,35 @@ def test_mnist1d_data_is_the_packages_default_dataset():
     np.testing.assert_array_equal(got["y_test"].numpy(), ref["y_test"])
 
 
+def test_mnist1d_data_seed_draws_another_sample_of_the_same_distribution(tmp_path, monkeypatch):
+    from mnist1d.data import get_dataset_args, make_dataset
+
+    from actsearch.tasks.mnist1d import load_mnist1d
+
+    monkeypatch.setenv("ACTSEARCH_DATA", str(tmp_path / "cache"))
+    args = get_dataset_args()
+    args.seed = 3
+    ref = make_dataset(args)
+    got = load_mnist1d(3)
+    assert (tmp_path / "cache" / "mnist1d-seed3.npz").exists()
+    np.testing.assert_allclose(got["x_test"].numpy(), ref["x_test"], rtol=1e-6, atol=1e-6)
+    np.testing.assert_array_equal(got["y"].numpy(), ref["y"])
+    default = load_mnist1d()
+    assert got["x"].shape == default["x"].shape and not np.allclose(got["x"].numpy(), default["x"].numpy())
+    task = get_task("mnist1d-mlp", data_seed="3")
+    assert task.data_seed == 3 and task.spec == "mnist1d-mlp(data_seed=3)"
+
+
+def test_task_spec_names_every_changed_setting():
+    # results are reused by spec: a setting that changes training must change the spec
+    assert get_task("mnist1d-mlp").spec == get_task("mnist1d-mlp", lr="0.01", batch_size="100").spec == "mnist1d-mlp"
+    assert get_task("mnist1d-mlp", lr="0.001").spec == "mnist1d-mlp(lr=0.001)"
+    assert get_task("digits", batch_size="32").spec == "digits(batch_size=32)"
+    assert get_task("mnist1d-cnn", lr="0.02", batch_size="50").spec == "mnist1d-cnn(batch_size=50,lr=0.02)"
+    with pytest.raises(TaskError, match="bad options for task 'mnist1d-mlp'"):
+        get_task("mnist1d-mlp", data_seed="three")
+
+
 def test_deterministic_per_seed_and_learned_params_read_back():
     cand = actsearch.parse("a*x + relu(x); a=0.1")
     task = get_task("mnist1d-mlp")

@@ -32,6 +32,9 @@ def register(subparsers) -> None:
     p.add_argument("--workers", type=int, default=2, help="parallel trials / local Ray CPUs (default: 2)")
     p.add_argument("--address", default=None, help="join a Ray cluster (auto or ray://host:port)")
     p.add_argument("--backend", default=None, help="compile backend (default: the search's)")
+    p.add_argument("--task-option", action="append", default=[], metavar="KEY=VALUE",
+                   help="change one of the search's task options, e.g. data_seed=1 for a fresh MNIST-1D sample "
+                   "(repeatable)")
     p.add_argument("--against", default=None, metavar="REFERENCE",
                    help="compare with relu, gelu or silu (default: the best of them)")
     p.add_argument("--format", choices=FORMATS, default="table",
@@ -53,6 +56,7 @@ def add_options(p: argparse.ArgumentParser, prefix: str = "") -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from actsearch.commands import parse_options
     from actsearch.confirm import confirm
     from actsearch.runner import stderr_progress
 
@@ -60,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     outcome = confirm(args.search, top=args.top, seeds=args.seeds, first_seed=args.first_seed,
                       workers=args.workers, storage=args.storage, name=args.name, resume=args.resume,
                       address=args.address, backend=args.backend, trial_timeout=args.trial_timeout,
-                      progress=stderr_progress)
+                      task_options=parse_options(args.task_option), progress=stderr_progress)
     print_confirmation(outcome, args.search, args.storage, args.format, args.against)
     return 0 if outcome.finished else 130
 

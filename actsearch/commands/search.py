@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from actsearch.commands import parse_options
 from actsearch.commands.confirm import add_options, print_confirmation
 
 
@@ -55,18 +56,6 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def _options(items: list[str]) -> dict:
-    from actsearch.errors import ActsearchError
-
-    out = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ActsearchError(f"--task-option {item!r} is not KEY=VALUE")
-        out[key] = value
-    return out
-
-
 def run(args: argparse.Namespace) -> int:
     from actsearch.errors import ActsearchError
     from actsearch.runner import run_search, stderr_progress
@@ -86,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
         workers=args.workers, seeds=args.seeds, epochs=args.epochs, candidates=args.candidates,
         storage=args.storage, name=args.name, resume=args.resume, early_stop=args.early_stop,
         address=args.address, seed=args.seed, backend=args.backend,
-        task_options=_options(args.task_option), progress=stderr_progress,
+        task_options=parse_options(args.task_option), progress=stderr_progress,
         trial_timeout=args.trial_timeout, max_failures=args.max_failures,
     )
     print_leaderboard(outcome.name, args.storage, top=args.top)

@@ -117,5 +117,5 @@ def get_task(name: str, **options: Any) -> Task:
     cls = getattr(importlib.import_module(f"actsearch.tasks.{module_name}"), cls_name)
     try:
         return cls(**options)
-    except TypeError as exc:
+    except (TypeError, ValueError) as exc:  # an unknown option, or a value that is not a number
         raise TaskError(f"bad options for task {name!r}: {exc}") from None

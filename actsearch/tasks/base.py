@@ -58,6 +58,18 @@ class Task(abc.ABC):
     def __init__(self, **options: Any):
         self.options = dict(options)
 
+    def _keep_options(self, **values: Any) -> None:
+        """Add the settings that differ from ``__init__``'s defaults to :attr:`options`:
+        they enter :attr:`spec`, so a result trained with other settings (another
+        learning rate, another data sample) is never reused for this task."""
+        import inspect
+
+        params = inspect.signature(type(self).__init__).parameters
+        for key, value in values.items():
+            default = params[key].default if key in params else inspect.Parameter.empty
+            if value != default:
+                self.options[key] = value
+
     @abc.abstractmethod
     def train(self, act_factory: Callable[[], nn.Module], budget: int | None = None,
               seed: int = 0, report: Report | None = None) -> dict:

@@ -194,6 +194,7 @@ class CIFAR10ResNet(Task):
         super().__init__(**opts)
         self.subset, self.lr, self.batch_size = int(subset), float(lr), int(batch_size)
         self.archive, self.expected_md5, self.test_subset = archive, expected_md5, int(test_subset)
+        self._keep_options(lr=self.lr, batch_size=self.batch_size, test_subset=self.test_subset)
 
     def _tensors(self):
         d = load_cifar10(self.archive, self.expected_md5)

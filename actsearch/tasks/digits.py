@@ -70,6 +70,7 @@ class DigitsCNN(Task):
     def __init__(self, lr: float = 3e-3, batch_size: int = 64):
         super().__init__()
         self.lr, self.batch_size = float(lr), int(batch_size)
+        self._keep_options(lr=self.lr, batch_size=self.batch_size)
 
     def train(self, act_factory, budget=None, seed=0, report=None):
         return train_classifier(
