@@ -184,19 +184,10 @@ class TableSpace(SearchSpace):
 
 
 def make_optimizer(name: str, space, seed: int = 0, **options):
-    """An optimiser by registry name (falls back to this package's own while unregistered)."""
-    from actsearch.optimizers.registry import OPTIMIZERS, get_optimizer
+    """An optimiser by registry name (unknown names and options: one-line errors)."""
+    from actsearch.optimizers.registry import get_optimizer
 
-    if name in OPTIMIZERS:
-        return get_optimizer(name, space, seed=seed, **options)
-    own = {"evolution": "evolution:RegularizedEvolution", "surrogate": "surrogate:SurrogateOptimizer",
-           "optuna": "optuna_opt:OptunaOptimizer"}
-    if name not in own:
-        return get_optimizer(name, space, seed=seed, **options)  # raises the one-line error
-    import importlib
-
-    module, cls = own[name].split(":")
-    return getattr(importlib.import_module(f"actsearch.optimizers.{module}"), cls)(space, seed=seed, **options)
+    return get_optimizer(name, space, seed=seed, **options)
 
 
 def replay(table: Table, optimizer: str, repeats: int = 50, budget: int = 100, seed: int = 0,

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
+from ._lazy import load_class
 from .errors import ActsearchError
 from .expr import Candidate
 
@@ -47,9 +47,7 @@ def space(name: str, **options: Any):
     target = _SPACES.get(name)
     if target is None:
         raise _unknown("search space", name, _SPACES)
-    module_name, cls_name = target.split(":")
-    module = importlib.import_module(f"actsearch.search_spaces.{module_name}")
-    return getattr(module, cls_name)(**options)
+    return load_class("actsearch.search_spaces", target)(**options)
 
 
 def presets() -> dict[str, str]:

@@ -72,12 +72,10 @@ def register(subparsers) -> None:
 
 
 def _space_class(name: str):
-    import importlib
-
+    from actsearch._lazy import load_class
     from actsearch.registry import _SPACES
 
-    module_name, cls_name = _SPACES[name].split(":")
-    return getattr(importlib.import_module(f"actsearch.search_spaces.{module_name}"), cls_name)
+    return load_class("actsearch.search_spaces", _SPACES[name])
 
 
 def _summary(cls) -> str:

@@ -8,10 +8,10 @@ Example:
 
 from __future__ import annotations
 
-import importlib
 import inspect
 from typing import Any
 
+from actsearch._lazy import load_class
 from actsearch.errors import ActsearchError
 
 __all__ = ["OPTIMIZERS", "get_optimizer", "optimizers"]
@@ -36,8 +36,7 @@ def get_optimizer(name: str, space, seed: int = 0, **options: Any):
     target = OPTIMIZERS.get(name)
     if target is None:
         raise UnknownNameError(f"unknown optimizer {name!r}; choose one of: {', '.join(optimizers())}")
-    module_name, cls_name = target.split(":")
-    cls = getattr(importlib.import_module(f"actsearch.optimizers.{module_name}"), cls_name)
+    cls = load_class("actsearch.optimizers", target)
     accepted = inspect.signature(cls.__init__).parameters
     unknown = [k for k in options if k not in accepted]
     if unknown and not any(p.kind is p.VAR_KEYWORD for p in accepted.values()):

@@ -21,6 +21,7 @@ import os
 import sys
 from typing import Any
 
+from actsearch._lazy import load_class
 from actsearch.errors import TaskError
 
 from .base import Task
@@ -113,8 +114,7 @@ def get_task(name: str, **options: Any) -> Task:
         raise UnknownNameError(
             f"unknown task {name!r}; choose one of: {', '.join(sorted(_TASKS))} or 'package.module:function'"
         )
-    module_name, cls_name = target.split(":")
-    cls = getattr(importlib.import_module(f"actsearch.tasks.{module_name}"), cls_name)
+    cls = load_class("actsearch.tasks", target)
     try:
         return cls(**options)
     except (TypeError, ValueError) as exc:  # an unknown option, or a value that is not a number
