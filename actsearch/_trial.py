@@ -256,7 +256,8 @@ def _run(config, report, start, total, report_steps, curves, seed_scores, learne
                 step = i * epochs + epoch
                 if step >= total or step not in report_steps:
                     return  # reports cost ~15 ms each: only where the scheduler decides
-                reached = [c[epoch - 1] for c in curves if len(c) >= epoch] + [value]
+                # what the final score will be, had training stopped here (score_epochs)
+                reached = [task.tail_score(c[:epoch]) for c in curves if len(c) >= epoch] + [task.tail_score(curve)]
                 elapsed = time.perf_counter() - start
                 report({"step": step, "score": statistics.fmean(reached),
                         "curves": json.dumps(curves + [curve]), "done": False,

@@ -259,6 +259,49 @@ def test_user_tasks(tmp_path, monkeypatch):
     sys.modules.pop("mytasks", None)
 
 
+def test_score_epochs_averages_the_last_epochs_everywhere_the_score_is_read(tmp_path, monkeypatch):
+    task = get_task("mnist1d-mlp", score_epochs="3")
+    assert task.spec == "mnist1d-mlp(score_epochs=3)" and get_task("mnist1d-mlp").score_epochs == 1
+    seen = []
+    out = task.train(torch.nn.ReLU, budget=4, seed=0, report=lambda epoch, m: seen.append(m["val_accuracy"]))
+    assert out["score"] == pytest.approx(float(np.mean(out["curve"][-3:])), abs=1e-12)
+    assert seen == out["curve"]  # the per-epoch reports stay raw
+    for bad in ("0", "-2", "2.5", "all"):
+        with pytest.raises(TaskError, match="score_epochs must be a whole number"):
+            get_task("digits", score_epochs=bad)
+    # a user's train function: its curve's tail becomes the score
+    (tmp_path / "tailtask.py").write_text(textwrap.dedent("""
+        def train(act_factory, budget, seed, report):
+            return {"score": 0.0, "curve": [0.1, 0.5, 0.2, 0.9]}
+    """))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert get_task("tailtask:train", score_epochs=2).train(torch.nn.ReLU, 4, 0)["score"] == pytest.approx(0.55)
+    assert get_task("tailtask:train").train(torch.nn.ReLU, 4, 0)["score"] == 0.0  # default: the user's own
+    sys.modules.pop("tailtask", None)
+
+
+def test_rung_reports_score_what_the_final_score_would_be(monkeypatch):
+    """ASHA compares candidates at a rung by the same tail mean the final score uses."""
+    import actsearch._trial as trial
+    from actsearch.tasks import FunctionTask
+
+    def fixed(act_factory, budget, seed, report):
+        curve = [0.1, 0.5, 0.2, 0.9, 0.4][:budget]
+        for epoch, value in enumerate(curve, start=1):
+            report(epoch, {"score": value})
+        return {"score": curve[-1], "curve": curve}
+
+    task = FunctionTask(fixed, "fixed")
+    task.score_epochs = 2
+    monkeypatch.setitem(trial._TASKS, '["fixed", {}]', task)
+    reports = []
+    out = trial.evaluate({"text": "x", "task": "fixed", "epochs": 5, "seeds": [0], "backend": "eager",
+                          "report_steps": [3], "screen": False}, report=reports.append)
+    rung = [r for r in reports if not r["done"]]
+    assert [r["step"] for r in rung] == [3] and rung[0]["score"] == pytest.approx((0.5 + 0.2) / 2)
+    assert out["score"] == pytest.approx((0.9 + 0.4) / 2)
+
+
 def test_unknown_task_name():
     with pytest.raises(actsearch.ActsearchError, match="unknown task 'mnist'"):
         get_task("mnist")

@@ -15,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+import copy
 import importlib
 import inspect
 import os
@@ -67,6 +68,8 @@ class FunctionTask(Task):
         for key, default in (("curve", []), ("losses", []), ("learned_params", []), ("message", "")):
             out.setdefault(key, default)
         out.setdefault("train_time", 0.0)
+        if self.score_epochs > 1 and out["status"] == "ok" and out["curve"]:
+            out["score"] = self.tail_score([float(v) for v in out["curve"]])
         return out
 
 
@@ -101,7 +104,28 @@ def _load_user_task(spec: str, options: dict[str, Any]) -> Task:
 
 
 def get_task(name: str, **options: Any) -> Task:
-    """The task ``name`` (built-in, or ``package.module:function``) with ``options``."""
+    """The task ``name`` (built-in, or ``package.module:function``) with ``options``.
+
+    ``score_epochs`` is an option of every task (see :class:`Task`)."""
+    options = dict(options)
+    score_epochs = _score_epochs(name, options.pop("score_epochs", 1))
+    task = _make_task(name, options)
+    if score_epochs != 1:
+        task = copy.copy(task)  # a user's Task instance stays as the user made it
+        task.score_epochs = score_epochs
+        task.options = {**task.options, "score_epochs": score_epochs}  # in the spec: never reused across
+    return task
+
+
+def _score_epochs(name: str, value: Any) -> int:
+    text = str(value).strip()
+    if not text.isdigit() or int(text) < 1:
+        raise TaskError(f"bad options for task {name!r}: score_epochs must be a whole number of epochs "
+                        f"(1 or more), not {value!r}")
+    return int(text)
+
+
+def _make_task(name: str, options: dict[str, Any]) -> Task:
     if ":" in name:
         task = _load_user_task(name, options)
         if not task.name:

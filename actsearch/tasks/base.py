@@ -48,15 +48,27 @@ class Task(abc.ABC):
     Subclasses set ``name``, ``metric`` (higher is better), ``default_budget`` (the
     search's default number of epochs) and ``full_budget`` (epochs for a reference
     run), and implement :meth:`train`.
+
+    ``score_epochs`` (the task option of that name, default 1) is how many of the
+    last epochs the score averages: 1 scores the last epoch, as the published
+    recipes do; more smooths out activations whose accuracy swings from epoch to
+    epoch (see :meth:`tail_score`).
     """
 
     name: str = ""
     metric: str = "val_accuracy"
     default_budget: int = 10
     full_budget: int = 10
+    score_epochs: int = 1
 
     def __init__(self, **options: Any):
         self.options = dict(options)
+
+    def tail_score(self, curve: list[float]) -> float:
+        """The mean of the last :attr:`score_epochs` values of ``curve`` (all of them
+        when the curve is shorter)."""
+        tail = curve[-max(1, int(self.score_epochs)):]
+        return sum(tail) / len(tail)
 
     def _keep_options(self, **values: Any) -> None:
         """Add the settings that differ from ``__init__``'s defaults to :attr:`options`:
@@ -143,7 +155,7 @@ class TrainLoop:
             status, message = "error", _describe(exc)
         return {
             "status": status,
-            "score": curve[-1] if status == "ok" and curve else None,
+            "score": self.task.tail_score(curve) if status == "ok" and curve else None,
             "metric": self.task.metric,
             "curve": curve,
             "losses": losses,
