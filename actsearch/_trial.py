@@ -256,7 +256,7 @@ def _run(config, report, start, total, report_steps, curves, seed_scores, learne
                 step = i * epochs + epoch
                 if step >= total or step not in report_steps:
                     return  # reports cost ~15 ms each: only where the scheduler decides
-                # what the final score will be, had training stopped here (score_epochs)
+                # the score's own rule (score_epochs) applied to every seed's curve cut at this epoch
                 reached = [task.tail_score(c[:epoch]) for c in curves if len(c) >= epoch] + [task.tail_score(curve)]
                 elapsed = time.perf_counter() - start
                 report({"step": step, "score": statistics.fmean(reached),
@@ -270,7 +270,11 @@ def _run(config, report, start, total, report_steps, curves, seed_scores, learne
             if out.get("status") == "error" and "out of memory" not in out.get("message", "").lower() \
                     and ("OutOfMemoryError" in out.get("message", "") or "MemoryError" in out.get("message", "")):
                 out["message"] = f"out of memory ({out['message']})"
-            curves.append(list(out.get("curve", curve)))
+            run_curve = [float(v) for v in (out.get("curve") or curve)]
+            curves.append(run_curve)
+            if out.get("status") == "ok" and task.score_epochs > 1 and run_curve:
+                # one rule for every task, a user's own included: the same one the rungs used
+                out["score"] = task.tail_score(run_curve)
             train_time += float(out.get("train_time", 0.0))
             if i == 0:
                 learned[:] = out.get("learned_params", [])

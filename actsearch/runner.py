@@ -367,6 +367,9 @@ def run_search(
     task_options = dict(task_options or {})
     task_obj = get_task(task, **task_options)  # unknown names fail here, before Ray starts
     epochs = int(epochs or task_obj.default_budget)
+    if task_obj.score_epochs > epochs:
+        raise ActsearchError(f"score_epochs {task_obj.score_epochs} is more than the {epochs} epochs each run "
+                             "trains; lower it or raise --epochs")
     if optimizer is None:
         opt = _QueueOnly()
         space = space if isinstance(space, str) or space is None else space.name

@@ -6,6 +6,7 @@ import hashlib
 import io
 import math
 import pickle
+import re
 import sys
 import tarfile
 import textwrap
@@ -79,8 +80,10 @@ def test_task_spec_names_every_changed_setting():
     assert get_task("mnist1d-mlp", lr="0.001").spec == "mnist1d-mlp(lr=0.001)"
     assert get_task("digits", batch_size="32").spec == "digits(batch_size=32)"
     assert get_task("mnist1d-cnn", lr="0.02", batch_size="50").spec == "mnist1d-cnn(batch_size=50,lr=0.02)"
-    with pytest.raises(TaskError, match="bad options for task 'mnist1d-mlp'"):
-        get_task("mnist1d-mlp", data_seed="three")
+    assert get_task("charlm", lr="0.01", steps_per_epoch="5").spec == "charlm(lr=0.01,steps_per_epoch=5)"
+    for bad in ({"data_seed": "three"}, {"data_seed": "-1"}):
+        with pytest.raises(TaskError, match="bad options for task 'mnist1d-mlp'"):
+            get_task("mnist1d-mlp", **bad)
 
 
 def test_deterministic_per_seed_and_learned_params_read_back():
@@ -278,20 +281,31 @@ def test_score_epochs_averages_the_last_epochs_everywhere_the_score_is_read(tmp_
     assert get_task("tailtask:train", score_epochs=2).train(torch.nn.ReLU, 4, 0)["score"] == pytest.approx(0.55)
     assert get_task("tailtask:train").train(torch.nn.ReLU, 4, 0)["score"] == 0.0  # default: the user's own
     sys.modules.pop("tailtask", None)
+    with pytest.raises(actsearch.ActsearchError, match="score_epochs 10 is more than the 5 epochs"):
+        from actsearch.runner import run_search
+
+        run_search(task="digits", task_options={"score_epochs": "10"}, epochs=5, storage="sqlite:///" +
+                   str(tmp_path / "never.db"))
+    assert not (tmp_path / "never.db").exists()  # refused before the store or Ray
 
 
 def test_rung_reports_score_what_the_final_score_would_be(monkeypatch):
     """ASHA compares candidates at a rung by the same tail mean the final score uses."""
     import actsearch._trial as trial
-    from actsearch.tasks import FunctionTask
+    from actsearch.tasks.base import Task
 
-    def fixed(act_factory, budget, seed, report):
-        curve = [0.1, 0.5, 0.2, 0.9, 0.4][:budget]
-        for epoch, value in enumerate(curve, start=1):
-            report(epoch, {"score": value})
-        return {"score": curve[-1], "curve": curve}
+    class LastEpoch(Task):
+        """A user's task that scores the last epoch itself, knowing nothing of score_epochs."""
 
-    task = FunctionTask(fixed, "fixed")
+        name, metric = "fixed", "score"
+
+        def train(self, act_factory, budget=None, seed=0, report=None):
+            curve = [0.1, 0.5, 0.2, 0.9, 0.4][:budget]
+            for epoch, value in enumerate(curve, start=1):
+                report(epoch, {"score": value})
+            return {"status": "ok", "score": curve[-1], "curve": curve}
+
+    task = LastEpoch()
     task.score_epochs = 2
     monkeypatch.setitem(trial._TASKS, '["fixed", {}]', task)
     reports = []
@@ -300,6 +314,38 @@ def test_rung_reports_score_what_the_final_score_would_be(monkeypatch):
     rung = [r for r in reports if not r["done"]]
     assert [r["step"] for r in rung] == [3] and rung[0]["score"] == pytest.approx((0.5 + 0.2) / 2)
     assert out["score"] == pytest.approx((0.9 + 0.4) / 2)
+
+
+def test_user_task_options_reach_the_spec_or_are_refused(tmp_path, monkeypatch):
+    (tmp_path / "optasks.py").write_text(textwrap.dedent("""
+        from actsearch.tasks.base import Task
+
+        class LRTask(Task):
+            name = "lrtask"
+
+            def __init__(self, lr=0.1):
+                super().__init__()  # records nothing itself
+                self.lr = float(lr)
+
+            def train(self, act_factory, budget=None, seed=0, report=None):
+                return {"status": "ok", "score": self.lr, "curve": [self.lr]}
+
+        READY = LRTask()
+
+        def train(act_factory, budget, seed, report):
+            return {"score": 1.0, "curve": [1.0]}
+    """))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert get_task("optasks:LRTask", lr="0.5").spec == "lrtask(lr=0.5)"
+    assert get_task("optasks:LRTask", score_epochs="2").spec == "lrtask(score_epochs=2)"
+    assert get_task("optasks:READY").spec == "lrtask"
+    for name, options, needle in (("optasks:train", {"lr": "1"}, "a train function and takes no options"),
+                                  ("optasks:READY", {"lr": "1"}, "a ready-made Task"),
+                                  ("optasks:LRTask", {"foo": "1"}, "bad options for task 'optasks:LRTask'"),
+                                  ("optasks:LRTask", {"lr": "abc"}, "bad options for task 'optasks:LRTask'")):
+        with pytest.raises(TaskError, match=re.escape(needle)):
+            get_task(name, **options)
+    sys.modules.pop("optasks", None)
 
 
 def test_unknown_task_name():

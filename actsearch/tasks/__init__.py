@@ -88,19 +88,31 @@ def _load_user_task(spec: str, options: dict[str, Any]) -> Task:
     if fn is None:
         raise TaskError(f"task module {module_name!r} has no attribute {attr!r}")
     if isinstance(fn, Task):
+        _refuse_options(spec, options, "a ready-made Task")
         return fn
-    if inspect.isclass(fn) and issubclass(fn, Task):
-        return fn(**options)
     if not callable(fn):
         raise TaskError(f"task {spec!r} is neither a Task nor a function")
-    params = inspect.signature(fn).parameters
-    # a train function takes the activation factory first; a task factory takes options
-    if "act_factory" in params or len(params) >= 3:
-        return FunctionTask(fn, spec)
-    task = fn(**options)
+    if not (inspect.isclass(fn) and issubclass(fn, Task)):
+        params = inspect.signature(fn).parameters
+        # a train function takes the activation factory first; a task factory takes options
+        if "act_factory" in params or len(params) >= 3:
+            _refuse_options(spec, options, "a train function")
+            return FunctionTask(fn, spec)
+    try:
+        task = fn(**options)
+    except (TypeError, ValueError) as exc:
+        raise TaskError(f"bad options for task {spec!r}: {exc}") from None
     if not isinstance(task, Task):
         raise TaskError(f"task function {spec!r} returned {type(task).__name__}, not an actsearch Task")
+    for key, value in options.items():  # what the user's class did not record still enters the spec
+        task.options.setdefault(key, value)
     return task
+
+
+def _refuse_options(spec: str, options: dict[str, Any], what: str) -> None:
+    if options:
+        raise TaskError(f"task {spec!r} is {what} and takes no options (got {', '.join(sorted(options))}); "
+                        "only score_epochs applies to it")
 
 
 def get_task(name: str, **options: Any) -> Task:
@@ -108,18 +120,20 @@ def get_task(name: str, **options: Any) -> Task:
 
     ``score_epochs`` is an option of every task (see :class:`Task`)."""
     options = dict(options)
-    score_epochs = _score_epochs(name, options.pop("score_epochs", 1))
+    given = options.pop("score_epochs", None)
     task = _make_task(name, options)
-    if score_epochs != 1:
+    score_epochs = task.score_epochs if given is None else _score_epochs(name, given)
+    if score_epochs != task.score_epochs:
         task = copy.copy(task)  # a user's Task instance stays as the user made it
         task.score_epochs = score_epochs
-        task.options = {**task.options, "score_epochs": score_epochs}  # in the spec: never reused across
+    if score_epochs != 1:  # in the spec: scores averaged otherwise are never reused
+        task.options = {**task.options, "score_epochs": score_epochs}
     return task
 
 
 def _score_epochs(name: str, value: Any) -> int:
     text = str(value).strip()
-    if not text.isdigit() or int(text) < 1:
+    if not (text.isascii() and text.isdigit()) or int(text) < 1:
         raise TaskError(f"bad options for task {name!r}: score_epochs must be a whole number of epochs "
                         f"(1 or more), not {value!r}")
     return int(text)

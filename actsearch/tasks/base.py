@@ -86,7 +86,8 @@ class Task(abc.ABC):
     def train(self, act_factory: Callable[[], nn.Module], budget: int | None = None,
               seed: int = 0, report: Report | None = None) -> dict:
         """Train for ``budget`` epochs and return a dict with at least ``status``,
-        ``score`` (the last epoch's ``metric``, ``None`` unless ok), ``curve`` (metric per
+        ``score`` (the mean of the last :attr:`score_epochs` epochs' ``metric``, by default
+        the last epoch's; ``None`` unless ok), ``curve`` (metric per
         epoch), ``losses`` (train loss per epoch), ``learned_params`` (per layer),
         ``train_time`` (seconds) and ``message``."""
 

@@ -126,6 +126,9 @@ class CharLM(Task):
         self.steps, self.batch_size, self.lr = int(steps_per_epoch), int(batch_size), float(lr)
         self.context, self.d_model, self.layers = int(context), int(d_model), int(layers)
         self.val_windows = int(val_windows)
+        self._keep_options(steps_per_epoch=self.steps, batch_size=self.batch_size, lr=self.lr,
+                           context=self.context, d_model=self.d_model, layers=self.layers,
+                           val_windows=self.val_windows)
 
     def train(self, act_factory, budget=None, seed=0, report=None):
         data = torch.from_numpy(_load(self.path))

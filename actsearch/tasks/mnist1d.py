@@ -100,6 +100,8 @@ class _MNIST1DTask(Task):
         super().__init__()
         self.lr, self.batch_size = float(lr), int(batch_size)
         self.data_seed = None if data_seed in (None, "") else int(data_seed)
+        if self.data_seed is not None and not 0 <= self.data_seed < 2**32:
+            raise ValueError(f"data_seed must be between 0 and 2**32 - 1, not {self.data_seed}")
         self._keep_options(lr=self.lr, batch_size=self.batch_size, data_seed=self.data_seed)
 
     def train(self, act_factory, budget=None, seed=0, report=None):
