@@ -119,7 +119,8 @@ def confirm(
     references = tuple(config.get("references") or REFERENCES)
     options = {**(config.get("task_options") or {}), **(task_options or {})}
     if resume:
-        seeds, fresh, chosen, started = _resumed(view, name, search, source, top, seeds, first_seed, references)
+        fresh, chosen, started = _resumed(view, name, search, source, top, seeds, first_seed, references)
+        seeds = len(fresh)
         options = options if task_options else started.get("task_options", options)
     else:
         seeds = DEFAULT_SEEDS if seeds is None else seeds
@@ -155,5 +156,4 @@ def _resumed(view, name, search, source, top, seeds, first_seed, references):
     chosen = pick_top(source.results(), len(texts), references)
     if [c.text for c in chosen] != texts:  # the search has changed since: keep what was started
         chosen = [parse(t) for t in texts]
-    fresh = range(int(prior["seed"]), int(prior["seed"]) + int(prior["seeds"]))
-    return len(fresh), fresh, chosen, prior
+    return range(int(prior["seed"]), int(prior["seed"]) + int(prior["seeds"])), chosen, prior

@@ -9,12 +9,12 @@ seeds (higher is better), ties broken by the smaller spread, then by trial order
 candidates stopped early by the scheduler (``pruned``, scored at a lower budget)
 follow, ranked the same way.  ``gain`` is the score minus the best reference
 activation (relu, gelu or silu, recognised by their outputs) evaluated on the same
-task, ``NaN`` when no reference was scored or the candidate was stopped early.  Where that reference was trained on
-the same seeds (every search trains all its candidates on the same seeds, and seed
-*i* fixes initialisation and data order), ``wins`` counts the seeds on which the
-candidate beat it and ``p`` is the one-sided paired t-test p-value that the
-candidate's mean is higher (two seeds at least; see :mod:`actsearch.confirm` for
-re-training the winners on fresh seeds).
+task, ``NaN`` when no reference was scored or the candidate was stopped early.
+Where that reference was trained on the same seeds (every search trains all its
+candidates on the same seeds, and seed *i* fixes initialisation and data order),
+``wins`` counts the seeds on which the candidate beat it and ``p`` is the one-sided
+paired t-test p-value that the candidate's mean is higher (two seeds at least; see
+:mod:`actsearch.confirm` for re-training the winners on fresh seeds).
 
 Example:
     >>> import os, tempfile
@@ -39,7 +39,7 @@ from ._store_view import Entry, StoreView
 from .errors import ActsearchError
 from .expr import parse
 
-__all__ = ["leaderboard", "failures", "render", "check_reference", "FORMATS", "REFERENCES"]
+__all__ = ["leaderboard", "failures", "render", "check_reference", "format_p", "FORMATS", "REFERENCES"]
 
 FORMATS = ("table", "csv", "json", "markdown")
 REFERENCES = ("relu", "gelu", "silu")
@@ -175,6 +175,11 @@ def _paired_p(mine: list[float], theirs: list[float]) -> float:
         return float(stats.ttest_rel(diff, np.zeros_like(diff), alternative="greater").pvalue)
 
 
+def format_p(value: float) -> str:
+    """A p-value as the tables print it: three decimals, ``<0.001`` below that."""
+    return f"{value:.3f}" if value >= 0.001 else "<0.001"
+
+
 def check_reference(name: str | None) -> None:
     """:class:`ActsearchError` unless ``name`` is None or one of :data:`REFERENCES`."""
     if name is not None and name not in REFERENCES:
@@ -199,9 +204,9 @@ def leaderboard(
     gain_vs, wins, p, baseline, params, kernel_ms, status, task, metric, search, key``.
     ``id`` (``SEARCH:NUMBER``) is what ``actsearch show`` and ``export`` accept;
     ``formula`` is canonical text (``actsearch.parse`` reads it); ``gain_vs`` names
-    the reference the gain is measured against; ``wins`` and ``p`` compare seed by seed
-with it (module docstring); ``baseline`` names the reference a
-    row is (``None`` for searched candidates); ``params`` counts learnable
+    the reference the gain is measured against; ``wins`` and ``p`` compare seed by
+    seed with it (module docstring); ``baseline`` names the reference a row is
+    (``None`` for searched candidates); ``params`` counts learnable
     parameters per activation; ``kernel_ms`` is the fused kernel's forward+backward
     time when the search recorded it, else ``NaN``.
 
@@ -259,7 +264,7 @@ def _display(df: pd.DataFrame, columns: list[str], width: int = 60) -> tuple[lis
             elif c == "kernel_ms" and isinstance(v, float) and not math.isnan(v):
                 text = f"{v:.3f}"
             elif c == "p" and isinstance(v, float) and not math.isnan(v):
-                text = f"{v:.3f}" if v >= 0.001 else "<0.001"
+                text = format_p(v)
             else:
                 text = _cell(v)
             if c == "formula":

@@ -30,7 +30,7 @@ import pandas as pd
 from . import plots
 from ._store_view import StoreView
 from .errors import ActsearchError
-from .leaderboard import failures, leaderboard
+from .leaderboard import failures, format_p, leaderboard
 
 __all__ = ["write_report", "report_html"]
 
@@ -69,7 +69,7 @@ def _fmt(column: str, value) -> tuple[str, bool]:
     if column == "kernel_ms":
         return f"{value:.3f}", True
     if column == "p":
-        return (f"{value:.3f}" if value >= 0.001 else "<0.001"), True
+        return format_p(value), True
     if isinstance(value, float):
         return f"{value:.4g}", True
     if isinstance(value, int):

@@ -153,8 +153,7 @@ class _Driver:
     def _reuse(self, cand: Candidate, fp: str, stored: Result) -> None:
         result = Result.from_dict(stored.to_dict())
         result.family, result.text, result.key = cand.family, cand.text, cand.key
-        result.extra = dict(stored.extra, fingerprint=fp, name=cand.name or "")
-        result.extra.setdefault("first_seed", self.config["seed"])
+        result.extra = dict(stored.extra, fingerprint=fp, name=cand.name or "")  # first_seed: Store.evaluated
         result.extra.pop("trial", None)
         self.seen[fp] = result
         self.reused += 1

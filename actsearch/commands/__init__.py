@@ -12,3 +12,15 @@ def parse_options(items: list[str], flag: str = "--task-option") -> dict[str, st
             raise ActsearchError(f"{flag} {item!r} is not KEY=VALUE")
         out[key] = value
     return out
+
+
+def print_leaderboard(name: str, storage: str | None, *, top: int | None = None, fmt: str = "table",
+                      against: str | None = None) -> None:
+    """Search ``name``'s leaderboard and failures on stdout; with ``top``, the best
+    ``top`` and the references (which always show)."""
+    from actsearch.leaderboard import failures, leaderboard, render
+
+    ranked = leaderboard(storage, name, against=against)
+    if top is not None:
+        ranked = ranked[(ranked["rank"] <= top) | ranked["baseline"].notna()]
+    print(render(ranked, failures(storage, name), fmt), end="", flush=True)

@@ -71,10 +71,9 @@ def run(args: argparse.Namespace) -> int:
 
 def print_confirmation(outcome, search: str, storage: str | None, fmt: str = "table",
                        against: str | None = None) -> None:
-    from actsearch.leaderboard import failures, leaderboard, render
+    from actsearch.commands import print_leaderboard
 
-    ranked = leaderboard(storage, outcome.name, against=against)
-    print(render(ranked, failures(storage, outcome.name), fmt), end="", flush=True)
+    print_leaderboard(outcome.name, storage, fmt=fmt, against=against)
     state = ("finished" if outcome.finished else
              f"interrupted (resume with: actsearch confirm {search} --name {outcome.name} --resume)")
     print(f"confirmation {outcome.name!r} {state}: {outcome.trained} trained, {outcome.wall_time:.0f} s; "

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from actsearch.commands import parse_options
+from actsearch.commands import parse_options, print_leaderboard
 from actsearch.commands.confirm import add_options, print_confirmation
 
 
@@ -86,10 +86,9 @@ def run(args: argparse.Namespace) -> int:
         return 130
     if args.confirm > 0:
         from actsearch.confirm import confirm
-
-        print(f"\nconfirming the {args.confirm} best on {args.confirm_seeds} fresh seeds:", flush=True)
         from actsearch.store import Store
 
+        print(f"\nconfirming the {args.confirm} best on {args.confirm_seeds} fresh seeds:", flush=True)
         name = f"{outcome.name}-confirm"
         again = args.resume and name in {s["name"] for s in Store(args.storage).searches()}
         checked = confirm(outcome.name, top=None if again else args.confirm,
@@ -101,11 +100,3 @@ def run(args: argparse.Namespace) -> int:
         return 0 if checked.finished else 130
     return 0
 
-
-def print_leaderboard(name: str, storage: str | None, top: int = 10) -> None:
-    """The ``top`` candidates of search ``name`` and its failures; references always show."""
-    from actsearch.leaderboard import failures, leaderboard, render
-
-    ranked = leaderboard(storage, name)
-    shown = ranked[(ranked["rank"] <= top) | ranked["baseline"].notna()]
-    print(render(shown, failures(storage, name)), end="", flush=True)
