@@ -301,21 +301,27 @@ def test_state_dicts_interchange(backend, interp):
     assert backend in repr(m) and "relu(x)" in repr(m)
 
 
-def test_auto_on_cpu_is_inductor():
-    if torch.cuda.is_available():  # pragma: no cover
-        pytest.skip("CPU-only behaviour")
-    assert compile_pkg.resolve_backend("auto") == "inductor"
+def test_auto_is_eager_on_a_cpu_and_triton_on_cuda(monkeypatch):
+    assert compile_pkg.resolve_backend("auto", "cpu") == "eager"
+    assert compile_pkg.resolve_backend("auto", torch.device("cpu")) == "eager"
+    assert compile_pkg.resolve_backend("inductor", "cpu") == "inductor"
+    m = compile_candidate(actsearch.parse("x*sigmoid(x)*1.25"), device="cpu")
+    assert m.backend == "eager"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # resolving only: nothing runs on it
+    assert compile_pkg.resolve_backend("auto", "cuda") == "triton"
+    assert compile_pkg.resolve_backend("auto") == "triton"  # no device: cuda when torch sees one
 
 
 def test_auto_falls_back_to_eager_with_reason(monkeypatch):
-    if torch.cuda.is_available():  # pragma: no cover
-        pytest.skip("CPU-only behaviour")
     from actsearch.compile import _inductor
 
     def broken(candidate):
         raise RuntimeError("no C++ compiler")
 
     monkeypatch.setattr(_inductor, "compiled_fn", broken)
+    # make auto choose inductor, as it chooses triton on a GPU
+    real = compile_pkg.resolve_backend
+    monkeypatch.setattr(compile_pkg, "resolve_backend", lambda b, d=None: "inductor" if b == "auto" else real(b, d))
     c = actsearch.parse("x*sigmoid(x)*1.5")
     with pytest.warns(UserWarning, match="inductor backend failed.*no C\\+\\+ compiler"):
         m = compile_candidate(c, backend="auto")
@@ -342,8 +348,8 @@ def test_actsearch_compile_entry_point():
 @pytest.mark.parametrize(
     "old, new, what",
     [
-        ("\n    y = ", "\n    y = 1.0001 * ", "output"),
-        ("gx = g * dydx", "gx = g * dydx * 1.0001", "grad x"),
+        ("y.to(y_ptr", "(y * 1.0001).to(y_ptr", "output"),
+        ("gx.to(gx_ptr", "(gx * 1.0001).to(gx_ptr", "grad x"),
         ("g * dydp_0,", "g * dydp_0 * 1.001,", "grad a"),  # a sum: its tolerance scales with sum |terms|
     ],
 )
@@ -355,7 +361,7 @@ def test_check_rejects_wrong_kernel(monkeypatch, old, new, what, interp):
         assert old in src
         return src.replace(old, new, 1)
 
-    monkeypatch.setattr(compile_pkg, "generate_source", wrong)
+    monkeypatch.setattr(_codegen, "generate_source", wrong)
     c = actsearch.parse("a*x + relu(x)*x; a=0.5")
     with pytest.raises(CompileError) as info:
         compile_candidate(c, backend="triton")
@@ -374,7 +380,7 @@ def _count_generation(monkeypatch) -> list:
         calls.append(candidate.key)
         return real(candidate)
 
-    monkeypatch.setattr(compile_pkg, "generate_source", counting)
+    monkeypatch.setattr(_codegen, "generate_source", counting)
     return calls
 
 
@@ -383,10 +389,10 @@ def test_cache_hit_skips_generation_and_check(monkeypatch, _cache_dir, interp):
     c = actsearch.parse("w*softsign(x) + x; w=0.75")
     compile_candidate(c, backend="triton")
     assert calls == [c.key]
-    entry = _cache.KernelCache(_cache_dir).path(c.key, "triton")
+    entry = _cache.open_cache(_cache_dir).path(c.key, "triton")
     assert entry.exists()
 
-    compile_pkg._TRITON_MEMO.clear()  # as a fresh worker process would start
+    compile_pkg.clear_memo()  # as a fresh worker process would start
     from actsearch.compile import _check
 
     def no_check(*a, **k):
@@ -405,23 +411,23 @@ def test_corrupted_cache_entry_is_rebuilt(monkeypatch, _cache_dir, interp):
     calls = _count_generation(monkeypatch)
     c = actsearch.parse("w*softsign(x) - x; w=0.5")
     compile_candidate(c, backend="triton")
-    entry = _cache.KernelCache(_cache_dir).path(c.key, "triton")
+    entry = _cache.open_cache(_cache_dir).path(c.key, "triton")
     text = entry.read_text()
     entry.write_text(text.replace("tl.sigmoid", "tl.exp").replace("/ (", "* ("))  # a wrong but valid kernel
-    compile_pkg._TRITON_MEMO.clear()
+    compile_pkg.clear_memo()
     m = compile_candidate(c, backend="triton")
     assert calls == [c.key, c.key]  # the bad file was not trusted
     assert entry.read_text() == text
     assert_matches_eager(c, m, _x((200,)))
 
     entry.write_text("")  # a truncated file
-    compile_pkg._TRITON_MEMO.clear()
+    compile_pkg.clear_memo()
     compile_candidate(c, backend="triton")
     assert len(calls) == 3 and entry.read_text() == text
 
 
 def test_cache_writes_are_atomic_under_concurrency(tmp_path):
-    cache = _cache.KernelCache(tmp_path / "c")
+    cache = _cache.open_cache(tmp_path / "c")
     bodies = [f"# body {i}\n" + "x = 1\n" * 2000 for i in range(4)]
     seen, stop = [], threading.Event()
 
@@ -453,6 +459,107 @@ def test_cache_dir_option_and_env(tmp_path, monkeypatch):
     monkeypatch.delenv("ACTSEARCH_CACHE")
     assert _cache.default_cache_dir() == Path.home() / ".cache" / "actsearch" / "kernels"
 
+
+
+# -- the cache executes only what it wrote ------------------------------------------------
+
+
+def _entry_path(folder: Path, c, backend: str = "triton") -> Path:
+    # spelled out here, not asked of the cache: the layout an attacker would target
+    return folder / f"k{c.key}_{backend}_v{_codegen.CODEGEN_VERSION}.py"
+
+
+def _plant(path: Path, body: str) -> None:
+    """Write ``body`` with the plain sha256 header a checksum-only cache accepted."""
+    import hashlib
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"# actsearch-cache sha256={hashlib.sha256(body.encode()).hexdigest()}\n{body}")
+
+
+def test_planted_cache_entry_is_never_executed(_cache_dir, tmp_path, interp):
+    c = actsearch.parse("w*softsign(x) + 2*x; w=0.5")
+    ran = tmp_path / "planted-code-ran"
+    body = f"open({str(ran)!r}, 'w').write('pwned')\n" + _codegen.generate_source(c)
+    _plant(_entry_path(_cache_dir, c), body)
+    m = compile_candidate(c, backend="triton")
+    assert not ran.exists(), "the cache imported a file it did not write"
+    assert "pwned" not in _entry_path(_cache_dir, c).read_text()  # replaced by the real kernel
+    assert_matches_eager(c, m, _x((200,)))
+
+
+def test_planted_checked_marker_does_not_skip_the_check(monkeypatch, _cache_dir, interp):
+    import hashlib
+
+    real = _codegen.generate_source
+    monkeypatch.setattr(_codegen, "generate_source", lambda c: real(c).replace("y.to(y_ptr", "(y * 1.01).to(y_ptr"))
+    c = actsearch.parse("w*softsign(x) + 3*x; w=0.5")
+    compile_candidate(c, backend="triton", check=False)  # a wrong kernel the cache did write, never checked
+    entry = _entry_path(_cache_dir, c)
+    body = entry.read_text().partition("\n")[2]
+    forged = hashlib.sha256(body.encode()).hexdigest()
+    for suffix in (".ok", ".cpu.ok", ".cuda.ok"):  # what a checksum-only marker would hold
+        entry.with_suffix(suffix).write_text(forged)
+    compile_pkg.clear_memo()
+    with pytest.raises(CompileError, match="disagrees with the eager reference"):
+        compile_candidate(c, backend="triton")
+
+    # nor does a genuine marker copied from another candidate's entry
+    monkeypatch.setattr(_codegen, "generate_source", real)
+    other = actsearch.parse("w*softsign(x) + 4*x; w=0.5")
+    compile_candidate(other, backend="triton")
+    for marker in _cache_dir.glob(f"k{other.key}_*.ok"):
+        entry.with_suffix(marker.name[len(entry.stem):]).write_bytes(marker.read_bytes())
+    monkeypatch.setattr(_codegen, "generate_source", lambda c: real(c).replace("y.to(y_ptr", "(y * 1.01).to(y_ptr"))
+    compile_pkg.clear_memo()
+    with pytest.raises(CompileError, match="disagrees with the eager reference"):
+        compile_candidate(c, backend="triton")
+
+
+@pytest.mark.parametrize("flaw", ["group-writable", "world-writable", "owned by another user", "secret readable"])
+def test_untrusted_cache_folder_is_refused(flaw, monkeypatch, _cache_dir, interp):
+    c = actsearch.parse("w*softsign(x) + 5*x; w=0.5")
+    compile_candidate(c, backend="triton")  # creates the folder and its secret
+    compile_pkg.clear_memo()
+    for f in _cache_dir.glob("k*"):
+        f.unlink()
+    if flaw == "group-writable":
+        _cache_dir.chmod(0o770)
+    elif flaw == "world-writable":
+        _cache_dir.chmod(0o777)
+    elif flaw == "owned by another user":
+        monkeypatch.setattr(_cache, "_current_uid", lambda: os.stat(_cache_dir).st_uid + 1)
+    else:
+        (_cache_dir / ".secret").chmod(0o644)
+    with pytest.warns(UserWarning, match="not using the kernel cache.*private temporary cache"):
+        m = compile_candidate(c, backend="triton")
+    assert not list(_cache_dir.glob("k*")), "wrote into a folder other users can plant files in"
+    assert_matches_eager(c, m, _x((200,)))
+
+
+def test_new_cache_folder_and_secret_are_private(_cache_dir, interp):
+    compile_candidate(actsearch.parse("w*softsign(x) + 6*x; w=0.5"), backend="triton")
+    assert _cache_dir.stat().st_mode & 0o777 == 0o700
+    assert (_cache_dir / ".secret").stat().st_mode & 0o777 == 0o600
+
+
+def test_cache_path_that_is_a_file(monkeypatch, tmp_path, interp):
+    path = tmp_path / "not-a-folder"
+    path.write_text("")
+    monkeypatch.setenv("ACTSEARCH_CACHE", str(path))
+    with pytest.raises(CompileError, match="is a file, not a folder") as info:
+        compile_candidate(actsearch.parse("w*softsign(x) + 7*x; w=0.5"), backend="triton")
+    assert "\n" not in str(info.value)
+    # auto (triton, as on a GPU): eager, and one warning however many layers compile
+    monkeypatch.setattr(compile_pkg, "resolve_backend", lambda b, d=None: "triton" if b == "auto" else b)
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        mods = [compile_candidate(actsearch.parse(f"w*softsign(x) + {k}*x; w=0.5")) for k in (8, 9, 10)]
+    assert [m.backend for m in mods] == ["eager"] * 3
+    msgs = [str(w.message) for w in caught if "is a file, not a folder" in str(w.message)]
+    assert len(msgs) == 1 and "using eager" in msgs[0]
 
 # -- bench-kernel -----------------------------------------------------------------------
 

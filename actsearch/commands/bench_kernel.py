@@ -70,7 +70,7 @@ def run(args) -> int:
     wanted = ["eager", "inductor", "triton"] if args.backend == "all" else [args.backend]
     notes = []
     if "triton" in wanted and not device.startswith("cuda"):
-        from actsearch.compile import _triton_available
+        from actsearch.compile._backends import triton_importable as _triton_available
 
         interp = _interpreting()
         if args.backend != "triton" or not interp or not _triton_available():
@@ -119,7 +119,7 @@ def _ratio(base: float | None, t: float) -> str:
 
 
 def _interpreting() -> bool:
-    from actsearch.compile import _triton_available
+    from actsearch.compile._backends import triton_importable as _triton_available
 
     if not _triton_available():
         return False

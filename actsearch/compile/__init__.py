@@ -1,24 +1,32 @@
 """Candidate -> ``nn.Module`` with a fused forward/backward kernel.
 
-Backends:
+Backends (one table, :mod:`actsearch.compile._backends`; add your own with
+:func:`register_backend`):
 
 - ``triton``: Triton kernels generated from the sympy expression (forward, d/dx and
   d/dparam by symbolic differentiation, shared sub-expressions by ``sympy.cse``) in
   one ``torch.autograd.Function``.  Runs on CUDA tensors, or on CPU tensors when
   ``TRITON_INTERPRET=1`` was set before triton was imported.
-- ``inductor``: ``torch.compile`` of the eager formula (the CPU default).
+- ``inductor``: ``torch.compile`` of the eager formula.
 - ``eager``: the reference, ``candidate.module()``.
-- ``auto``: ``triton`` when ``torch.cuda.is_available()`` and triton imports,
-  else ``inductor``; if compiling or the check fails, ``eager`` with a warning
-  saying why.  The choice is made when compiling, since a module does not know
-  its device yet; a triton module given a CPU tensor falls back to the eager
-  formula (with a warning) unless Triton is interpreting.
+- ``auto``: ``triton`` when the device is CUDA and triton imports, else ``eager``
+  (on a CPU the default search ran in 22.3 s with eager against 37.0 s with
+  inductor: compiling costs more than it saves on these small models).  If
+  compiling or the check fails, ``eager`` with a warning saying why.
+
+``device`` (a name or ``torch.device``; default CUDA when torch sees one, else the
+CPU) is where the module will run: it picks ``auto``'s backend, the check runs
+there, and the module is returned there.  A triton module compiled for a named
+device refuses inputs on another one (:class:`~actsearch.errors.CompileError`)
+instead of quietly running the eager formula; without ``device`` it falls back
+to eager with a warning (see :class:`~actsearch.compile._triton.TritonActivation`).
 
 Every compiled module is checked against ``candidate.module()`` before first use
 (see :mod:`actsearch.compile._check`).  Generated kernels are cached on disk (see
-:mod:`actsearch.compile._cache`), keyed by ``candidate.key``, backend and code
-generator version, and memoised in-process, so a candidate seen before costs an
-import, not a compile, and is not checked again.
+:mod:`actsearch.compile._cache`: HMAC-tagged, never executed unless this cache
+wrote them), keyed by ``candidate.key``, backend and code generator version, and
+memoised in-process, so a candidate seen before costs an import, not a compile,
+and is not checked again on the same kind of device.
 
 Example:
     >>> import torch, actsearch
@@ -30,6 +38,7 @@ Example:
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -37,47 +46,74 @@ import torch
 from actsearch.errors import CompileError
 from actsearch.expr import Candidate
 
-from ._cache import KernelCache, import_source_file
+from ._backends import Backend, backend_names, get_backend, register_backend, triton_importable, unregister_backend
 from ._codegen import CODEGEN_VERSION, generate_source
-from ._eager import EagerActivation
+from ._pipeline import build_checked, clear_memo
 
-__all__ = ["compile_candidate", "BACKENDS", "resolve_backend", "CODEGEN_VERSION"]
-
-BACKENDS = ("auto", "triton", "inductor", "eager")
-
-#: (cache dir, key) -> (imported kernel module, its source) that passed its check here
-_TRITON_MEMO: dict[tuple[str, str], tuple[object, str]] = {}
-#: (cache dir, key) of inductor functions that passed their check in this process
-_INDUCTOR_CHECKED: set[tuple[str, str]] = set()
+__all__ = ["compile_candidate", "BACKENDS", "Backend", "register_backend", "unregister_backend", "resolve_backend",
+           "resolve_device", "clear_memo", "CODEGEN_VERSION", "generate_source"]
 
 
-def _triton_available() -> bool:
+class _BackendNames(Sequence):
+    """``auto`` and the registered backends, read live (a backend registered later is in it)."""
+
+    def __getitem__(self, i):
+        return backend_names()[i]
+
+    def __len__(self) -> int:
+        return len(backend_names())
+
+    def __repr__(self) -> str:
+        return repr(backend_names())
+
+
+BACKENDS = _BackendNames()
+
+_WARNED: set[str] = set()
+
+
+def resolve_device(device: str | torch.device | None = None) -> torch.device:
+    """``device`` as a ``torch.device``; ``None`` (or ``"auto"``): CUDA when torch sees one, else the CPU.
+
+    Example:
+        >>> resolve_device("cpu")
+        device(type='cpu')
+    """
+    if device is None or (isinstance(device, str) and device.strip().lower() == "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
-        import triton  # noqa: F401
-    except Exception:
-        return False
-    return True
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise CompileError(f"unknown device {device!r}; expected e.g. 'cpu', 'cuda' or 'cuda:1'") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise CompileError(f"device {str(dev)!r} asked for, but torch sees no CUDA device")
+    return dev
 
 
-def resolve_backend(backend: str = "auto") -> str:
-    """The concrete backend ``auto`` stands for on this machine (others unchanged)."""
-    if backend not in BACKENDS:
-        raise CompileError(f"unknown backend {backend!r}; choose one of: {', '.join(BACKENDS)}")
+def resolve_backend(backend: str = "auto", device: str | torch.device | None = None) -> str:
+    """The concrete backend ``backend`` stands for on ``device`` (others are returned unchanged).
+
+    ``auto`` is ``triton`` on a CUDA device when triton imports, else ``eager``.
+
+    Example:
+        >>> resolve_backend("auto", "cpu")
+        'eager'
+        >>> resolve_backend("inductor", "cpu")
+        'inductor'
+    """
     if backend != "auto":
-        return backend
-    if torch.cuda.is_available() and _triton_available():
+        return get_backend(backend).name
+    dev = resolve_device(device)
+    if dev.type == "cuda" and triton_importable():
         return "triton"
-    return "inductor"
-
-
-def _check_device() -> str:
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    return "eager"
 
 
 def compile_candidate(
     candidate: Candidate,
-    backend: str = "auto",
+    backend: str | Backend = "auto",
     *,
+    device: str | torch.device | None = None,
     check: bool | None = None,
     cache_dir: str | Path | None = None,
 ):
@@ -85,113 +121,51 @@ def compile_candidate(
 
     Args:
         candidate: a :class:`~actsearch.Candidate`.
-        backend: ``"auto"``, ``"triton"``, ``"inductor"`` or ``"eager"``.
-        check: compare with the eager reference before returning: ``None`` (default)
-            when this kernel was not checked before (in this process or on disk),
-            ``True`` always, ``False`` never.
-        cache_dir: kernel cache directory (default ``$ACTSEARCH_CACHE`` or
+        backend: ``"auto"``, a registered backend's name (``"triton"``,
+            ``"inductor"``, ``"eager"``, ...) or a :class:`Backend`.
+        device: where the module runs (``"cpu"``, ``"cuda"``, ``"cuda:1"`` or a
+            ``torch.device``).  ``None``: CUDA when torch sees one, else the CPU,
+            and the module is returned on the CPU, free to be moved.
+        check: compare with the eager reference on ``device`` before returning:
+            ``None`` (default) when this kernel was not checked before on that kind
+            of device (in this process or on disk), ``True`` always, ``False`` never.
+        cache_dir: kernel cache folder (default ``$ACTSEARCH_CACHE`` or
             ``~/.cache/actsearch/kernels``).
 
     Raises:
-        CompileError: unknown backend, a candidate the backend cannot compile, or a
-            kernel that disagrees with the reference (message names the candidate
-            and the worst difference).  Under ``auto`` these become a warning and the
-            eager module.
+        CompileError: unknown backend or device, a backend that does not run on
+            ``device``, a candidate the backend cannot compile, an unusable cache
+            folder, or a kernel that disagrees with the reference (the message
+            names the candidate and the worst difference).  Under ``auto`` these
+            become one warning and the eager module.
 
     Example:
         >>> import actsearch
         >>> m = actsearch.compile(actsearch.parse("x*tanh(softplus(x))"), backend="eager")
         >>> m.backend
         'eager'
+        >>> compile_candidate(actsearch.parse("x*sigmoid(x)"), device="cpu").backend  # auto on a CPU
+        'eager'
     """
     if not isinstance(candidate, Candidate):
         raise CompileError(f"expected a Candidate (from actsearch.parse), got {type(candidate).__name__}")
-    chosen = resolve_backend(backend)
-    cache = KernelCache(cache_dir)
-    if chosen == "eager":
-        return EagerActivation(candidate)
+    dev = resolve_device(device)
+    bound = dev if device is not None else None
+    chosen = get_backend(resolve_backend(backend, dev) if isinstance(backend, str) else backend)
     try:
-        if chosen == "triton":
-            return _compile_triton(candidate, cache, check)
-        return _compile_inductor(candidate, cache, check)
+        why = chosen.available(dev)
+        if why:
+            raise CompileError(why)
+        return build_checked(chosen, candidate, dev, bound, check, cache_dir)
     except CompileError as exc:
         if backend != "auto":
             raise
-        warnings.warn(f"actsearch.compile: {chosen} backend failed, using eager: {exc}", stacklevel=2)
-        return EagerActivation(candidate)
+        _warn_once(f"actsearch.compile: {chosen.name} backend failed, using eager: {exc}")
+        return build_checked(get_backend("eager"), candidate, dev, bound, check, cache_dir)
 
 
-def _summary(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}"[:300]
-
-
-def _compile_triton(candidate: Candidate, cache: KernelCache, check: bool | None):
-    if not _triton_available():
-        raise CompileError("the triton backend needs the triton package (pip install triton)")
-    from ._check import check_module
-    from ._triton import TritonActivation, interpreting
-
-    if not torch.cuda.is_available() and not interpreting():
-        raise CompileError(
-            "the triton backend needs a CUDA device, or TRITON_INTERPRET=1 set before triton is first imported"
-        )
-    memo_key = (str(cache.directory), candidate.key)
-    kernels, body = _TRITON_MEMO.get(memo_key, (None, ""))
-    checked = kernels is not None
-    if kernels is None:
-        body = cache.load_text(candidate.key, "triton")
-        if body is None:
-            try:
-                body = generate_source(candidate)
-            except CompileError:
-                raise
-            except Exception as exc:  # sympy failures on exotic expressions
-                raise CompileError(f"cannot generate a kernel for {candidate.text!r}: {_summary(exc)}") from exc
-            cache.store(candidate.key, "triton", body)
-        checked = cache.is_checked(candidate.key, "triton", body)
-        name = f"actsearch_kernel_{candidate.key}_v{CODEGEN_VERSION}_{abs(hash(body)) % 10**8}"
-        try:
-            kernels = import_source_file(cache.path(candidate.key, "triton"), name)
-        except Exception as exc:
-            raise CompileError(f"generated kernel for {candidate.text!r} does not import: {_summary(exc)}") from exc
-    module = TritonActivation(candidate, kernels)
-    if check or (check is None and not checked):
-        try:
-            check_module(module, candidate, _check_device())
-        except CompileError:
-            raise
-        except Exception as exc:
-            raise CompileError(f"triton kernel for {candidate.text!r} failed to run: {_summary(exc)}") from exc
-        cache.mark_checked(candidate.key, "triton", body)
-    _TRITON_MEMO[memo_key] = (kernels, body)
-    return module
-
-
-_INDUCTOR_BODY = "# inductor: torch.compile of the eager formula passed the check\n"
-
-
-def _compile_inductor(candidate: Candidate, cache: KernelCache, check: bool | None):
-    from ._check import check_module
-    from ._inductor import InductorActivation
-
-    memo_key = (str(cache.directory), candidate.key)
-    checked = memo_key in _INDUCTOR_CHECKED or (
-        cache.load_text(candidate.key, "inductor") == _INDUCTOR_BODY
-        and cache.is_checked(candidate.key, "inductor", _INDUCTOR_BODY)
-    )
-    try:
-        module = InductorActivation(candidate)
-    except Exception as exc:
-        raise CompileError(f"torch.compile failed for {candidate.text!r}: {_summary(exc)}") from exc
-    if check or (check is None and not checked):
-        try:
-            check_module(module, candidate, _check_device())
-        except CompileError:
-            raise
-        except Exception as exc:  # inductor compiles lazily, at the check's first call
-            raise CompileError(f"torch.compile failed for {candidate.text!r}: {_summary(exc)}") from exc
-        cache.store(candidate.key, "inductor", _INDUCTOR_BODY)
-        cache.mark_checked(candidate.key, "inductor", _INDUCTOR_BODY)
-    _INDUCTOR_CHECKED.add(memo_key)
-    return module
+def _warn_once(message: str) -> None:
+    # one warning per reason and process, not one per layer of every model
+    if message not in _WARNED:
+        _WARNED.add(message)
+        warnings.warn(message, stacklevel=3)

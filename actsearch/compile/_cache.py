@@ -1,18 +1,29 @@
-"""On-disk cache of generated kernel modules.
+"""On-disk cache of generated kernel modules, which executes only what it wrote.
 
-One file per ``(candidate.key, backend, CODEGEN_VERSION)`` in the cache directory:
-``$ACTSEARCH_CACHE`` if set, else ``~/.cache/actsearch/kernels``.  The first line is
-``# actsearch-cache sha256=<digest of the rest>``; an entry whose digest does not
-match (truncated, edited, half-written by a crashed process) is ignored and
-rebuilt.  Writes go to a temporary file in the same directory and are renamed into
-place with :func:`os.replace`, so worker processes compiling the same candidate at
-once never see a partial file.  A marker file ``<entry>.ok`` holding the same
-digest is written once the kernel passed the check against the eager reference;
-only a checked entry is reused without checking again.
+One entry per ``(candidate.key, backend, CODEGEN_VERSION)`` in the cache folder:
+``$ACTSEARCH_CACHE`` if set, else ``~/.cache/actsearch/kernels``.  An entry's first
+line is ``# actsearch-cache hmac-sha256=<tag>``, an HMAC of the entry's name and body
+under a per-cache secret (``.secret``: 32 random bytes, mode 0600, created with the
+folder).  A file planted by someone without the secret, or a truncated,
+half-written or edited one, fails the tag and is rebuilt, never imported.  The
+marker that says "this kernel passed the check against the eager reference on a
+<device>" (``<entry>.<device>.ok``) is an HMAC too, so it cannot be forged or
+copied from another entry.
+
+:func:`open_cache` refuses a folder it cannot trust: one writable by other users
+(group or world write bit), owned by someone else, or whose secret is readable by
+others or not ours.  It then warns once and uses a fresh private temporary folder
+for this process instead.  A path that is a file, not a folder, is a
+:class:`~actsearch.errors.CompileError` (one line).
+
+Writes go to a temporary file in the same folder, renamed into place with
+:func:`os.replace`, so workers compiling the same candidate at once never read a
+partial file.  Imports run the verified text itself (registered with
+:mod:`linecache` for ``triton.jit``, which reads its source), not the file again.
 
 Example:
     >>> import tempfile
-    >>> cache = KernelCache(tempfile.mkdtemp())
+    >>> cache = open_cache(tempfile.mkdtemp())
     >>> path = cache.store("0123456789abcdef", "triton", "X = 1\\n")
     >>> cache.load_text("0123456789abcdef", "triton")
     'X = 1\\n'
@@ -20,19 +31,29 @@ Example:
 
 from __future__ import annotations
 
+import errno
 import hashlib
-import importlib.util
+import hmac
+import linecache
 import os
+import secrets
+import stat
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 from types import ModuleType
 
+from actsearch.errors import CompileError
+
 from ._codegen import CODEGEN_VERSION
 
-__all__ = ["KernelCache", "default_cache_dir", "import_source_file"]
+__all__ = ["KernelCache", "default_cache_dir", "open_cache", "import_verified_source"]
 
-_MAGIC = "# actsearch-cache sha256="
+_MAGIC = "# actsearch-cache hmac-sha256="
+_SECRET = ".secret"
+#: refused folder -> the private temporary cache used instead, in this process
+_FALLBACKS: dict[str, "KernelCache"] = {}
 
 
 def default_cache_dir() -> Path:
@@ -42,50 +63,59 @@ def default_cache_dir() -> Path:
     return Path.home() / ".cache" / "actsearch" / "kernels"
 
 
-def _digest(body: str) -> str:
-    return hashlib.sha256(body.encode("utf-8")).hexdigest()
+def _current_uid() -> int:
+    return os.getuid() if hasattr(os, "getuid") else -1
 
 
 class KernelCache:
-    """A directory of checksummed, atomically written entries."""
+    """A trusted folder of HMAC-tagged, atomically written entries (see :func:`open_cache`)."""
 
-    def __init__(self, directory: str | os.PathLike | None = None):
-        self.directory = Path(directory).expanduser() if directory else default_cache_dir()
+    def __init__(self, directory: Path, secret: bytes):
+        self.directory = directory
+        self._secret = secret
 
     def path(self, key: str, backend: str) -> Path:
         return self.directory / f"k{key}_{backend}_v{CODEGEN_VERSION}.py"
 
+    def _tag(self, *parts: str) -> str:
+        return hmac.new(self._secret, "\0".join(parts).encode("utf-8"), hashlib.sha256).hexdigest()
+
     def load_text(self, key: str, backend: str) -> str | None:
-        """The entry's body, or ``None`` when missing or corrupted."""
+        """The entry's body, or ``None`` when missing, corrupted or not written by this cache."""
+        path = self.path(key, backend)
         try:
-            raw = self.path(key, backend).read_text(encoding="utf-8")
+            raw = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
             return None
         header, sep, body = raw.partition("\n")
-        if not sep or not header.startswith(_MAGIC) or header[len(_MAGIC):] != _digest(body):
+        tag = header[len(_MAGIC):] if header.startswith(_MAGIC) else ""
+        if not sep or not hmac.compare_digest(tag, self._tag("entry", path.name, body)):
             return None
         return body
 
     def store(self, key: str, backend: str, body: str) -> Path:
         target = self.path(key, backend)
-        self._atomic_write(target, f"{_MAGIC}{_digest(body)}\n{body}")
+        self._atomic_write(target, f"{_MAGIC}{self._tag('entry', target.name, body)}\n{body}")
         return target
 
-    def mark_checked(self, key: str, backend: str, body: str) -> None:
-        """Record that ``body`` passed the check against the eager reference."""
-        self._atomic_write(self._marker(key, backend), _digest(body))
+    def mark_checked(self, key: str, backend: str, body: str, device: str = "cpu") -> None:
+        """Record that ``body`` passed the check against the eager reference on ``device``."""
+        self._atomic_write(self._marker(key, backend, device), self._checked_tag(key, backend, body, device))
 
-    def is_checked(self, key: str, backend: str, body: str) -> bool:
+    def is_checked(self, key: str, backend: str, body: str, device: str = "cpu") -> bool:
         try:
-            return self._marker(key, backend).read_text(encoding="utf-8") == _digest(body)
+            text = self._marker(key, backend, device).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
             return False
+        return hmac.compare_digest(text, self._checked_tag(key, backend, body, device))
 
-    def _marker(self, key: str, backend: str) -> Path:
-        return self.path(key, backend).with_suffix(".ok")
+    def _checked_tag(self, key: str, backend: str, body: str, device: str) -> str:
+        return self._tag("checked", self.path(key, backend).name, device, body)
+
+    def _marker(self, key: str, backend: str, device: str) -> Path:
+        return self.path(key, backend).with_suffix(f".{device}.ok")
 
     def _atomic_write(self, target: Path, text: str) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=target.suffix)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -99,13 +129,102 @@ class KernelCache:
             raise
 
 
-def import_source_file(path: Path, name: str) -> ModuleType:
-    """Import a generated file as module ``name`` (triton.jit reads its source)."""
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
+def open_cache(directory: str | os.PathLike | None = None) -> KernelCache:
+    """The cache in ``directory`` (default :func:`default_cache_dir`), created if missing.
+
+    Raises:
+        CompileError: the path is a file (or lies under one), or cannot be created.
+    """
+    folder = Path(directory).expanduser() if directory else default_cache_dir()
+    if folder.exists() and not folder.is_dir():
+        raise CompileError(f"kernel cache {str(folder)!r} (ACTSEARCH_CACHE or cache_dir) is a file, not a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as exc:
+        raise CompileError(f"cannot create the kernel cache folder {str(folder)!r}: {exc.strerror or exc}") from None
+    why = _untrusted(folder)
+    secret = None if why else _secret(folder)
+    if secret is None:
+        why = why or f"its {_SECRET} file is not a private file of this user"
+        return _fallback(folder, why)
+    return KernelCache(folder, secret)
+
+
+def _untrusted(folder: Path) -> str:
+    """Why other users could plant files in ``folder`` ('' when they cannot)."""
+    st = folder.stat()
+    uid = _current_uid()
+    if uid >= 0 and st.st_uid != uid:
+        return f"it is owned by uid {st.st_uid}, not by this user (uid {uid})"
+    if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return f"it is writable by other users (mode {stat.S_IMODE(st.st_mode):o})"
+    return ""
+
+
+def _secret(folder: Path) -> bytes | None:
+    """The folder's secret, created on first use; ``None`` if the file is not private."""
+    path = folder / _SECRET
+    for _ in range(2):
+        try:
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        except FileNotFoundError:
+            _create_secret(folder, path)
+            continue
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:  # a symlink planted in its place
+                return None
+            raise
+        with os.fdopen(fd, "rb") as fh:
+            st = os.fstat(fh.fileno())
+            uid = _current_uid()
+            if not stat.S_ISREG(st.st_mode) or (uid >= 0 and st.st_uid != uid) or st.st_mode & 0o077:
+                return None
+            data = fh.read()
+        return data if len(data) == 32 else None
+    return None
+
+
+def _create_secret(folder: Path, path: Path) -> None:
+    # written in full to a private temporary file, then linked into place: a worker
+    # starting at the same moment sees either no secret or the whole one
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-secret-")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(secrets.token_bytes(32))
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass  # another process made it first: use theirs
+    finally:
+        os.unlink(tmp)
+
+
+def _fallback(folder: Path, why: str) -> KernelCache:
+    key = str(folder)
+    if key not in _FALLBACKS:
+        # private to this process: a fresh mkdtemp folder (mode 0700) and a secret kept in memory
+        _FALLBACKS[key] = KernelCache(Path(tempfile.mkdtemp(prefix="actsearch-kernels-")), secrets.token_bytes(32))
+        warnings.warn(
+            f"actsearch: not using the kernel cache {key!r}: {why}; "
+            f"using a private temporary cache for this process instead ({_FALLBACKS[key].directory})",
+            stacklevel=3,
+        )
+    return _FALLBACKS[key]
+
+
+def import_verified_source(text: str, filename: Path, name: str) -> ModuleType:
+    """Import ``text`` (already verified) as module ``name``, as if read from ``filename``.
+
+    ``triton.jit`` reads a kernel's source through :mod:`inspect`; registering the
+    text with :mod:`linecache` makes it read this text, not the file on disk.
+    """
+    fname = str(filename)
+    linecache.cache[fname] = (len(text), None, text.splitlines(keepends=True), fname)
+    module = ModuleType(name)
+    module.__file__ = fname
     sys.modules[name] = module
     try:
-        spec.loader.exec_module(module)
+        exec(compile(text, fname, "exec"), module.__dict__)  # noqa: S102 - our own verified text
     except BaseException:
         sys.modules.pop(name, None)
         raise

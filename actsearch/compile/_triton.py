@@ -2,6 +2,13 @@
 
 Imported lazily (it imports triton): set ``TRITON_INTERPRET=1`` before the first
 compile to run the kernels on a CPU through Triton's interpreter.
+
+Per forward+backward the launcher issues, besides the two generated kernels,
+one ``stack`` of the parameters (forward), one ``sum`` of the per-program
+parameter-gradient partials (backward) and views: the partials are written in
+full by the kernel (``empty``, not ``zeros``), the parameters enter the autograd
+Function one by one (no ``stack`` backward, no per-parameter ``select``), and a
+candidate without parameters passes a cached placeholder.
 """
 
 from __future__ import annotations
@@ -13,13 +20,13 @@ import torch
 import triton
 import triton.language as tl
 
+from actsearch.errors import CompileError
 from actsearch.expr import CandidateModule
 
-__all__ = ["TritonActivation", "interpreting", "KernelFunction"]
+from ._launch import BLOCK, MAX_ROW, num_warps, row_block
 
-_BLOCK = 1024
-#: longest row a row-wise kernel holds in one block; longer rows use the eager formula
-MAX_ROW = 1 << 16
+__all__ = ["TritonActivation", "interpreting", "KernelFunction", "launch_config"]
+
 _KERNEL_DTYPES = (torch.float32, torch.bfloat16, torch.float16)
 
 
@@ -31,54 +38,84 @@ def interpreting() -> bool:
     return isinstance(tl.sigmoid, InterpretedFunction)
 
 
-def _row_block(ncols: int) -> int:
-    return max(16, triton.next_power_of_2(ncols))
+_INTERPRETING = interpreting()  # fixed once triton is imported
+#: device -> a float32 placeholder for the parameter pointers of parameter-free kernels
+_PLACEHOLDER: dict[torch.device, torch.Tensor] = {}
+
+
+def _placeholder(device: torch.device) -> torch.Tensor:
+    t = _PLACEHOLDER.get(device)
+    if t is None:
+        t = _PLACEHOLDER[device] = torch.zeros(1, dtype=torch.float32, device=device)
+    return t
+
+
+def launch_config(rowwise: bool, shape) -> tuple[int, int, int, int]:
+    """``(programs, n or ncols argument, BLOCK, num_warps)`` for an input of ``shape``."""
+    numel = 1
+    for s in shape:
+        numel *= int(s)
+    if rowwise:
+        ncols = int(shape[-1]) if len(shape) else 1
+        block = row_block(ncols)
+        return numel // max(ncols, 1), ncols, block, num_warps(block, True)
+    return triton.cdiv(numel, BLOCK), numel, BLOCK, num_warps(BLOCK, False)
+
+
+def _pack(params: tuple[torch.Tensor, ...], device: torch.device) -> torch.Tensor:
+    if not params:
+        return _placeholder(device)
+    if all(p.dtype == torch.float32 and p.device == device for p in params):
+        return torch.stack(params)
+    return torch.stack([p.to(device=device, dtype=torch.float32) for p in params])
 
 
 class KernelFunction(torch.autograd.Function):
-    """y = f(x; p) with the generated ``fwd``/``bwd`` kernels of one candidate.
+    """y = f(x; p_1..p_K) with the generated ``fwd``/``bwd`` kernels of one candidate.
 
-    ``pvec`` holds the parameters as one float32 vector; its gradient is the sum
-    of the per-program (or per-row) float32 partials the backward kernel writes.
+    The parameters (0-d tensors) are packed into one float32 vector for the
+    kernels; their gradients are the sums of the per-program (or per-row) float32
+    partials the backward kernel writes, summed in one reduction (deterministic,
+    no atomics).
+
+    Call as ``KernelFunction.apply(x, kernels, *params)``.
     """
 
     @staticmethod
-    def forward(ctx, x: torch.Tensor, pvec: torch.Tensor, kernels, block: int):
+    def forward(ctx, x: torch.Tensor, kernels, *params: torch.Tensor):
         x = x.contiguous()
+        pvec = _pack(params, x.device)
         y = torch.empty_like(x)
-        if x.numel():
-            grid, n_arg, blk = _launch_shape(kernels, x, block)
+        programs, n_arg, block, warps = launch_config(kernels.ROWWISE, x.shape)
+        if programs:
             with np.errstate(all="ignore"):  # the interpreter evaluates with numpy
-                kernels.fwd[grid](x, pvec, y, n_arg, BLOCK=blk)
+                kernels.fwd[(programs,)](x, pvec, y, n_arg, BLOCK=block, num_warps=warps)
         ctx.save_for_backward(x, pvec)
-        ctx.kernels, ctx.block = kernels, block
+        ctx.kernels = kernels
+        ctx.nparams = len(params)
         return y
 
     @staticmethod
     def backward(ctx, gy: torch.Tensor):
         x, pvec = ctx.saved_tensors
-        kernels = ctx.kernels
+        kernels, nparams = ctx.kernels, ctx.nparams
         gy = gy.contiguous()
         if gy.dtype != x.dtype:
             gy = gy.to(x.dtype)
         gx = torch.empty_like(x)
-        grid, n_arg, blk = _launch_shape(kernels, x, ctx.block)
-        nparams = kernels.NPARAMS
-        partials = torch.zeros((max(grid[0], 1), max(nparams, 1)), dtype=torch.float32, device=x.device)
-        if x.numel():
+        programs, n_arg, block, warps = launch_config(kernels.ROWWISE, x.shape)
+        if not nparams:
+            partials = pvec  # not written: the kernel has no parameter to reduce
+        elif programs:
+            partials = torch.empty((programs, nparams), dtype=torch.float32, device=x.device)  # written in full
+        else:
+            partials = torch.zeros((1, nparams), dtype=torch.float32, device=x.device)
+        if programs:
             with np.errstate(all="ignore"):
-                kernels.bwd[grid](x, gy, pvec, gx, partials, n_arg, BLOCK=blk)
-        gp = partials.sum(0)[:nparams] if nparams else None
-        return gx, gp, None, None
-
-
-def _launch_shape(kernels, x: torch.Tensor, block: int):
-    if kernels.ROWWISE:
-        ncols = x.shape[-1] if x.dim() else 1
-        rows = x.numel() // max(ncols, 1)
-        return (rows,), ncols, _row_block(ncols)
-    n = x.numel()
-    return (triton.cdiv(n, block),), n, block
+                kernels.bwd[(programs,)](x, gy, pvec, gx, partials, n_arg, BLOCK=block, num_warps=warps)
+        if not nparams:
+            return gx, None
+        return (gx, None, *partials.sum(0).unbind(0))
 
 
 class TritonActivation(CandidateModule):
@@ -87,9 +124,17 @@ class TritonActivation(CandidateModule):
     Same parameters as ``candidate.module()`` (``params.<name>``), so state dicts
     interchange.  Inputs of any shape are made contiguous and flattened (row-wise
     candidates keep the last dimension as the row).  float32/bfloat16/float16 run
-    in the kernels with float32 arithmetic; other dtypes (float64), CPU tensors
-    when Triton is not interpreting, and row-wise candidates on rows longer than
-    ``MAX_ROW`` (65536) use the eager formula.
+    in the kernels with float32 arithmetic; float64 inputs and row-wise candidates
+    on rows longer than ``MAX_ROW`` (65536) use the eager formula.
+
+    The kernels run on CUDA tensors (CPU tensors too when Triton is interpreting).
+    What an input elsewhere gets is ``fallback``:
+
+    - ``"eager"`` (``compile_candidate`` without ``device``: direct library use):
+      the eager formula, with one warning;
+    - ``"error"`` (``compile_candidate(..., device=...)``, as a search compiles):
+      :class:`~actsearch.errors.CompileError`, so a search never trains a candidate
+      on the slow eager path while believing it runs the kernel.
 
     Shape: ``(*)`` -> ``(*)``, the same shape and dtype.
 
@@ -103,32 +148,36 @@ class TritonActivation(CandidateModule):
 
     backend = "triton"
 
-    def __init__(self, candidate, kernels, block: int = _BLOCK):
+    def __init__(self, candidate, kernels, fallback: str = "eager"):
         super().__init__(candidate)
+        if fallback not in ("eager", "error"):
+            raise CompileError(f"fallback must be 'eager' or 'error', got {fallback!r}")
         self._kernels = kernels
-        self._block = block
+        self.fallback = fallback
         self._warned = False
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        usable = x.dtype in _KERNEL_DTYPES and (x.is_cuda or (x.device.type == "cpu" and interpreting()))
-        if usable and self._kernels.ROWWISE and x.dim() and x.shape[-1] > MAX_ROW:
-            if not self._warned:
-                warnings.warn(f"rows longer than {MAX_ROW} use the eager formula, not the row-wise kernel", stacklevel=2)
-                self._warned = True
+        on_kernel_device = x.is_cuda or (_INTERPRETING and x.device.type == "cpu")
+        if x.dtype not in _KERNEL_DTYPES:
             return super().forward(x)
-        if not usable:
-            if not self._warned and x.dtype in _KERNEL_DTYPES:
-                warnings.warn(
-                    f"triton kernel needs a CUDA tensor (or TRITON_INTERPRET=1); {x.device} input uses the eager formula",
-                    stacklevel=2,
+        if not on_kernel_device:
+            if self.fallback == "error":
+                raise CompileError(
+                    f"triton kernel for {self.candidate.text!r} runs on CUDA tensors, got a {x.device} tensor "
+                    "(move the input to the GPU, or compile with device='cpu' for the eager formula)"
                 )
-                self._warned = True
+            self._warn_once(f"triton kernel needs a CUDA tensor (or TRITON_INTERPRET=1); {x.device} input uses "
+                            "the eager formula")
             return super().forward(x)
-        if self.params:
-            pvec = torch.stack([p.reshape(()).to(device=x.device, dtype=torch.float32) for p in self.params.values()])
-        else:
-            pvec = torch.zeros(1, device=x.device, dtype=torch.float32)
-        return KernelFunction.apply(x, pvec, self._kernels, self._block)
+        if self._kernels.ROWWISE and x.dim() and x.shape[-1] > MAX_ROW:
+            self._warn_once(f"rows longer than {MAX_ROW} use the eager formula, not the row-wise kernel")
+            return super().forward(x)
+        return KernelFunction.apply(x, self._kernels, *self.params.values())
+
+    def _warn_once(self, message: str) -> None:
+        if not self._warned:
+            warnings.warn(message, stacklevel=3)
+            self._warned = True
 
     def extra_repr(self) -> str:
         return super().extra_repr() + ", backend='triton'"
