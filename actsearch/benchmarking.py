@@ -5,17 +5,39 @@ acc_seed0..acc_seedK, status`` (one row per unique function; ``actsearch benchma
 build`` writes it).  :class:`TableSpace` restricts a search to the table's
 functions: it samples among them and mutates/recombines with a base space's
 operators (the grammar's), keeping only children that are rows.  Evaluating is a
-lookup, so hundreds of repeated searches take seconds, and optimisers are compared
-by how many evaluations they need:
+lookup, so hundreds of repeated searches take minutes, and optimisers are compared
+by how many evaluations they need to find a function in the table's top
+``top_fraction`` (1%) by mean accuracy.
 
-* ``evals_to_top``: median over repeats of the number of evaluations until a
-  function in the table's top ``top_fraction`` (1%) by mean accuracy is found
-  (``None`` when fewer than half of the repeats got there within the budget);
-* ``best_at``: median over repeats of the best accuracy found after 25, 50, 100
-  evaluations.
+How a replay counts (the same rule for every optimiser, and the rule of
+``actsearch search``, which never trains a fingerprint twice): an *evaluation* is
+the first lookup of a distinct function; a proposal of a function already
+evaluated in the same search is told its earlier result again and costs nothing
+(counted apart as a free repeat).  :data:`MAX_SKIPS` consecutive repeats end the
+search, as they end a real one.  Failed rows (``status`` not ``ok``) and
+proposals missing from the table are evaluations with a failed result.
 
-Failed rows (``status`` not ``ok``) and proposals missing from the table are
-evaluations with a failed result.
+Optimisers: every name of the registry, with two replay-only names:
+
+* ``random``: the baseline, *without* replacement: a random permutation of the
+  table's distinct functions (:class:`PermutationRandom`).  The registry's random
+  search samples with replacement; under the rule above its repeats would cost
+  nothing, which makes it the same distribution, but the permutation is exact.
+* ``surrogate-shuffled``: the control, the surrogate with its feature vectors
+  permuted across the table's functions (:class:`ShuffledFeatures`, a new
+  permutation per repeat), which keeps the features' distribution but breaks the
+  link between a function and its features.
+
+Figures (:func:`summarize`, :func:`run_benchmark`): per repeat, the number of
+evaluations until the first top-``top_fraction`` function; the median over
+repeats with a percentile-bootstrap 95% interval (the repeats resampled with
+replacement, :func:`bootstrap_median`), and the ratio of an optimiser's median to
+random's with a bootstrap interval of that ratio (:func:`bootstrap_ratio`).
+*Censoring*: a repeat that never reaches the target (the budget, by default every
+distinct function of the table, ran out, or the search ended on repeats) counts as
+``+inf``, above every observed count; a median or interval bound that lands there
+is reported as "censored", never as a number.  ``best_at``: median over repeats
+of the best accuracy found after 25, 50, 100 evaluations.
 
 Example:
     >>> import numpy as np, actsearch
@@ -23,8 +45,8 @@ Example:
     >>> texts = ["relu(x)", "tanh(x)", "x*sigmoid(x)", "sin(x)", "abs(x)"]
     >>> table = Table.from_scores([actsearch.parse(t) for t in texts], [0.9, 0.7, 0.95, 0.5, 0.6])
     >>> traces = replay(table, "random", repeats=2, budget=5, seed=0)
-    >>> len(traces), len(traces[0])
-    (2, 5)
+    >>> len(traces), len(traces[0]), len(set(traces[0]))
+    (2, 5, 5)
 """
 
 from __future__ import annotations
@@ -39,13 +61,20 @@ import numpy as np
 
 from actsearch.errors import ActsearchError
 from actsearch.expr import Candidate, parse
+from actsearch.optimizers.base import Optimizer
 from actsearch.result import Result
 from actsearch.search_spaces.base import SearchSpace
 
-__all__ = ["BenchmarkError", "Table", "TableSpace", "make_optimizer", "replay", "summarize",
-           "run_benchmark", "format_summary", "synthetic_scores", "CHECKPOINTS"]
+__all__ = ["BenchmarkError", "Table", "TableSpace", "PermutationRandom", "ShuffledFeatures", "Run",
+           "make_optimizer", "replay", "replay_runs", "evals_to_top", "bootstrap_median", "bootstrap_ratio",
+           "summarize", "run_benchmark", "format_summary", "synthetic_scores", "CHECKPOINTS", "MAX_SKIPS",
+           "REPLAY_OPTIMIZERS"]
 
 CHECKPOINTS = (25, 50, 100)
+#: consecutive free repeats that end a search (the search driver of ``actsearch search`` stops at as many)
+MAX_SKIPS = 200
+#: names only the replay knows (besides the registry's)
+REPLAY_OPTIMIZERS = ("random", "surrogate-shuffled")
 BASE_COLUMNS = ("text", "fingerprint", "mean_accuracy", "status")
 
 
@@ -183,31 +212,173 @@ class TableSpace(SearchSpace):
         return self._in_table(lambda: self.base.crossover(a, b, rng), rng)
 
 
+class PermutationRandom(Optimizer):
+    """Random search without replacement: the space's distinct functions in a random order.
+
+    The order is ``default_rng(seed).permutation`` of the members (de-duplicated by
+    fingerprint, in enumeration order); :meth:`ask` returns ``None`` once every
+    member was asked.  Results do not change what it asks next.
+    """
+
+    name = "random"
+
+    def __init__(self, space, seed: int = 0):
+        super().__init__(space, seed)
+        members, fps = [], set()
+        for c in space.enumerate():
+            if c.fingerprint() not in fps:
+                fps.add(c.fingerprint())
+                members.append(c)
+        self.members = members
+        self.order = [int(i) for i in self.rng.permutation(len(members))]
+        self.asked = 0
+        self.told = 0
+
+    def ask(self) -> Candidate | None:
+        if self.asked >= len(self.order):
+            return None
+        self.asked += 1
+        return self.members[self.order[self.asked - 1]]
+
+    def tell(self, candidate: Candidate, result: Result) -> None:
+        self.told += 1
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "seed": self.seed, "asked": self.asked, "told": self.told, "order": self.order}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.asked, self.told, self.order = int(state["asked"]), int(state["told"]), list(state["order"])
+
+
+class ShuffledFeatures:
+    """A surrogate's features, permuted across ``members``: member ``i`` gets the vector of member ``perm[i]``.
+
+    Wraps a :class:`actsearch.surrogates.features.FeatureExtractor` (anything with
+    ``__call__``, ``matrix`` and ``dim``).  Every member still has a distinct,
+    realistic vector, but it is another function's, so a model fitted on them
+    learns nothing about shape.  Candidates outside ``members`` (none, in a
+    :class:`TableSpace`) keep their own features.
+    """
+
+    def __init__(self, inner, members: Sequence[Candidate], rng: np.random.Generator):
+        self.inner = inner
+        self.members = list(members)
+        self.permutation = rng.permutation(len(self.members))
+        self._by_text: dict[str, np.ndarray] = {}
+        self._by_fp: dict[str, np.ndarray] = {}
+        for m, j in zip(self.members, self.permutation):
+            v = inner(self.members[int(j)])
+            self._by_text[m.text] = v
+            self._by_fp[m.fingerprint()] = v
+
+    @property
+    def dim(self) -> int:
+        return self.inner.dim
+
+    def __call__(self, candidate: Candidate) -> np.ndarray:
+        v = self._by_text.get(candidate.text)
+        if v is None:
+            v = self._by_fp.get(candidate.fingerprint())
+        return self.inner(candidate) if v is None else v
+
+    def matrix(self, candidates) -> np.ndarray:
+        if not candidates:
+            return np.zeros((0, self.dim))
+        return np.stack([self(c) for c in candidates])
+
+
 def make_optimizer(name: str, space, seed: int = 0, **options):
-    """An optimiser by registry name (unknown names and options: one-line errors)."""
+    """An optimiser by name: the replay's ``random`` and ``surrogate-shuffled``, else the registry's.
+
+    Unknown names and options: one-line errors.
+    """
     from actsearch.optimizers.registry import get_optimizer
 
+    if name == "random":
+        if options:
+            raise BenchmarkError(f"optimizer 'random' has no option {next(iter(options))!r}")
+        return PermutationRandom(space, seed=seed)
+    if name == "surrogate-shuffled":
+        opt = get_optimizer("surrogate", space, seed=seed, **options)
+        if not getattr(space, "finite", False):
+            raise BenchmarkError("surrogate-shuffled needs a finite space (a table) to permute features over")
+        # its own stream: the optimiser's proposals stay those of seed `seed`
+        opt.features = ShuffledFeatures(opt.features, list(space.enumerate()),
+                                        np.random.default_rng([seed, 0x5EED]))
+        return opt
     return get_optimizer(name, space, seed=seed, **options)
 
 
-def replay(table: Table, optimizer: str, repeats: int = 50, budget: int = 100, seed: int = 0,
-           base: SearchSpace | None = None, options: dict[str, Any] | None = None) -> list[list[float | None]]:
-    """``repeats`` searches of ``budget`` lookups each; one score (None: failed) per evaluation.
+@dataclass
+class Run:
+    """One replayed search."""
 
-    Repeat ``r`` uses seed ``seed + r``.
+    trace: list[float | None]  # one score (None: failed) per evaluation, i.e. per distinct function
+    free_repeats: int = 0      # proposals of functions already evaluated (told again, not counted)
+    ended: str = "budget"      # budget | target (stopped once the target was found) | repeats | exhausted
+
+
+def _search(opt, table: Table, budget: int, threshold: float | None, min_evals: int) -> Run:
+    seen: dict[str, Result] = {}
+    run = Run([])
+    skips, hit = 0, False
+    while len(run.trace) < budget:
+        cand = opt.ask()
+        if cand is None:
+            run.ended = "exhausted"
+            break
+        fp = cand.fingerprint()
+        prior = seen.get(fp)
+        if prior is not None:
+            opt.tell(cand, prior)
+            run.free_repeats += 1
+            skips += 1
+            if skips >= MAX_SKIPS:
+                run.ended = "repeats"
+                break
+            continue
+        skips = 0
+        result = table.result(cand)
+        seen[fp] = result
+        opt.tell(cand, result)
+        score = result.score if result.ok else None
+        run.trace.append(score)
+        hit = hit or (threshold is not None and score is not None and score >= threshold)
+        if hit and len(run.trace) >= min_evals:
+            run.ended = "target"
+            break
+    return run
+
+
+def replay_runs(table: Table, optimizer: str, repeats: int = 200, budget: int | None = None, seed: int = 0,
+                base: SearchSpace | None = None, options: dict[str, Any] | None = None,
+                stop_at: float | None = None, min_evals: int = 0) -> list[Run]:
+    """``repeats`` searches of up to ``budget`` evaluations each (default: every distinct function).
+
+    Repeat ``r`` uses seed ``seed + r``.  With ``stop_at`` (a score threshold), a
+    search stops at the first evaluation scoring ``>= stop_at`` once it has
+    ``min_evals`` evaluations: the prefix, and so every figure taken from it, is
+    the same as without stopping (optimisers are causal), only cheaper.
     """
     space = TableSpace(table, base)
-    traces = []
+    if budget is None:
+        budget = len(table.by_fingerprint)
+    runs = []
     for r in range(repeats):
         opt = make_optimizer(optimizer, space, seed=seed + r, **(options or {}))
-        trace: list[float | None] = []
-        for _ in range(budget):
-            cand = opt.ask()
-            result = table.result(cand)
-            opt.tell(cand, result)
-            trace.append(result.score if result.ok else None)
-        traces.append(trace)
-    return traces
+        runs.append(_search(opt, table, budget, stop_at, min_evals))
+    return runs
+
+
+def replay(table: Table, optimizer: str, repeats: int = 200, budget: int | None = None, seed: int = 0,
+           base: SearchSpace | None = None, options: dict[str, Any] | None = None) -> list[list[float | None]]:
+    """The traces of :func:`replay_runs` (no early stop): one score (None: failed) per evaluation."""
+    return [r.trace for r in replay_runs(table, optimizer, repeats, budget, seed, base, options)]
+
+
+def evals_to_top(trace: Sequence[float | None], threshold: float) -> float:
+    """1-based index of the first score ``>= threshold``; ``inf`` (censored) if none."""
+    return next((float(i + 1) for i, s in enumerate(trace) if s is not None and s >= threshold), math.inf)
 
 
 def _best_so_far(trace: Sequence[float | None], n: int) -> float | None:
@@ -215,66 +386,162 @@ def _best_so_far(trace: Sequence[float | None], n: int) -> float | None:
     return max(values) if values else None
 
 
-def summarize(traces: Sequence[Sequence[float | None]], table: Table, top_fraction: float = 0.01,
-              checkpoints: Sequence[int] = CHECKPOINTS) -> dict[str, Any]:
-    """Median evaluations to the top fraction, fraction of repeats reaching it, median best at checkpoints.
+def _percentile_interval(stats: np.ndarray, level: float) -> tuple[float, float]:
+    # order statistics (no interpolation), so a bound that lands among censored (inf) values is inf
+    tail = 100 * (1 - level) / 2
+    return float(np.percentile(stats, tail, method="lower")), float(np.percentile(stats, 100 - tail, method="higher"))
 
+
+def _boot_medians(values: Sequence[float], n_boot: int, rng: np.random.Generator) -> np.ndarray:
+    v = np.asarray(values, dtype=float)
+    if v.size == 0:
+        raise BenchmarkError("bootstrap of no values")
+    out = np.empty(n_boot)
+    chunk = max(1, 2_000_000 // v.size)  # bounded memory for large samples
+    for s in range(0, n_boot, chunk):
+        k = min(chunk, n_boot - s)
+        out[s:s + k] = np.median(v[rng.integers(0, v.size, size=(k, v.size))], axis=1)
+    return out
+
+
+def bootstrap_median(values: Sequence[float], n_boot: int = 5000, seed: int = 0,
+                     level: float = 0.95) -> tuple[float, float, float]:
+    """``(median, low, high)``: the sample median and its percentile-bootstrap interval.
+
+    The values are resampled with replacement ``n_boot`` times (``default_rng(seed)``);
+    the bounds are the ``(1 - level) / 2`` and ``(1 + level) / 2`` order statistics of
+    the resampled medians.  ``inf`` values (censored) sort above everything.
     """
+    meds = _boot_medians(values, n_boot, np.random.default_rng(seed))
+    return (float(np.median(np.asarray(values, dtype=float))), *_percentile_interval(meds, level))
+
+
+def _ratio(a, b):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = np.asarray(a, dtype=float) / np.asarray(b, dtype=float)
+    return np.where(np.isnan(r), np.inf, r)  # inf/inf: undetermined, sorts last
+
+
+def bootstrap_ratio(values: Sequence[float], reference: Sequence[float], n_boot: int = 5000, seed: int = 0,
+                    level: float = 0.95) -> tuple[float, float, float]:
+    """``(median(values) / median(reference), low, high)`` with a percentile-bootstrap interval.
+
+    The two samples are independent searches, so each is resampled on its own
+    (one ``default_rng(seed)`` stream, ``values`` first); the interval is that of
+    the ``n_boot`` ratios of resampled medians.  A ratio of two censored medians
+    is undetermined and sorts last (as ``inf``).
+    """
+    rng = np.random.default_rng(seed)
+    num, den = _boot_medians(values, n_boot, rng), _boot_medians(reference, n_boot, rng)
+    point = _ratio(np.median(np.asarray(values, dtype=float)), np.median(np.asarray(reference, dtype=float)))
+    return (float(point), *_percentile_interval(_ratio(num, den), level))
+
+
+def summarize(traces: Sequence[Sequence[float | None]] | Sequence[Run], table: Table, top_fraction: float = 0.01,
+              checkpoints: Sequence[int] = CHECKPOINTS, n_boot: int = 5000, seed: int = 0) -> dict[str, Any]:
+    """Evaluations to the top fraction per repeat (``hits``), their median with a bootstrap
+    interval, the fraction of repeats reaching it, median best at checkpoints, free repeats.
+
+    ``evals_to_top`` is ``None`` when the median is censored (half the repeats or
+    more never got there); ``evals_ci`` bounds may be ``inf`` (censored).
+    """
+    runs = [t if isinstance(t, Run) else Run(list(t)) for t in traces]
     threshold = table.threshold(top_fraction)
-    hits = []
-    for trace in traces:
-        hit = next((i + 1 for i, s in enumerate(trace) if s is not None and s >= threshold), math.inf)
-        hits.append(hit)
-    median_hits = float(np.median(hits))
+    hits = [evals_to_top(r.trace, threshold) for r in runs]
+    median, low, high = bootstrap_median(hits, n_boot=n_boot, seed=seed)
     best_at = {}
     for n in checkpoints:
-        bests = [_best_so_far(t, n) for t in traces]
+        bests = [_best_so_far(r.trace, n) for r in runs]
         bests = [-math.inf if b is None else b for b in bests]
         best_at[n] = float(np.median(bests))
     return {
-        "evals_to_top": None if math.isinf(median_hits) else median_hits,
+        "evals_to_top": None if math.isinf(median) else median,
+        "evals_ci": (low, high),
+        "hits": hits,
         "reached": float(np.mean([not math.isinf(h) for h in hits])),
         "best_at": best_at,
         "threshold": threshold,
-        "repeats": len(traces),
+        "repeats": len(runs),
+        "free_repeats": float(np.mean([r.free_repeats for r in runs])),
+        "ended_on_repeats": sum(r.ended in ("repeats", "exhausted") for r in runs),
     }
 
 
-def run_benchmark(table: Table, optimizers: Sequence[str], repeats: int = 50, budget: int = 300,
+def run_benchmark(table: Table, optimizers: Sequence[str], repeats: int = 200, budget: int | None = None,
                   seed: int = 0, base: SearchSpace | None = None, top_fraction: float = 0.01,
-                  options: dict[str, dict[str, Any]] | None = None, progress=None) -> list[dict[str, Any]]:
-    """One summary per optimiser (see :func:`summarize`), each with ``optimizer`` and ``seconds``."""
+                  options: dict[str, dict[str, Any]] | None = None, progress=None,
+                  checkpoints: Sequence[int] = CHECKPOINTS, n_boot: int = 5000,
+                  reference: str = "random") -> list[dict[str, Any]]:
+    """One summary per optimiser (see :func:`summarize`), each with ``optimizer``, ``seconds``,
+    ``budget`` and, when ``reference`` is among ``optimizers``, ``ratio`` = ``(median / the
+    reference's median, low, high)`` (:func:`bootstrap_ratio`).
+
+    Each search stops once it has found the target and made ``max(checkpoints)``
+    evaluations (the figures are unchanged by that, see :func:`replay_runs`).
+    Bootstrap streams are seeded from ``seed``.
+    """
     import time
 
+    if budget is None:
+        budget = len(table.by_fingerprint)
+    threshold = table.threshold(top_fraction)
     out = []
-    for name in optimizers:
+    for k, name in enumerate(optimizers):
         start = time.perf_counter()
-        traces = replay(table, name, repeats=repeats, budget=budget, seed=seed, base=base,
-                        options=(options or {}).get(name))
-        summary = summarize(traces, table, top_fraction)
+        runs = replay_runs(table, name, repeats=repeats, budget=budget, seed=seed, base=base,
+                           options=(options or {}).get(name), stop_at=threshold,
+                           min_evals=max(checkpoints, default=0))
+        summary = summarize(runs, table, top_fraction, checkpoints, n_boot=n_boot, seed=seed + 1000 * k)
         summary.update(optimizer=name, seconds=time.perf_counter() - start, budget=budget)
         out.append(summary)
         if progress is not None:
             progress(summary)
+    ref = next((s for s in out if s["optimizer"] == reference), None)
+    for k, s in enumerate(out):
+        if ref is not None:
+            s["ratio"] = bootstrap_ratio(s["hits"], ref["hits"], n_boot=n_boot, seed=seed + 1000 * k + 1)
+        s["reference"] = reference if ref is not None else None
     return out
+
+
+def _count(v: float) -> str:
+    return "censored" if math.isinf(v) else f"{v:g}"
+
+
+def _interval(point: float, low: float, high: float) -> str:
+    def f(v: float) -> str:
+        return "censored" if math.isinf(v) else f"{v:.2f}"
+    return f"{f(point)} [{f(low)}, {f(high)}]"
 
 
 def format_summary(summaries: Sequence[dict[str, Any]], table: Table, top_fraction: float = 0.01) -> str:
     """A markdown table of :func:`run_benchmark` output."""
     cps = sorted(summaries[0]["best_at"]) if summaries else list(CHECKPOINTS)
     n_ok = sum(r.accuracy is not None for r in table.rows)
+    first = summaries[0] if summaries else {}
+    ref = first.get("reference")
+    thr = table.threshold(top_fraction)
+    n_top = sum(r.accuracy is not None and r.accuracy >= thr for r in table.rows)
     lines = [
         f"table: {len(table)} functions ({n_ok} ok), best {table.best:.4f}, "
-        f"top {top_fraction:.0%} threshold {table.threshold(top_fraction):.4f}; "
-        f"{summaries[0]['repeats'] if summaries else 0} repeats, budget {summaries[0]['budget'] if summaries else 0}",
+        f"top {top_fraction:.0%} threshold {thr:.4f} ({n_top} functions); "
+        f"{first.get('repeats', 0)} repeats, budget {first.get('budget', 0)} evaluations; "
+        f"medians with bootstrap 95% intervals",
         "",
-        "| optimizer | median evals to top | reached | " + " | ".join(f"best@{n}" for n in cps) + " | seconds |",
-        "| --- | ---: | ---: | " + " | ".join("---:" for _ in cps) + " | ---: |",
+        "| optimizer | median evals to top [95% CI] | reached | "
+        + (f"ratio to {ref} [95% CI] | " if ref else "")
+        + "free repeats | " + " | ".join(f"best@{n}" for n in cps) + " | seconds |",
+        "| --- | ---: | ---: | " + ("---: | " if ref else "") + "---: | "
+        + " | ".join("---:" for _ in cps) + " | ---: |",
     ]
     for s in summaries:
-        evals = f"{s['evals_to_top']:.1f}" if s["evals_to_top"] is not None else f">{s['budget']}"
+        med = math.inf if s["evals_to_top"] is None else s["evals_to_top"]
+        low, high = s["evals_ci"]
+        evals = f"{_count(med)} [{_count(low)}, {_count(high)}]"
+        ratio = f"{_interval(*s['ratio'])} | " if ref else ""
         bests = " | ".join(f"{s['best_at'][n]:.4f}" for n in cps)
-        lines.append(f"| {s['optimizer']} | {evals} | {s['reached']:.0%} | {bests} | {s['seconds']:.1f} |")
+        lines.append(f"| {s['optimizer']} | {evals} | {s['reached']:.0%} | {ratio}{s['free_repeats']:.1f} | "
+                     f"{bests} | {s['seconds']:.1f} |")
     return "\n".join(lines)
 
 
