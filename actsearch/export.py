@@ -36,7 +36,7 @@ from typing import Any, Mapping, Sequence
 
 from torch import nn
 
-from ._torch_source import RMSNORM_SOURCE, TorchSourcePrinter
+from ._torch_source import TorchSourcePrinter
 from .errors import ActsearchError
 from .expr import Candidate
 
@@ -45,7 +45,8 @@ __all__ = ["ExportError", "Provenance", "export", "export_source", "load", "clas
 DEFAULT_CLASS_NAME = "SearchedActivation"
 
 # names the generated forward() already uses; parameters with these names get a prefix
-_TAKEN = {"x", "self", "torch", "F", "nn", "math", "_rmsnorm"}
+# (helpers and temporaries start with '_', which parameter names cannot)
+_TAKEN = {"x", "self", "torch", "F", "nn", "math"}
 
 
 class ExportError(ActsearchError):
@@ -174,7 +175,9 @@ def export_source(
     shared = bool(table) and all(row == table[0] for row in table)
 
     names = _local_names(list(candidate.params))
-    body = TorchSourcePrinter(names).doprint(candidate.expr)
+    printer = TorchSourcePrinter(names)
+    statements, body = printer.print_statements(candidate.expr)
+    helpers = printer.helpers()  # e.g. _rmsnorm, for the table rows the formula uses
     formula = candidate.text.split(";")[0].strip()
 
     doc = [f"{class_name}: an activation function exported by actsearch.", ""]
@@ -218,8 +221,8 @@ def export_source(
     else:
         out += ["LEARNED = []"]
     out += ["", ""]
-    if rowwise:
-        out += [RMSNORM_SOURCE, ""]
+    if helpers:
+        out += [helpers, ""]
 
     init_doc = _wrap(f"f(x) = {_doc_safe(formula)}", '    """', "        ") + [""]
     init_doc += ["    " + line for line in shape.split("\n")]
@@ -255,6 +258,7 @@ def export_source(
     ]
     for p, local in names.items():
         out.append(f"        {local} = self.params[{p!r}].to(x.dtype)")
+    out += [f"        {line}" for line in statements]
     out += [f"        return {body}", ""]
     out += [
         "    def extra_repr(self):",

@@ -18,12 +18,19 @@ Example:
 from __future__ import annotations
 
 import functools
-import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-__all__ = ["FIT_RANGE", "TARGETS", "VERSIONS", "RationalFit", "fit_rational", "target_numpy", "rational_numpy"]
+from actsearch.functions import FUNCTIONS
+
+if TYPE_CHECKING:
+    import torch
+
+__all__ = [
+    "FIT_RANGE", "TARGETS", "VERSIONS", "RationalFit", "fit_rational", "target_numpy", "target_torch", "rational_numpy",
+]
 
 FIT_RANGE = (-3.0, 3.0)
 _FIT_POINTS = 601
@@ -37,30 +44,35 @@ VERSIONS = ("A", "B", "C", "N")
 _C_OFFSET = 0.1
 
 
-def _erf(z: np.ndarray) -> np.ndarray:
-    from scipy.special import erf
-
-    return erf(z)
-
-
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return 0.5 * (1.0 + np.tanh(0.5 * z))
+#: the fit targets, in the order the rational space draws them; each is a row of
+#: the function table (its ``numpy`` form) except the identity
+_TARGET_NAMES = ("leaky_relu", "relu", "gelu", "swish", "tanh", "sigmoid", "identity")
 
 
-TARGETS = {
-    "leaky_relu": lambda z: np.where(z > 0, z, 0.01 * z),
-    "relu": lambda z: np.maximum(z, 0.0),
-    "gelu": lambda z: 0.5 * z * (1.0 + _erf(z / math.sqrt(2.0))),
-    "swish": lambda z: z * _sigmoid(z),
-    "tanh": np.tanh,
-    "sigmoid": _sigmoid,
-    "identity": lambda z: z.astype(float),
-}
+def _identity(z: np.ndarray) -> np.ndarray:
+    return z.astype(float)
+
+
+def _numpy_form(name: str):
+    if name == "identity":
+        return _identity
+    form = FUNCTIONS[name].numpy
+    if form is None:  # pragma: no cover - a table row lost its numpy form
+        raise KeyError(f"fit target {name!r} has no numpy form in actsearch.functions")
+    return form
+
+
+TARGETS = {name: _numpy_form(name) for name in _TARGET_NAMES}
 
 
 def target_numpy(name: str, z: np.ndarray) -> np.ndarray:
     """The target activation ``name`` evaluated in float64 numpy."""
     return TARGETS[name](np.asarray(z, dtype=float))
+
+
+def target_torch(name: str, z: torch.Tensor) -> torch.Tensor:
+    """The target activation ``name`` evaluated by torch (the table's eager form)."""
+    return z if name == "identity" else FUNCTIONS[name].torch_fn(z)
 
 
 def _denominator_numpy(version: str, b: np.ndarray, z: np.ndarray) -> np.ndarray:

@@ -5,7 +5,9 @@ Two tree shapes, as in the Swish search (Ramachandran et al. 2017):
 * shape 1: ``binary(unary(x), unary(x))``, e.g. ``mul(identity(x), sigmoid(x))`` = swish
 * shape 2: ``unary(binary(unary(x), unary(x)))``
 
-Operators are whitelisted functions and arithmetic (:data:`UNARY`, :data:`BINARY`).
+Operators are whitelisted functions and arithmetic (:data:`UNARY`, :data:`BINARY`);
+the unary functions are the rows of the function table that name a grammar
+operator (``FunctionSpec.grammar``), so a new row can join the grammar by itself.
 ``div`` and ``pow`` are opt-in (``binary="all"``): most pairs give poles or NaN
 on part of the line.  Such candidates are legal; they simply score as failures.
 
@@ -34,7 +36,7 @@ Example:
 from __future__ import annotations
 
 import functools
-from typing import Callable, Iterator, Union
+from typing import Callable, Iterator, Mapping, Union
 
 import numpy as np
 import sympy
@@ -43,7 +45,7 @@ from actsearch._parser import X
 from actsearch._text import canonical_text
 from actsearch.errors import ExpressionError
 from actsearch.expr import Candidate, parse
-from actsearch.functions import FUNCTIONS
+from actsearch.functions import FUNCTIONS, table
 
 from ._common import SearchSpaceError, check_choice, choice, reject_unknown
 from .base import SearchSpace
@@ -55,38 +57,48 @@ FAMILY = "grammar"
 Tree = Union[str, tuple]
 
 
-def _fn(name: str) -> Callable[[sympy.Expr], sympy.Expr]:
-    return FUNCTIONS[name].sympy_fn
+class _UnaryOps(Mapping):
+    """Unary operator name -> constructor: arithmetic, then the function table's rows
+    that name a grammar operator (``FunctionSpec.grammar``), read at every access.
+
+    Sampling draws operators by position, so the order is fixed: :data:`_ORDER`,
+    the operators of the first release, then rows added since, in table order.
+    """
+
+    def _ops(self) -> dict[str, Callable[[sympy.Expr], sympy.Expr]]:
+        rows = {s.grammar: s.sympy_fn for s in table() if s.grammar and s.public}
+        names = [n for n in _ORDER if n in _ARITHMETIC or n in rows]
+        names += [n for n in rows if n not in _ORDER]
+        return {n: _ARITHMETIC.get(n) or rows[n] for n in names}
+
+    def __getitem__(self, name: str):
+        return self._ops()[name]
+
+    def __iter__(self):
+        return iter(self._ops())
+
+    def __len__(self) -> int:
+        return len(self._ops())
 
 
-UNARY: dict[str, Callable[[sympy.Expr], sympy.Expr]] = {
+_ARITHMETIC: dict[str, Callable[[sympy.Expr], sympy.Expr]] = {
     "identity": lambda z: z,
     "neg": lambda z: -z,
-    "abs": sympy.Abs,
     "square": lambda z: z**2,
-    "exp": sympy.exp,
-    "erf": sympy.erf,
-    "tanh": sympy.tanh,
-    "sigmoid": _fn("sigmoid"),
-    "relu": _fn("relu"),
-    "elu": _fn("elu"),
-    "selu": _fn("selu"),
-    "swish": _fn("silu"),
-    "softplus": _fn("softplus"),
-    "softsign": _fn("softsign"),
-    "sin": sympy.sin,
-    "cos": sympy.cos,
-    "arctan": sympy.atan,
-    "gelu": _fn("gelu"),
-    "leaky_relu": _fn("leaky_relu"),
 }
+#: the operator order seeds depend on (see :class:`_UnaryOps`)
+_ORDER = (
+    "identity", "neg", "abs", "square", "exp", "erf", "tanh", "sigmoid", "relu", "elu", "selu", "swish",
+    "softplus", "softsign", "sin", "cos", "arctan", "gelu", "leaky_relu",
+)
+UNARY: Mapping[str, Callable[[sympy.Expr], sympy.Expr]] = _UnaryOps()
 
 BINARY: dict[str, Callable[[sympy.Expr, sympy.Expr], sympy.Expr]] = {
     "add": lambda a, b: a + b,
     "sub": lambda a, b: a - b,
     "mul": lambda a, b: a * b,
-    "max": sympy.Max,
-    "min": sympy.Min,
+    "max": FUNCTIONS["max"].sympy_fn,
+    "min": FUNCTIONS["min"].sympy_fn,
     "div": lambda a, b: a / b,
     "pow": lambda a, b: a**b,
 }
@@ -94,13 +106,6 @@ BINARY: dict[str, Callable[[sympy.Expr, sympy.Expr], sympy.Expr]] = {
 SAFE_BINARY = ("add", "sub", "mul", "max", "min")
 SHAPES = (1, 2)
 _MAX_TRIES = 100
-#: unary operators that are sympy functions: undoing them is taking the argument
-_HEADS = {
-    "abs": sympy.Abs, "exp": sympy.exp, "erf": sympy.erf, "tanh": sympy.tanh, "sin": sympy.sin,
-    "cos": sympy.cos, "arctan": sympy.atan, "sigmoid": _fn("sigmoid"), "relu": _fn("relu"),
-    "elu": _fn("elu"), "selu": _fn("selu"), "swish": _fn("silu"), "softplus": _fn("softplus"),
-    "softsign": _fn("softsign"), "gelu": _fn("gelu"), "leaky_relu": _fn("leaky_relu"),
-}
 
 
 def tree_expr(tree: Tree) -> sympy.Expr:
@@ -245,7 +250,7 @@ def _undo(op: str, expr: sympy.Expr) -> list[sympy.Expr]:
                 inner = sympy.Mul(*[b ** (e / 2) for b, e in halves])
                 return [inner, -inner]
         return []
-    head = _HEADS[op]
+    head = next(spec.node for spec in table() if spec.grammar == op)  # undoing it is taking the argument
     out = []
     for sign in (1, -1):
         e = sign * expr

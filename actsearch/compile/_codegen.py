@@ -26,15 +26,22 @@ from __future__ import annotations
 import sympy
 
 from actsearch._parser import X
+from actsearch._text import ATOM, enclosed
 from actsearch.errors import CompileError
 from actsearch.functions import RMSNORM_EPS, rmsnorm
 
-from ._printer import HELPERS, TritonPrinter, real_abs
+from ._printer import KernelTooLarge, TritonPrinter, helpers, real_abs
 
-__all__ = ["generate_source", "CODEGEN_VERSION"]
+__all__ = ["generate_source", "kernel_size_ok", "CODEGEN_VERSION", "MAX_SOURCE_CHARS", "KernelTooLarge"]
 
 #: bump when the generated code changes, so cached kernels are regenerated
-CODEGEN_VERSION = 1
+#: (2: powers and repeated template arguments through temporaries, only the
+#: helpers a kernel calls)
+CODEGEN_VERSION = 2
+
+#: largest generated module source, in characters; the largest candidates of the
+#: search spaces need under 20,000 (helpers included)
+MAX_SOURCE_CHARS = 400_000
 
 _HEADER = "import triton\nimport triton.language as tl\n"
 
@@ -44,28 +51,42 @@ def _prepare(expr: sympy.Expr) -> sympy.Expr:
 
 
 class _Emitter:
-    """Prints a list of (name, expression) outputs as straight-line code via cse."""
+    """Prints a list of (name, expression) outputs as straight-line code via cse.
+
+    One :class:`TritonPrinter` per kernel body, so temporaries are numbered once
+    and the size limit covers the whole body.
+    """
 
     def __init__(self, names: dict[sympy.Symbol, str], indent: str = "    "):
-        self.names = dict(names)
+        self.printer = TritonPrinter(names, max_chars=MAX_SOURCE_CHARS)
         self.indent = indent
         self.lines: list[str] = []
-        self._n = 0
+
+    @property
+    def names(self) -> dict[sympy.Symbol, str]:
+        return self.printer.names
 
     def emit(self, outputs: list[tuple[str, sympy.Expr]], prefix: str) -> None:
         exprs = [e for _, e in outputs]
         syms = sympy.numbered_symbols(prefix)
         replacements, reduced = sympy.cse(exprs, symbols=syms)
-        printer = TritonPrinter(self.names)
         for sym, value in replacements:
-            text = printer.doprint(value)
+            self.assign(str(sym), value)
             self.names[sym] = str(sym)
-            printer.names[sym] = str(sym)
-            self.lines.append(f"{self.indent}{sym} = {text}")
         for (name, _), value in zip(outputs, reduced):
-            self.lines.append(f"{self.indent}{name} = {printer.doprint(value)}")
+            self.assign(name, value, whole=True)
+
+    def assign(self, name: str, expr: sympy.Expr, whole: bool = False) -> None:
+        """``name = <expr>`` after the statements it needs; ``whole`` parenthesizes a
+        compound right side (outputs read as one value: ``y = (a + b)``)."""
+        statements, text = self.printer.print_statements(expr)
+        if whole and not ATOM.fullmatch(text) and not enclosed(text):
+            text = f"({text})"
+        self.lines += [self.indent + s for s in statements]
+        self.lines.append(f"{self.indent}{name} = {text}")
 
     def raw(self, line: str) -> None:
+        self.printer.account(len(line))
         self.lines.append(self.indent + line)
 
 
@@ -121,7 +142,7 @@ def bwd(x_ptr, g_ptr, p_ptr, gx_ptr, gp_ptr, n, BLOCK: tl.constexpr):
 {chr(10).join(bwd.lines)}
     tl.store(gx_ptr + offs, gx.to(gx_ptr.dtype.element_ty), mask=mask)
 '''
-    return _HEADER + HELPERS + body + f"\nROWWISE = False\nNPARAMS = {np_}\n"
+    return _module(body, fwd, bwd, rowwise=False, nparams=np_)
 
 
 def _split_rmsnorm(expr: sympy.Expr) -> tuple[sympy.Expr, list[sympy.Expr], list[sympy.Symbol]]:
@@ -200,11 +221,47 @@ def bwd(x_ptr, g_ptr, p_ptr, gx_ptr, gp_ptr, ncols, BLOCK: tl.constexpr):
     gx = gx + tl.zeros_like(x)
     tl.store(gx_ptr + row * ncols + cols, gx.to(gx_ptr.dtype.element_ty), mask=mask)
 '''
-    return _HEADER + HELPERS + body + f"\nROWWISE = True\nNPARAMS = {np_}\n"
+    return _module(body, fwd, bwd, rowwise=True, nparams=np_)
+
+
+def _module(body: str, fwd: _Emitter, bwd: _Emitter, rowwise: bool, nparams: int) -> str:
+    used = {**fwd.printer.used, **bwd.printer.used}
+    return _HEADER + helpers(used) + body + f"\nROWWISE = {rowwise}\nNPARAMS = {nparams}\n"
 
 
 def generate_source(candidate) -> str:
-    """Triton module source for ``candidate`` (no user text, only printed nodes)."""
-    if candidate.elementwise:
-        return _elementwise_source(candidate)
-    return _rowwise_source(candidate)
+    """Triton module source for ``candidate`` (no user text, only printed nodes).
+
+    Raises :class:`~actsearch.compile._printer.KernelTooLarge` (a ``CompileError``
+    naming the candidate and the size) as soon as the source would pass
+    :data:`MAX_SOURCE_CHARS`; printing stops there, so a pathological candidate
+    fails in milliseconds instead of exhausting memory.
+    """
+    try:
+        source = _elementwise_source(candidate) if candidate.elementwise else _rowwise_source(candidate)
+    except KernelTooLarge as exc:
+        raise KernelTooLarge(exc.size, exc.limit, candidate.text) from None
+    if len(source) > MAX_SOURCE_CHARS:
+        raise KernelTooLarge(len(source), MAX_SOURCE_CHARS, candidate.text)
+    return source
+
+
+def kernel_size_ok(candidate) -> bool:
+    """Whether ``candidate``'s Triton kernel stays within :data:`MAX_SOURCE_CHARS`.
+
+    A screen for the trial before compiling: it generates the source (tens of
+    milliseconds, stopping early for oversized ones) and is ``False`` only for
+    :class:`KernelTooLarge`; other generation errors are left to the compile step.
+
+    Example:
+        >>> import actsearch
+        >>> kernel_size_ok(actsearch.parse("tanh(tanh(tanh(tanh(x)**64)**64)**64)**64"))
+        True
+    """
+    try:
+        generate_source(candidate)
+    except KernelTooLarge:
+        return False
+    except CompileError:  # not a matter of size: the compile step reports it
+        pass
+    return True

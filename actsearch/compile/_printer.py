@@ -1,17 +1,31 @@
-"""Sympy expression -> Triton expression text.
+"""Sympy expression -> Triton expression text and the statements it needs.
 
-:class:`TritonPrinter` has one ``_print_<Node>`` method per sympy node type the
-candidates and their derivatives can contain.  It emits only what it builds itself:
-float literals, variable names from its own symbol table, ``tl.*`` calls from the
-interpreter-safe set (exp, log, sqrt, abs, sin, cos, sigmoid, erf, where, maximum,
-minimum) and calls to the helper functions in :data:`HELPERS`.  Names users chose
-for parameters never reach the generated source: parameters print as ``p_<i>``.
+:class:`TritonPrinter` is a :class:`~actsearch._text.TablePrinter` (sympy's
+``CodePrinter``): whitelisted functions print from the ``triton`` column of the
+:mod:`actsearch.functions` table, ``Pow`` through multiplications and
+temporaries.  It emits only what it builds itself: float literals, variable
+names from its own symbol table, temporaries ``_t<i>``, ``tl.*`` calls from the
+interpreter-safe set (exp, log, sqrt, abs, sin, cos, sigmoid, erf, where,
+maximum, minimum) and calls to the helpers in :data:`HELPERS` and in the table
+rows it printed (:meth:`TritonPrinter.helpers`).  Names users chose for
+parameters never reach the generated source: parameters print as ``p_<i>``.
+
+Nothing printed is ever duplicated: an integer power ``b**k`` squares named
+temporaries (``tanh(tanh(x)**64)**64`` is a dozen short statements, not 64**2
+copies of ``tanh(x)``), and a template using its argument twice gets a name.
+With ``max_chars`` the printer stops with :class:`KernelTooLarge` as soon as the
+text and statements printed pass that size.
 
 Example:
     >>> import sympy
     >>> from actsearch._parser import X
     >>> TritonPrinter({X: "x"}).doprint(sympy.exp(-X**2))
-    'tl.exp((-(x * x)))'
+    'tl.exp(-(x * x))'
+    >>> print(TritonPrinter({X: "x"}).doprint(sympy.tanh(X)**8, assign_to="y"))
+    _t0 = _tanh(x)
+    _t1 = (_t0 * _t0)
+    _t2 = (_t1 * _t1)
+    y = (_t2 * _t2)
 """
 
 from __future__ import annotations
@@ -20,12 +34,28 @@ import math
 
 import sympy
 
+from actsearch._text import TablePrinter
 from actsearch.errors import CompileError
+from actsearch.functions import table
 
-__all__ = ["TritonPrinter", "HELPERS", "real_abs"]
+__all__ = ["TritonPrinter", "HELPERS", "helpers", "real_abs", "KernelTooLarge"]
 
 #: largest integer exponent expanded into multiplications
 _MAX_INT_POW = 64
+
+
+class KernelTooLarge(CompileError):
+    """The generated kernel source would pass the size limit.
+
+    Attributes:
+        size: characters printed when generation stopped (at least ``limit``).
+        limit: the limit.
+    """
+
+    def __init__(self, size: int, limit: int, text: str | None = None):
+        self.size, self.limit = size, limit
+        what = f"the Triton kernel for {text!r}" if text is not None else "the Triton kernel"
+        super().__init__(f"{what} is too large: more than {limit:,} characters of source (stopped at {size:,})")
 
 
 class real_abs(sympy.Function):
@@ -42,8 +72,9 @@ class real_abs(sympy.Function):
         return sympy.sign(self.args[0])
 
 
-#: @triton.jit helpers the printer may call.  They keep float32 accuracy where the
-#: textbook formula would cancel (expm1, log1p, tanh near 0) or overflow.
+#: @triton.jit helpers shared by several rows and by ``Pow``.  They keep float32
+#: accuracy where the textbook formula would cancel (expm1, log1p) or overflow.
+#: Helpers of one function live in its table row (``FunctionSpec.triton_helpers``).
 HELPERS = '''
 @triton.jit
 def _expm1(z):
@@ -69,63 +100,6 @@ def _log1p(t):
 
 
 @triton.jit
-def _tanh(z):
-    a = tl.abs(z)
-    e = tl.exp(-2.0 * a)
-    big = (1.0 - e) / (1.0 + e)
-    z2 = z * z
-    small = z * (1.0 + z2 * (-0.3333333333333333 + z2 * (0.13333333333333333 + z2 * (-0.05396825396825397
-        + z2 * 0.021869488536155203))))
-    r = tl.where(z < 0.0, -big, big)
-    return tl.where(a < 0.125, small, r)
-
-
-@triton.jit
-def _softplus(z):
-    return tl.maximum(z, 0.0) + _log1p(tl.exp(-tl.abs(z)))
-
-
-@triton.jit
-def _atan(z):
-    # Cephes atanf: reduce |z| to [0, tan(pi/8)], odd polynomial there
-    a = tl.abs(z)
-    big = a > 2.414213562373095
-    mid = (a > 0.4142135623730950) & (~big)
-    safe = tl.where(a == 0.0, 1.0, a)
-    t = tl.where(big, -1.0 / safe, tl.where(mid, (a - 1.0) / (a + 1.0), a))
-    base = tl.where(big, 1.5707963267948966, tl.where(mid, 0.7853981633974483, 0.0))
-    t2 = t * t
-    poly = (((8.05374449538e-2 * t2 - 1.38776856032e-1) * t2 + 1.99777106478e-1) * t2 - 3.33329491539e-1) * t2 * t + t
-    r = base + poly
-    return tl.where(z < 0.0, -r, r)
-
-
-@triton.jit
-def _sinh(z):
-    a = tl.abs(z)
-    e = tl.exp(a)
-    big = 0.5 * (e - 1.0 / e)
-    big = tl.where(z < 0.0, -big, big)
-    return tl.where(a < 1.0, 0.5 * (_expm1(z) - _expm1(-z)), big)
-
-
-@triton.jit
-def _cosh(z):
-    e = tl.exp(tl.abs(z))
-    return 0.5 * (e + 1.0 / e)
-
-
-@triton.jit
-def _asinh(z):
-    a = tl.abs(z)
-    a2 = a * a
-    small = _log1p(a + a2 / (1.0 + tl.sqrt(1.0 + a2)))
-    large = tl.log(a) + 0.6931471805599453
-    r = tl.where(a > 1.0e10, large, small)
-    return tl.where(z < 0.0, -r, r)
-
-
-@triton.jit
 def _pow(b, e):
     # torch.pow semantics for a run-time exponent: negative bases allowed for
     # integral exponents, NaN otherwise; 0 ** 0 = 1
@@ -140,240 +114,80 @@ def _pow(b, e):
 
 
 @triton.jit
-def _sign(z):
-    return tl.where(z > 0.0, 1.0, tl.where(z < 0.0, -1.0, 0.0))
+def _pow_c(b, e):
+    # constant exponent: a float, made a tensor for _pow's .to()
+    return _pow(b, tl.zeros_like(b) + e)
 
 
 @triton.jit
-def _heaviside(z, h0):
-    return tl.where(z > 0.0, 1.0, tl.where(z < 0.0, 0.0, h0))
+def _c_pow(b, e):
+    # constant base
+    return _pow(tl.zeros_like(e) + b, e)
 '''
 
-_RELATIONS = {
-    sympy.StrictGreaterThan: ">",
-    sympy.GreaterThan: ">=",
-    sympy.StrictLessThan: "<",
-    sympy.LessThan: "<=",
-    sympy.Equality: "==",
-    sympy.Unequality: "!=",
-}
+
+def helpers(used) -> str:
+    """:data:`HELPERS` and the helpers of the table rows named in ``used``, in table order."""
+    return HELPERS + "".join(f"\n{s.triton_helpers}" for s in table() if s.name in used and s.triton_helpers)
 
 
-def _literal(value: float) -> str:
-    if not math.isfinite(value):
-        raise CompileError(f"constant {value} is not finite")
-    text = repr(float(value))
-    return f"({text})" if value < 0 else text
-
-
-class TritonPrinter:
-    """Prints one sympy expression as Triton expression text.
+class TritonPrinter(TablePrinter):
+    """Prints sympy expressions as Triton expression text plus statements.
 
     Args:
         names: symbol -> variable name in the kernel; every symbol met must be here.
+        max_chars: raise :class:`KernelTooLarge` past this many characters.
     """
 
-    def __init__(self, names: dict[sympy.Symbol, str]):
-        self.names = dict(names)
+    printmethod = "_triton_code"
+    language = "Triton"
+    form = "triton"
+    where = "tl.where({0}, {1}, {2})"
+    error = CompileError
 
-    def doprint(self, node: sympy.Basic) -> str:
-        if node is sympy.true:
-            return "True"
-        if node is sympy.false:
-            return "False"
-        if isinstance(node, sympy.Expr) and node.is_number:
-            try:
-                value = complex(node)
-            except TypeError:
-                value = None
-            if value is not None:
-                if value.imag != 0:
-                    raise CompileError(f"constant {node} is not real")
-                return _literal(value.real)
-        for cls in type(node).__mro__:
-            method = getattr(self, f"_print_{cls.__name__}", None)
-            if method is not None:
-                return method(node)
-        raise CompileError(f"the triton backend cannot print {type(node).__name__}")
+    def helpers(self) -> str:
+        """:data:`HELPERS` and the helpers of the table rows printed so far."""
+        return helpers(self.used)
 
-    # -- leaves and arithmetic -------------------------------------------------
-    def _print_Symbol(self, node):
-        name = self.names.get(node)
-        if name is None:
-            raise CompileError(f"unknown symbol {node} in a kernel expression")
-        return name
+    def _too_large(self, size: int) -> Exception:
+        return KernelTooLarge(size, self.max_chars)
 
-    def _print_Add(self, node):
-        return "(" + " + ".join(self.doprint(a) for a in node.args) + ")"
+    def _print_number(self, value: float) -> str:
+        if not math.isfinite(value):
+            raise CompileError(f"constant {value} is not finite")
+        return repr(float(value))
 
-    def _print_Mul(self, node):
-        num, den = [], []
-        for factor in node.args:
-            if factor.is_Pow and factor.exp.is_Integer and factor.exp < 0:
-                den.append(factor.base ** (-factor.exp))
-            elif factor.is_Rational and not factor.is_Integer:
-                num.append(sympy.Integer(factor.p))
-                den.append(sympy.Integer(factor.q))
-            else:
-                num.append(factor)
-        if num and num[0] == -1:
-            num = num[1:]
-            sign = "-"
-        else:
-            sign = ""
-        top = " * ".join(self.doprint(f) for f in num) if num else "1.0"
-        text = top if not den else f"{top} / ({' * '.join(self.doprint(f) for f in den)})"
-        return f"({sign}{text})"
-
-    def _print_Pow(self, node):
-        base, exp = node.base, node.exp
+    def _print_Pow(self, expr):
+        base, exp = expr.base, expr.exp
         if exp.is_Integer and abs(int(exp)) <= _MAX_INT_POW:
             k = int(exp)
             if k == 0:
                 return "1.0"
-            text = self._int_power(self.doprint(base), abs(k))
-            return text if k > 0 else f"(1.0 / {text})"
-        if exp == sympy.Rational(1, 2):
-            return f"tl.sqrt({self.doprint(base)})"
-        if exp == -sympy.Rational(1, 2):
-            return f"(1.0 / tl.sqrt({self.doprint(base)}))"
+            if abs(k) == 1:
+                power = self._operand(self._print(base), self._precedence(base))
+            else:
+                power = self._int_power(self._bind(self._print(base)), abs(k))
+            return power if k > 0 else f"(1.0 / {power})"
+        if exp == sympy.S.Half:
+            return f"tl.sqrt({self._print(base)})"
+        if exp == -sympy.S.Half:
+            return f"(1.0 / tl.sqrt({self._print(base)}))"
         if base == sympy.E:
-            return f"tl.exp({self.doprint(exp)})"
-        return f"_pow({self.doprint(base)}, {self.doprint(exp)})"
+            return f"tl.exp({self._print(exp)})"
+        helper = "_pow_c" if exp.is_number else "_c_pow" if base.is_number else "_pow"
+        return f"{helper}({self._print(base)}, {self._print(exp)})"
 
-    @staticmethod
-    def _int_power(base: str, k: int) -> str:
-        # binary powering keeps x**5 to three multiplications
+    def _int_power(self, name: str, k: int) -> str:
+        """``name**k`` by binary powering, each square bound to a temporary."""
         if k == 1:
-            return base
-        half = TritonPrinter._int_power(base, k // 2)
-        sq = f"({half} * {half})"
-        return sq if k % 2 == 0 else f"({sq} * {base})"
+            return name
+        half = self._bind(self._int_power(name, k // 2))
+        square = f"({half} * {half})"
+        return square if k % 2 == 0 else f"({self._bind(square)} * {name})"
 
-    # -- elementary functions --------------------------------------------------
-    def _call(self, fn: str, node) -> str:
-        return f"{fn}({', '.join(self.doprint(a) for a in node.args)})"
+    # -- nodes only the compiler introduces ------------------------------------------
+    def _print_real_abs(self, expr):
+        return f"tl.abs({self._print(expr.args[0])})"
 
-    def _print_exp(self, node):
-        return self._call("tl.exp", node)
-
-    def _print_log(self, node):
-        return self._call("tl.log", node)
-
-    def _print_sin(self, node):
-        return self._call("tl.sin", node)
-
-    def _print_cos(self, node):
-        return self._call("tl.cos", node)
-
-    def _print_erf(self, node):
-        return self._call("tl.erf", node)
-
-    def _print_Abs(self, node):
-        return self._call("tl.abs", node)
-
-    def _print_real_abs(self, node):
-        return self._call("tl.abs", node)
-
-    def _print_tanh(self, node):
-        return self._call("_tanh", node)
-
-    def _print_atan(self, node):
-        return self._call("_atan", node)
-
-    def _print_sinh(self, node):
-        return self._call("_sinh", node)
-
-    def _print_cosh(self, node):
-        return self._call("_cosh", node)
-
-    def _print_asinh(self, node):
-        return self._call("_asinh", node)
-
-    def _print_sign(self, node):
-        return self._call("_sign", node)
-
-    def _print_Heaviside(self, node):
-        h0 = node.args[1] if len(node.args) > 1 else sympy.Rational(1, 2)
-        return f"_heaviside({self.doprint(node.args[0])}, {self.doprint(h0)})"
-
-    def _print_DiracDelta(self, node):
+    def _print_DiracDelta(self, expr):
         return "0.0"  # zero almost everywhere, as autograd sees it
-
-    def _print_Max(self, node):
-        return self._fold("tl.maximum", node.args)
-
-    def _print_Min(self, node):
-        return self._fold("tl.minimum", node.args)
-
-    def _fold(self, fn: str, args) -> str:
-        out = self.doprint(args[0])
-        for a in args[1:]:
-            out = f"{fn}({out}, {self.doprint(a)}, propagate_nan=tl.PropagateNan.ALL)"
-        return out
-
-    # -- activation primitives (actsearch.functions) ---------------------------
-    def _print_relu(self, node):
-        z = self.doprint(node.args[0])
-        return f"tl.where({z} < 0.0, 0.0, {z})"  # NaN stays NaN as in torch.relu
-
-    def _print_sigmoid(self, node):
-        return self._call("tl.sigmoid", node)
-
-    def _print_silu(self, node):
-        z = self.doprint(node.args[0])
-        return f"({z} * tl.sigmoid({z}))"
-
-    def _print_gelu(self, node):
-        z = self.doprint(node.args[0])
-        return f"(0.5 * {z} * (1.0 + tl.erf({z} * 0.7071067811865476)))"
-
-    def _print_softplus(self, node):
-        return self._call("_softplus", node)
-
-    def _print_softsign(self, node):
-        z = self.doprint(node.args[0])
-        return f"({z} / (1.0 + tl.abs({z})))"
-
-    def _print_elu(self, node):
-        from actsearch.functions import ELU_ALPHA
-
-        z = self.doprint(node.args[0])
-        return f"tl.where({z} > 0.0, {z}, {_literal(ELU_ALPHA)} * _expm1({z}))"
-
-    def _print_selu(self, node):
-        from actsearch.functions import SELU_ALPHA, SELU_SCALE
-
-        z = self.doprint(node.args[0])
-        return f"({_literal(SELU_SCALE)} * tl.where({z} > 0.0, {z}, {_literal(SELU_ALPHA)} * _expm1({z})))"
-
-    def _print_leaky_relu(self, node):
-        from actsearch.functions import LEAKY_SLOPE
-
-        z = self.doprint(node.args[0])
-        return f"tl.where({z} > 0.0, {z}, {_literal(LEAKY_SLOPE)} * {z})"
-
-    # -- conditions --------------------------------------------------------------
-    def _print_Piecewise(self, node):
-        *pieces, (last, cond) = node.args
-        if cond is not sympy.true:
-            raise CompileError("Piecewise without a default branch")
-        out = self.doprint(last)
-        for value, c in reversed(pieces):
-            out = f"tl.where({self.doprint(c)}, {self.doprint(value)}, {out})"
-        return out
-
-    def _print_Relational(self, node):
-        op = next((o for cls, o in _RELATIONS.items() if isinstance(node, cls)), None)
-        if op is None:
-            raise CompileError(f"unsupported condition {type(node).__name__}")
-        return f"({self.doprint(node.lhs)} {op} {self.doprint(node.rhs)})"
-
-    def _print_And(self, node):
-        return "(" + " & ".join(self.doprint(a) for a in node.args) + ")"
-
-    def _print_Or(self, node):
-        return "(" + " | ".join(self.doprint(a) for a in node.args) + ")"
-
-    def _print_Not(self, node):
-        return f"(~{self.doprint(node.args[0])})"
