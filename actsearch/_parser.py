@@ -39,6 +39,32 @@ X = sympy.Symbol("x", real=True)
 
 _RESERVED = {"x", "pi"}
 _NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+
+
+def _module_attributes() -> frozenset[str]:
+    """Names of ``nn.Module`` / ``nn.ParameterDict`` attributes a parameter could take.
+
+    Parameters live in an ``nn.ParameterDict`` (``params.<name>`` in state dicts,
+    here and in exported files); one named ``forward``, ``to``, ``keys``, ``train``...
+    cannot be registered there, or shadows what torch calls on every module.
+    """
+    from torch import nn
+
+    names = set(dir(nn.Module())) | set(dir(nn.ParameterDict()))
+    return frozenset(n for n in names if _NAME_RE.fullmatch(n))
+
+
+_MODULE_ATTRIBUTES = _module_attributes()
+
+
+def _name_problem(name: str) -> str | None:
+    """Why ``name`` cannot name a parameter, or ``None`` if it can."""
+    if name in _RESERVED or name in FUNCTIONS:
+        return f"{name!r} is reserved and cannot name a parameter"
+    if name in _MODULE_ATTRIBUTES:
+        return (f"parameter name {name!r} clashes with the torch nn.Module attribute {name!r}: "
+                "modules and exported files could not hold it; choose another name")
+    return None
 _NUMBER_RE = re.compile(r"(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 _OPERATORS = ("**", "+", "-", "*", "/", "^", "(", ")", ",", ";", "=")
 
@@ -193,8 +219,9 @@ class _Parser:
                 return
 
     def check_param_name(self, tok: _Token) -> None:
-        if tok.text in _RESERVED or tok.text in FUNCTIONS:
-            raise self.error(f"{tok.text!r} is reserved and cannot name a parameter", tok)
+        problem = _name_problem(tok.text)
+        if problem:
+            raise self.error(problem, tok)
 
     def expr(self) -> sympy.Expr:
         out = self.term()
@@ -324,8 +351,11 @@ def parse_text(text: str, params: dict[str, float] | None = None) -> tuple[sympy
         raise ExpressionError(f"expression longer than {MAX_LENGTH} characters", text[:40] + "...", 0)
     if params:
         for name, value in params.items():
-            if not isinstance(name, str) or not _NAME_RE.fullmatch(name) or name in _RESERVED or name in FUNCTIONS:
+            if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
                 raise ExpressionError(f"invalid parameter name {name!r}", text, 0)
+            problem = _name_problem(name)
+            if problem:
+                raise ExpressionError(problem, text, 0)
             if not isinstance(value, (int, float)) or not math.isfinite(float(value)):
                 raise ExpressionError(f"parameter {name!r} needs a finite number, got {value!r}", text, 0)
     if params and len(params) > MAX_PARAMS:

@@ -193,6 +193,23 @@ def test_learned_values_per_layer(tmp_path):
     assert load(path)(x).tolist() == pytest.approx([-0.5, 3.75])
 
 
+def test_names_near_module_attributes_export_and_load(tmp_path):
+    # names of nn.Module attributes are refused by the parser; these are not, and the
+    # exported module holds them (self, torch, F shadow the file's own names)
+    text = "forwards*x + params*relu(x) + self*x**2 + F*tanh(x) + Keys; forwards=0.5, params=2, self=0.1, F=0.3, Keys=-1"
+    cand = actsearch.parse(text)
+    act = load(export(cand, tmp_path / "near.py"), dtype=torch.float64)
+    assert sorted(act.state_dict()) == sorted(f"params.{n}" for n in cand.params)
+    xs = [-2.0, -0.5, 0.0, 1.5]
+    y = act(torch.tensor(xs, dtype=torch.float64))
+    want = [0.5 * v + 2 * max(v, 0.0) + 0.1 * v * v + 0.3 * math.tanh(v) - 1 for v in xs]
+    assert y.tolist() == pytest.approx(want, rel=1e-12)
+    act.to(torch.float32).train().eval()
+    assert act(torch.tensor(xs)).tolist() == pytest.approx(want, rel=1e-6)
+    with pytest.raises(actsearch.ExpressionError, match="clashes with the torch nn.Module attribute 'forward'"):
+        export("forward*x; forward=1", tmp_path / "bad.py")
+
+
 def test_export_errors_are_clear(tmp_path):
     cand = actsearch.parse("a*x; a=1")
     with pytest.raises(ExportError, match="no learned parameter values"):

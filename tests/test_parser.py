@@ -176,6 +176,45 @@ def test_bad_text_raises_expression_error_with_reason(text):
     assert 0 <= info.value.position <= len(text)
 
 
+# parameters live in an nn.ParameterDict: names of its (or nn.Module's) attributes
+# cannot be registered there or shadow what torch calls on every module
+MODULE_ATTRIBUTES = ["forward", "to", "keys", "state_dict", "parameters", "cuda", "train", "eval", "training",
+                     "type", "float", "items", "values", "update", "named_parameters", "zero_grad"]
+
+
+@pytest.mark.parametrize("name", MODULE_ATTRIBUTES)
+def test_parameter_names_clashing_with_module_attributes_are_refused(name):
+    text = f"{name}*x + relu(x); {name}=0.5"
+    with pytest.raises(ExpressionError) as info:
+        parse(text)
+    message = str(info.value)
+    assert f"parameter name {name!r}" in message and "nn.Module" in message
+    assert info.value.position == text.index(";") + 2  # at the binding
+    with pytest.raises(ExpressionError, match=f"parameter name {name!r} clashes"):
+        parse(f"{name}*x", params={name: 0.5})
+
+
+def test_every_module_attribute_name_is_refused():
+    from torch import nn
+
+    for name in sorted(set(dir(nn.Module())) | set(dir(nn.ParameterDict()))):
+        if name.isidentifier() and not name.startswith("_"):
+            with pytest.raises(ExpressionError):
+                parse(f"{name}*x; {name}=1")
+
+
+@pytest.mark.parametrize("name", ["forwards", "params", "candidate", "layer", "self", "torch", "F", "to2", "Keys"])
+def test_names_near_module_attributes_make_working_modules(name):
+    c = parse(f"{name}*x + relu(x); {name}=0.5")
+    m = c.module()
+    assert sorted(m.state_dict()) == [f"params.{name}"]
+    x = torch.tensor([-2.0, 1.0])
+    assert m(x).tolist() == pytest.approx([-1.0, 1.5])
+    m.to(torch.float64).train().eval()  # the module's own methods still work
+    m(x.double()).sum().backward()
+    assert m.params[name].grad.item() == pytest.approx(-1.0)
+
+
 def test_error_position_points_at_the_problem():
     with pytest.raises(ExpressionError) as info:
         parse("relu(x) + bogus(x)")
