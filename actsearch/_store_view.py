@@ -27,7 +27,7 @@ class Entry:
 
     @property
     def trial(self) -> int | None:
-        return self.result.extra.get("trial")
+        return self.result.trial
 
     @property
     def id(self) -> str:
@@ -35,7 +35,7 @@ class Entry:
 
     @property
     def task(self) -> str:
-        task = self.result.extra.get("task") or self.config.get("task") or ""
+        task = self.result.task or self.config.get("task") or ""
         return task if isinstance(task, str) else str(task)
 
 
@@ -107,7 +107,7 @@ class StoreView:
 
         e = self.entry(ref, search)
         r = e.result
-        candidate = parse(r.text, family=r.family, name=r.extra.get("name") or None)
+        candidate = parse(r.text, family=r.family, name=r.name or None)
         provenance = Provenance(
             search=e.search,
             trial=e.trial,

@@ -14,7 +14,7 @@ Where that reference was trained on the same seeds (every search trains all its
 candidates on the same seeds, and seed *i* fixes initialisation and data order),
 ``wins`` counts the seeds on which the candidate beat it and ``p`` is the one-sided
 paired t-test p-value that the candidate's mean is higher (two seeds at least; see
-:mod:`actsearch.confirm` for re-training the winners on fresh seeds).
+:mod:`actsearch.search.confirm` for re-training the winners on fresh seeds).
 
 Example:
     >>> import os, tempfile
@@ -22,8 +22,8 @@ Example:
     >>> from actsearch.result import Result
     >>> url = "sqlite:///" + os.path.join(tempfile.mkdtemp(), "db.sqlite")
     >>> s = Store(url).open_search("demo", {"task": "digits", "epochs": 1, "seeds": 1})
-    >>> s.record(Result(key="a", text="relu(x)", score=0.90, extra={"task": "digits"}))
-    >>> s.record(Result(key="b", text="x*tanh(softplus(x))", score=0.93, extra={"task": "digits"}))
+    >>> s.record(Result(key="a", text="relu(x)", score=0.90, task="digits"))
+    >>> s.record(Result(key="b", text="x*tanh(softplus(x))", score=0.93, task="digits"))
     >>> df = leaderboard(storage=url)
     >>> df[["rank", "formula", "gain"]].round(3).values.tolist()
     [[1, 'x*tanh(softplus(x))', 0.03], [2, 'relu(x)', 0.0]]
@@ -38,11 +38,11 @@ import pandas as pd
 from ._store_view import Entry, StoreView
 from .errors import ActsearchError
 from .expr import parse
+from .registry import REFERENCES
 
 __all__ = ["leaderboard", "failures", "render", "check_reference", "format_p", "FORMATS", "REFERENCES"]
 
 FORMATS = ("table", "csv", "json", "markdown")
-REFERENCES = ("relu", "gelu", "silu")
 
 COLUMNS = [
     "rank", "id", "formula", "family", "score", "spread", "seeds", "score_text", "gain",
@@ -63,7 +63,7 @@ def _entries(storage: str | None, search: str | None, all_searches: bool, task: 
     view = StoreView(storage)
     if all_searches:
         # candidates reused from an earlier search are copies: list each only where trained
-        entries = [e for e in view.entries() if not e.result.extra.get("reused_from")]
+        entries = [e for e in view.entries() if not e.result.reused_from]
     else:
         entries = view.entries([search or view.latest()])
     if task is not None:
@@ -79,7 +79,7 @@ def _params_of(text: str) -> int | None:
 
 
 def _kernel_ms(entry: Entry) -> float:
-    value = entry.result.extra.get("kernel_ms")
+    value = entry.result.kernel_ms
     return float(value) if isinstance(value, (int, float)) else math.nan
 
 
@@ -97,7 +97,7 @@ def _ranked_frame(entries: list[Entry], against: str | None = None) -> pd.DataFr
         r = e.result
         if r.status not in _SCORED or r.score is None or not math.isfinite(r.score):
             continue
-        fp = r.extra.get("fingerprint") or _fingerprint(r.text)
+        fp = r.fingerprint or _fingerprint(r.text)
         rows.append({
             "id": e.id, "formula": r.text, "family": r.family, "score": float(r.score),
             "spread": float(r.spread), "seeds": len(r.seed_scores) or 1,
@@ -105,8 +105,8 @@ def _ranked_frame(entries: list[Entry], against: str | None = None) -> pd.DataFr
             "task": e.task, "metric": r.metric, "search": e.search, "key": r.key,
             "baseline": refs.get(fp) if r.status == "ok" else None, "_order": len(rows),
             "_seed_scores": [float(v) for v in r.seed_scores],
-            "_first_seed": r.extra.get("first_seed", e.config.get("seed", 0)),
-            "_epochs": r.extra.get("epochs") or e.config.get("epochs"),
+            "_first_seed": (e.config.get("seed", 0) if r.first_seed is None else r.first_seed),
+            "_epochs": r.epochs or e.config.get("epochs"),
         })
     df = pd.DataFrame(rows)
     if df.empty:

@@ -238,7 +238,7 @@ def figure_for(ref, *, storage: str | None = None, search: str | None = None) ->
     r = entry.result
     score = f"{r.metric or 'score'} {r.score:.4f} ± {r.spread:.4f}" if r.ok else r.status
     title = f"{entry.id}: {_short(cand.text, 90)}  ({score})"
-    first = r.extra.get("first_seed", entry.config.get("seed", 0)) or 0
+    first = (entry.config.get("seed", 0) if r.first_seed is None else r.first_seed) or 0
     labels = [f"seed {first + k}" for k in range(len(r.curves))]
     return show_figure(cand, curves=r.curves, curve_labels=labels, metric=r.metric or "score",
                        learned=r.learned_params, title=title)

@@ -8,7 +8,10 @@ from ._lazy import load_class
 from .errors import ActsearchError
 from .expr import Candidate
 
-__all__ = ["space", "spaces", "preset", "presets", "UnknownNameError"]
+__all__ = ["space", "spaces", "preset", "presets", "UnknownNameError", "REFERENCES"]
+
+#: the reference presets every search trains first and every leaderboard compares with
+REFERENCES = ("relu", "gelu", "silu")
 
 #: space name -> "module:Class" under actsearch.search_spaces
 _SPACES = {

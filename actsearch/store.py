@@ -26,24 +26,28 @@ searches (processes) can write to one file at once.
 Trial (one per candidate evaluated in this search, in completion order).  State:
 ``COMPLETE`` (status ok, value = score), ``PRUNED`` (stopped early by ASHA, value =
 last reported score) or ``FAIL`` (diverged / nan / error / timeout, no value).
-User attrs:
+User attrs: every field of :class:`~actsearch.result.Result` but ``trial``:
 
 ==================  ============================================================
 ``text``            canonical text (``actsearch.parse(text)`` rebuilds it)
 ``family``          search space family; ``name`` the preset name or ``""``
 ``key``             stable hash of the canonical text
 ``fingerprint``     hash of outputs on probe points (de-duplication)
-``task``            task spec, ``epochs`` (budget), ``seeds`` (number of seeds)
+``task``            task spec, ``epochs`` (budget), ``seeds`` (number of seeds),
+                    ``first_seed`` (absent on older records: the search's seed),
+                    ``precision`` (``fp32``/``bf16``; absent on older records: fp32)
 ``metric``          metric name (higher is better); ``score``, ``spread`` (std over
                     seeds), ``seed_scores`` list
 ``status``          ok / pruned / diverged / nan / error / timeout; ``message``
 ``curves``          per seed, metric per epoch
 ``learned_params``  per activation layer ``{param: value}`` after training (first seed)
+``device``          where it trained, e.g. ``cpu fp32``, ``cuda:0 (NVIDIA H200) bf16``;
+                    ``backend`` the compile backend that trained it
 ``wall_time``       seconds for the whole trial; ``train_time`` seconds training
 ``kernel_ms``       median ms of one forward + backward of the compiled activation
-                    on a 64x256 float32 tensor (null when not measured)
+                    on the trial's device (null when not measured)
 ``reused_from``     for a candidate found in an earlier search with the same
-                    task/epochs/seeds: that search's name (not trained again)
+                    task/epochs/seeds/precision: that search's name (not trained again)
 ==================  ============================================================
 
 Intermediate values hold the mean curve (epoch -> metric).
@@ -54,7 +58,7 @@ Example:
     >>> from actsearch.result import Result
     >>> url = "sqlite:///" + os.path.join(tempfile.mkdtemp(), "db.sqlite")
     >>> s = Store(url).open_search("demo", {"task": "digits", "epochs": 1, "seeds": 1})
-    >>> s.record(Result(key="k", text="relu(x)", score=0.9, extra={"fingerprint": "f"}))
+    >>> s.record(Result(key="k", text="relu(x)", score=0.9, fingerprint="f"))
     >>> [r.score for r in Store(url).results("demo")]
     [0.9]
 """
@@ -75,9 +79,8 @@ __all__ = ["Store", "StoredSearch", "DEFAULT_URL", "SCHEMA"]
 DEFAULT_URL = "sqlite:///results/actsearch.db"
 SCHEMA = "actsearch/1"
 
-_EXTRA_KEYS = ("fingerprint", "task", "epochs", "seeds", "first_seed", "train_time", "reused_from", "name",
-               "kernel_ms")
-_EXTRA_DEFAULTS = {"fingerprint": "", "task": "", "reused_from": "", "name": "", "kernel_ms": None}
+#: Result fields stored as trial user attributes (``trial`` is the trial's own number)
+_FIELDS = tuple(f for f in Result.__dataclass_fields__ if f != "trial")
 #: written only when given: a record without it trained from its search's --seed
 _OPTIONAL_KEYS = {"first_seed"}
 #: statuses a later search may copy instead of training, most trusted first
@@ -214,6 +217,8 @@ class Store:
                     raise StoreError(
                         f"cannot resume search {name!r}: its {field} is {old[field]!r}, not {config[field]!r}"
                     )
+            # what a resume may change (a larger budget, another device) is kept for the next one
+            self.storage.set_study_user_attr(study_id, "config", {**old, **config})
             self.storage.set_study_user_attr(study_id, "state", "running")
             return StoredSearch(self, name, study_id)
         if resume:
@@ -245,10 +250,11 @@ class Store:
         """Every candidate recorded in search ``name``, in the order recorded."""
         return self.search(name).results()
 
-    def evaluated(self, task: str, epochs: int, seeds: int, first_seed: int = 0) -> dict[str, Result]:
-        """fingerprint -> result for candidates trained (not reused) on this task, epochs
-        and training seeds ``first_seed .. first_seed + seeds - 1``, across every search
-        in the store.  Scores on other seeds are never reused: a confirmation on fresh
+    def evaluated(self, task: str, epochs: int, seeds: int, first_seed: int = 0,
+                  precision: str = "fp32") -> dict[str, Result]:
+        """fingerprint -> result for candidates trained (not reused) on this task, epochs,
+        precision and training seeds ``first_seed .. first_seed + seeds - 1``, across
+        every search in the store.  Scores on other seeds are never reused: a confirmation on fresh
         seeds must train again.  Errors and timeouts are left out (a worker that died
         or a time limit says nothing about the function); of several runs, a completed
         one is preferred to a rejected one, and either to one stopped early."""
@@ -262,14 +268,16 @@ class Store:
                 a = trial.user_attrs
                 if (a.get("task") == task and a.get("epochs") == epochs and a.get("seeds") == seeds
                         and a.get("first_seed", study_seed) == first_seed
+                        and a.get("precision", "fp32") == precision
                         and not a.get("reused_from") and a.get("fingerprint")
                         and a.get("status") in _REUSABLE):
                     fp = a["fingerprint"]
                     if fp in found and _REUSABLE[found[fp].status] <= _REUSABLE[a["status"]]:
                         continue
                     result = _to_result(trial)
-                    result.extra["reused_from"] = study.study_name
-                    result.extra.setdefault("first_seed", study_seed)
+                    result.reused_from = study.study_name
+                    if result.first_seed is None:
+                        result.first_seed = study_seed
                     found[fp] = result
         return found
 
@@ -282,7 +290,7 @@ class Store:
             rows.append({"text": r.text, "family": r.family, "status": r.status, "score": r.score,
                          "spread": r.spread, "metric": r.metric, "seeds": len(r.seed_scores),
                          "wall_time": r.wall_time, "key": r.key, "message": r.message,
-                         "reused_from": r.extra.get("reused_from", "")})
+                         "reused_from": r.reused_from})
         return pd.DataFrame(rows)
 
 
@@ -327,17 +335,12 @@ class StoredSearch:
         import optuna
         from optuna.trial import TrialState
 
-        attrs = {
-            "text": result.text, "family": result.family, "key": result.key,
-            "metric": result.metric, "status": result.status, "score": result.score,
-            "seed_scores": list(result.seed_scores), "spread": result.spread,
-            "curves": [list(c) for c in result.curves], "learned_params": list(result.learned_params),
-            "wall_time": result.wall_time, "message": result.message,
-        }
-        for k in _EXTRA_KEYS:
-            if k in _OPTIONAL_KEYS and result.extra.get(k) is None:
+        attrs = {}
+        for k in _FIELDS:
+            value = getattr(result, k)
+            if k in _OPTIONAL_KEYS and value is None:
                 continue
-            attrs[k] = result.extra.get(k, _EXTRA_DEFAULTS.get(k, 0))
+            attrs[k] = value
         scored = result.score is not None and math.isfinite(result.score)
         if result.status == "ok" and scored:
             state, value = TrialState.COMPLETE, float(result.score)
@@ -365,12 +368,10 @@ class StoredSearch:
 
 def _to_result(trial) -> Result:
     a = trial.user_attrs
-    extra = {k: a.get(k) for k in _EXTRA_KEYS if k in a}
-    extra["trial"] = trial.number
-    return Result(
-        key=a.get("key", ""), text=a.get("text", ""), family=a.get("family", "custom"),
-        status=a.get("status", "error"), score=a.get("score"), metric=a.get("metric", ""),
-        seed_scores=list(a.get("seed_scores", [])), spread=float(a.get("spread", 0.0) or 0.0),
-        curves=list(a.get("curves", [])), learned_params=list(a.get("learned_params", [])),
-        wall_time=float(a.get("wall_time", 0.0) or 0.0), message=a.get("message", ""), extra=extra,
-    )
+    result = Result.from_dict({k: a[k] for k in _FIELDS if k in a} | {"key": a.get("key", ""),
+                                                                     "text": a.get("text", "")})
+    result.status = a.get("status", "error")
+    result.spread = float(result.spread or 0.0)
+    result.wall_time = float(result.wall_time or 0.0)
+    result.trial = trial.number
+    return result

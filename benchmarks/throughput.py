@@ -31,14 +31,14 @@ import torch
 def _no_ray(task_name, epochs, budget, seed, backend):
     import actsearch
     from actsearch.compile import compile_candidate
-    from actsearch.runner import REFERENCES, _reference
+    from actsearch.registry import REFERENCES, preset
     from actsearch.tasks import get_task
 
     torch.set_num_threads(1)
     task = get_task(task_name)
     space = actsearch.space("grammar")
     rng = np.random.default_rng(seed)
-    cands, seen = [_reference(r) for r in REFERENCES], set()
+    cands = [preset(r) for r in REFERENCES]
     seen = {c.fingerprint() for c in cands}
     while len(cands) < budget:
         c = space.sample(rng)
@@ -50,7 +50,7 @@ def _no_ray(task_name, epochs, budget, seed, backend):
     train = 0.0
     for c in cands[:budget]:
         out = task.train(lambda c=c: compile_candidate(c, backend=backend), budget=epochs, seed=0)
-        train += out["train_time"]
+        train += out.train_time
     wall = time.perf_counter() - t0
     return wall, train
 
@@ -62,7 +62,7 @@ def _fresh_caches(root: str) -> None:
 
 
 def main() -> None:
-    from actsearch.runner import run_search
+    from actsearch.search import run_search
     from actsearch.tasks import get_task
 
     ap = argparse.ArgumentParser()
@@ -72,7 +72,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--early-stop", action="store_true")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--backend", default="auto", help="compile backend (auto = inductor on CPU)")
+    ap.add_argument("--backend", default="auto", help="compile backend (auto = eager on a CPU)")
     args = ap.parse_args()
     epochs = args.epochs or get_task(args.task).default_budget
     print(f"task {args.task}, {epochs} epochs, budget {args.budget} candidates, "

@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
         db = ROOT / "results" / "docs-demo.db"
         db.unlink(missing_ok=True)
         storage = f"sqlite:///{db}"
-        from actsearch.runner import run_search
+        from actsearch.search import run_search
 
         name = "docs-demo"
         flags = [f"--{k} {v}" for k, v in SEARCH.items()]

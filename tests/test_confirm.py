@@ -10,7 +10,7 @@ import pytest
 
 import actsearch
 from actsearch.cli import main
-from actsearch.confirm import confirm, pick_top
+from actsearch.search.confirm import confirm, pick_top
 from actsearch.leaderboard import leaderboard
 from actsearch.result import Result
 from actsearch.store import Store
@@ -41,10 +41,10 @@ def test_confirmation_retrains_the_top_and_the_references_on_fresh_seeds(confirm
     expected |= {actsearch.preset(r).fingerprint() for r in ("relu", "gelu", "silu")}
     assert store.search("src-confirm").state == "finished"
     results = store.results("src-confirm")
-    assert {r.extra["fingerprint"] for r in results} == expected and len(results) == len(expected)
+    assert {r.fingerprint for r in results} == expected and len(results) == len(expected)
     for r in results:
-        assert r.status == "ok" and not r.extra.get("reused_from")
-        assert r.extra["first_seed"] == 3 + SEARCH_SEEDS  # right after the search's seeds 3, 4
+        assert r.status == "ok" and not r.reused_from
+        assert r.first_seed == 3 + SEARCH_SEEDS  # right after the search's seeds 3, 4
         assert len(r.seed_scores) == FRESH and len(r.curves) == FRESH and len(r.curves[0]) == 2
     config = store.search("src-confirm").config
     assert config["confirms"] == "src" and config["seed"] == 5 and config["early_stop"] is False
@@ -56,7 +56,7 @@ def test_confirmation_leaderboard_compares_seed_by_seed(confirmed):
     searched = df[df["baseline"].isna()]
     assert len(searched) == 2
     store = Store(url)
-    relu = next(r.seed_scores for r in store.results("src-confirm") if r.extra.get("name") == "relu")
+    relu = next(r.seed_scores for r in store.results("src-confirm") if r.name == "relu")
     for _, row in searched.iterrows():
         mine = next(r.seed_scores for r in store.results("src-confirm") if r.text == row["formula"])
         assert row["wins"] == f"{sum(a > b for a, b in zip(mine, relu))}/{FRESH}"
@@ -121,57 +121,71 @@ def _source(url, **config):
     for text, score in (("relu(x)", 0.5), ("x*tanh(x)", 0.7), ("x + sin(x)", 0.6)):
         c = actsearch.parse(text)
         s.record(Result(key=c.key, text=c.text, score=score, seed_scores=[score],
-                        extra={"task": "digits", "fingerprint": c.fingerprint()}))
+                        task="digits", fingerprint=c.fingerprint()))
     return s
 
 
 def test_confirm_scales_the_time_limit_and_resumes_what_it_started(tmp_path, monkeypatch):
-    import actsearch.confirm as confirm_module
+    import actsearch.search.confirm as confirm_module
+    from actsearch.search.config import SearchConfig, resume_config
 
     calls = []
 
-    def fake_run_search(**kwargs):
-        calls.append(kwargs)
-        Store(kwargs["storage"]).open_search(kwargs["name"], {"seed": kwargs["seed"], "seeds": kwargs["seeds"],
-                                                             "candidates": [c.text for c in kwargs["candidates"]],
-                                                             "task_options": kwargs["task_options"],
-                                                             **kwargs["notes"]}, resume=kwargs["resume"])
+    def fake_run_search(progress=None, **options):
+        """What run_search would train: the config it builds (a resume from the store)."""
+        store = Store(options["storage"])
+        if options.get("resume"):
+            config = resume_config(store.search(options["name"]).config, options)
+        else:
+            config = SearchConfig(**options)
+            store.open_search(config.name, config.stored(task_spec=config.task, epochs=config.epochs or 1,
+                                                         metric="val_accuracy"))
+        calls.append(config)
+
+    def texts(config):
+        return [c if isinstance(c, str) else c.text for c in config.candidates]
 
     monkeypatch.setattr(confirm_module, "run_search", fake_run_search)
     url = "sqlite:///" + str(tmp_path / "u.db")
     _source(url, trial_timeout=60.0)
     confirm("src", top=2, seeds=4, storage=url)
     first = calls[-1]
-    assert first["trial_timeout"] == pytest.approx(240.0)  # 60 s for 1 seed -> 240 s for 4
-    assert first["seed"] == 1 and first["seeds"] == 4 and first["early_stop"] is False
-    assert [c.text for c in first["candidates"]] == ["x*tanh(x)", "x + sin(x)"]
-    assert first["references"] == ("relu",) and first["budget"] == 3 and first["optimizer"] is None
+    assert first.trial_timeout == pytest.approx(240.0)  # 60 s for 1 seed -> 240 s for 4
+    assert first.seed == 1 and first.seeds == 4 and first.early_stop is False
+    assert texts(first) == ["x*tanh(x)", "x + sin(x)"]
+    assert first.references == ("relu",) and first.budget == 3 and first.optimizer is None
     confirm("src", resume=True, storage=url)  # nothing repeated: the stored seeds and candidates
     again = calls[-1]
-    assert again["resume"] and again["seed"] == 1 and again["seeds"] == 4
-    assert [c.text for c in again["candidates"]] == ["x*tanh(x)", "x + sin(x)"]
+    assert again.resume and again.seed == 1 and again.seeds == 4 and again.trial_timeout == pytest.approx(240.0)
+    assert texts(again) == ["x*tanh(x)", "x + sin(x)"]
     confirm("src", resume=True, storage=url, trial_timeout=5.0)
-    assert calls[-1]["trial_timeout"] == 5.0
+    assert calls[-1].trial_timeout == 5.0
     # fresh data as well as fresh seeds: the option is kept when the confirmation resumes
     confirm("src", top=1, storage=url, name="new-data", task_options={"data_seed": "1"})
-    assert calls[-1]["task_options"] == {"data_seed": "1"} and calls[-1]["task"] == "digits"
+    assert calls[-1].task_options == {"data_seed": "1"} and calls[-1].task == "digits"
     confirm("src", resume=True, storage=url, name="new-data")
-    assert calls[-1]["task_options"] == {"data_seed": "1"}
+    assert calls[-1].task_options == {"data_seed": "1"}
     for kwargs, needle in (({"top": 1}, "--top 1: it was started with 2"),
                            ({"seeds": 5}, "--seeds 5: it was started with 4"),
                            ({"first_seed": 9}, "--first-seed 9: it was started with 1"),
-                           ({"name": "other"}, "cannot resume confirmation 'other'")):
+                           ({"name": "other"}, "cannot resume confirmation 'other'"),
+                           ({"task_options": {"data_seed": "2"}}, "task_options")):
         with pytest.raises(actsearch.ActsearchError, match=re.escape(needle)):
             confirm("src", resume=True, storage=url, **kwargs)
 
 
 def test_stopped_early_runs_stand_in_only_where_early_stopping_is_allowed():
-    from actsearch.runner import _Driver
+    import dataclasses
 
-    driver = _Driver.__new__(_Driver)
+    from actsearch.search.driver import Driver, TrialDefaults
+
+    driver = Driver.__new__(Driver)
     pruned, done = Result(key="k", text="x", status="pruned", score=0.5), Result(key="k", text="x", score=0.5)
-    driver.config, driver.queue_protected = {"early_stop": True}, {"protected-fp": True}
+    defaults = TrialDefaults(task="digits", task_options={}, task_spec="digits", metric="val_accuracy", epochs=1,
+                             seeds=(0,), backend="eager", device="cpu", precision="fp32", early_stop=True,
+                             trial_timeout=None)
+    driver.defaults, driver.queue_protected = defaults, {"protected-fp"}
     assert driver._reusable("fp", pruned) and driver._reusable("protected-fp", done)
     assert not driver._reusable("protected-fp", pruned)  # references and the user's own train to the end
-    driver.config = {"early_stop": False}  # e.g. a confirmation
+    driver.defaults = dataclasses.replace(defaults, early_stop=False)  # e.g. a confirmation
     assert not driver._reusable("fp", pruned) and driver._reusable("fp", done)

@@ -205,7 +205,7 @@ FAULTY = {"x + 1": ("error", "boom from the task", 1),
 
 @pytest.fixture(scope="module")
 def faulty_search(ray_session, tmp_path_factory):
-    from actsearch.runner import run_search
+    from actsearch.search import run_search
 
     url = _url(tmp_path_factory.mktemp("faulty") / "s.db")
     t0 = time.perf_counter()
@@ -243,14 +243,14 @@ def test_failures_are_not_retried_but_a_lost_worker_is(faulty_search):
 def test_kernel_ms_recorded(faulty_search):
     _, url, _ = faulty_search
     r = next(r for r in Store(url).results("faulty") if r.text == actsearch.parse("x*tanh(x)").text)
-    assert 0.0 < r.extra["kernel_ms"] < 1000.0
+    assert 0.0 < r.kernel_ms < 1000.0
     rejected = next(r for r in Store(url).results("faulty") if r.text == actsearch.parse("exp(exp(x))").text)
-    assert rejected.extra["kernel_ms"] is None  # never measured: shown blank, not as 0 ms
+    assert rejected.kernel_ms is None  # never measured: shown blank, not as 0 ms
 
 
 @pytest.mark.parametrize("text", ["x/(x - 0.5)", "exp(exp(x))", "1/x", "log(x)", "x**40"])
 def test_screen_rejects_hazards(text):
-    from actsearch._trial import screen
+    from actsearch.search.worker import screen
 
     assert screen(actsearch.parse(text)).startswith("rejected before training")
 
@@ -258,7 +258,7 @@ def test_screen_rejects_hazards(text):
 @pytest.mark.parametrize("text", ["x*tanh(x)", "x*sigmoid(x)", "exp(x)", "x**5", "x/(1 + abs(x))",
                                   "x*(1 + erf(x/sqrt(2)))/2"])
 def test_screen_passes_ordinary_activations(text):
-    from actsearch._trial import screen
+    from actsearch.search.worker import screen
 
     assert screen(actsearch.parse(text)) == ""
 
@@ -266,7 +266,7 @@ def test_screen_passes_ordinary_activations(text):
 def test_screen_finds_the_pole_of_a_rational():
     import numpy as np
 
-    from actsearch._trial import screen
+    from actsearch.search.worker import screen
 
     # version N style: 1 + b1 x + b2 x^2 + b3 x^3 has one real root, found independently by numpy
     b = (0.3, 0.9, -0.7)
@@ -278,7 +278,8 @@ def test_screen_finds_the_pole_of_a_rational():
 
 
 def test_timeout_stops_a_task_that_swallows_exceptions():
-    from actsearch._trial import evaluate
+    from actsearch.search import TrialSpec
+    from actsearch.search.worker import evaluate
 
     def stubborn(*args):
         while True:
@@ -287,16 +288,13 @@ def test_timeout_stops_a_task_that_swallows_exceptions():
             except Exception:  # a task's own error handling must not defeat the limit
                 pass
 
-    import actsearch._trial as trial
+    import actsearch.search.worker as worker
 
-    trial._TASKS['["stubborn", {}]'] = _FnTask(stubborn)
+    worker._TASKS['["stubborn", {}]'] = _FnTask(stubborn)
     t0 = time.perf_counter()
-    out = evaluate({"text": "x*tanh(x)", "task": "stubborn", "epochs": 1, "seeds": [0], "backend": "eager",
-                    "trial_timeout": 1.0}, report=lambda m: None)
-    import json
-
-    payload = json.loads(out["payload"])
-    assert payload["status"] == "timeout" and "1 s" in payload["message"]
+    out = evaluate(TrialSpec(text="x*tanh(x)", task="stubborn", epochs=1, seeds=(0,), backend="eager",
+                             trial_timeout=1.0), report=lambda m: None)
+    assert out.status == "timeout" and "1 s" in out.message
     assert 1.0 <= time.perf_counter() - t0 < 5.0
 
 
@@ -362,7 +360,7 @@ def test_killed_driver_resumes_without_training_twice(tmp_path):
     final = after.optimizer_state
     assert final["told"] >= saved["told"] + (budget - len(recorded)) and final["asked"] >= saved["asked"]
     assert len(results) == budget
-    fps = [r.extra["fingerprint"] for r in results]
+    fps = [r.fingerprint for r in results]
     assert len(set(fps)) == len(fps)  # every evaluation once
     assert [r.text for r in results[:len(recorded)]] == [r.text for r in recorded]
     calls = Counter((tmp_path / "slow.calls").read_text().split())
@@ -385,7 +383,7 @@ from actsearch.result import Result
 url, name, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
 s = Store(url).open_search(name, {"task": "t", "epochs": 1, "seeds": 1})
 for i in range(n):
-    s.record(Result(key=f"{name}{i}", text=f"x + {i}", score=i / n, extra={"fingerprint": f"{name}-{i}"}),
+    s.record(Result(key=f"{name}{i}", text=f"x + {i}", score=i / n, fingerprint=f"{name}-{i}"),
              optimizer_state={"i": i})
 print("done")
 """

@@ -53,7 +53,7 @@ def _record(search, text, score, task="digits", status="ok", spread=None, messag
             key=c.key, text=c.text, family="custom", status=status, score=score, metric="val_accuracy",
             seed_scores=seeds, spread=spread if spread is not None else 0.0,
             curves=[] if score is None else [[0.2, 0.5, score], [0.25, 0.55, score]],
-            learned_params=list(learned), message=message, extra=more,
+            learned_params=list(learned), message=message, **more,
         )
     )
 
@@ -228,8 +228,8 @@ def _seeded(search, text, seed_scores, first_seed=0, task="digits", epochs=3):
     mean = float(np.mean(seed_scores))
     search.record(Result(key=c.key, text=c.text, status="ok", score=mean, seed_scores=list(seed_scores),
                          spread=float(np.std(seed_scores)),
-                         extra={"task": task, "fingerprint": c.fingerprint(), "first_seed": first_seed,
-                                "seeds": len(seed_scores), "epochs": epochs}))
+                         task=task, fingerprint=c.fingerprint(), first_seed=first_seed,
+                         seeds=len(seed_scores), epochs=epochs))
 
 
 def _one_sided_paired_p(a, b):

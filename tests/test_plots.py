@@ -119,7 +119,7 @@ def test_stored_learning_curves_are_labelled_with_their_training_seeds(tmp_path)
     s = Store(url).open_search("fresh", {"task": "digits", "epochs": 3, "seeds": 2, "seed": 5})
     c = actsearch.parse("x*erf(x)")
     s.record(Result(key=c.key, text=c.text, score=0.6, seed_scores=[0.5, 0.7], curves=[[0.1, 0.5], [0.2, 0.7]],
-                    extra={"task": "digits", "fingerprint": c.fingerprint(), "first_seed": 5}))
+                    task="digits", fingerprint=c.fingerprint(), first_seed=5))
     fig = figure_for("fresh:0", storage=url)
     legends = [t.get_text() for ax in fig.axes if ax.get_legend() for t in ax.get_legend().get_texts()]
     assert "seed 5" in legends and "seed 6" in legends and "seed 0" not in legends

@@ -6,7 +6,7 @@ import pytest
 
 import actsearch
 from actsearch.cli import main
-from actsearch.runner import run_search
+from actsearch.search import run_search
 from actsearch.search_spaces.base import SearchSpace
 from actsearch.store import Store
 
@@ -46,26 +46,26 @@ def test_search_records_every_candidate_once(search):
     assert outcome.finished
     assert Store(url).search("e2e").state == "finished"
     assert len(results) == BUDGET == outcome.trained
-    fps = [r.extra["fingerprint"] for r in results]
+    fps = [r.fingerprint for r in results]
     assert len(set(fps)) == len(fps)
     # each recorded fingerprint is the candidate's own
-    assert all(actsearch.parse(r.text).fingerprint() == r.extra["fingerprint"] for r in results)
+    assert all(actsearch.parse(r.text).fingerprint() == r.fingerprint for r in results)
     assert len(lines) == BUDGET
 
 
 def test_references_and_user_candidates_present(search):
     outcome, url, _ = search
     results = Store(url).results("e2e")
-    by_fp = {r.extra["fingerprint"]: r for r in results}
+    by_fp = {r.fingerprint: r for r in results}
     for text in ("relu(x)", "x*sigmoid(x)", "x*(1 + erf(x/sqrt(2)))/2", "x*erf(x)"):
         r = by_fp[actsearch.parse(text).fingerprint()]
         assert r.status == "ok" and 0.0 < r.score <= 1.0
         assert len(r.curves) == 1 and len(r.curves[0]) == 2
         assert r.score == pytest.approx(r.curves[0][-1])
-    refs = [r for r in results if r.extra.get("name") in ("relu", "gelu", "silu")]
-    assert sorted(r.extra["name"] for r in refs) == ["gelu", "relu", "silu"]
+    refs = [r for r in results if r.name in ("relu", "gelu", "silu")]
+    assert sorted(r.name for r in refs) == ["gelu", "relu", "silu"]
     # references are evaluated first
-    assert {r.extra["name"] for r in results[:3]} <= {"relu", "gelu", "silu", ""}
+    assert {r.name for r in results[:3]} <= {"relu", "gelu", "silu", ""}
 
 
 def test_nan_candidate_recorded_as_failed(search):
@@ -86,11 +86,11 @@ def test_second_search_reuses_stored_results(search, ray_session):
     outcome = run_search(task="mnist1d-mlp", space=TinySpace(), budget=2, workers=2, epochs=2,
                          storage=url, name="again", seed=0)
     results = Store(url).results("again")
-    reused = [r for r in results if r.extra.get("reused_from")]
+    reused = [r for r in results if r.reused_from]
     # the three references were trained by "e2e" on the same seed: copied, not trained again
-    assert {r.extra["name"] for r in reused if r.extra.get("name")} >= {"relu", "gelu", "silu"}
-    assert all(r.extra["reused_from"] == "e2e" for r in reused)
-    trained = [r for r in results if not r.extra.get("reused_from")]
+    assert {r.name for r in reused if r.name} >= {"relu", "gelu", "silu"}
+    assert all(r.reused_from == "e2e" for r in reused)
+    trained = [r for r in results if not r.reused_from]
     assert outcome.trained == len(trained) <= 2
 
 
@@ -100,18 +100,18 @@ def test_scores_on_other_seeds_are_never_reused(search, ray_session):
                          storage=url, name="other-seed", seed=7)
     results = Store(url).results("other-seed")
     assert outcome.reused == 0 and outcome.trained == 3
-    assert sorted(r.extra["name"] for r in results) == ["gelu", "relu", "silu"]
-    assert all(r.extra["first_seed"] == 7 and not r.extra.get("reused_from") for r in results)
+    assert sorted(r.name for r in results) == ["gelu", "relu", "silu"]
+    assert all(r.first_seed == 7 and not r.reused_from for r in results)
 
 
 def test_resume_continues_to_a_larger_budget(search, ray_session):
     _, url, _ = search
-    before = {r.extra["fingerprint"] for r in Store(url).results("e2e")}
+    before = {r.fingerprint for r in Store(url).results("e2e")}
     outcome = run_search(task="mnist1d-mlp", space=TinySpace(), budget=BUDGET + 1, workers=2, epochs=2,
-                         storage=url, name="e2e", resume=True, references=())
+                         storage=url, name="e2e", resume=True)
     after = Store(url).results("e2e")
     assert outcome.finished
-    fps = [r.extra["fingerprint"] for r in after]
+    fps = [r.fingerprint for r in after]
     assert len(fps) == len(set(fps))
     assert before < set(fps)
 

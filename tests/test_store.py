@@ -24,7 +24,7 @@ def _result(text="relu(x)", status="ok", score=0.75, **extra):
     return Result(key=f"k-{text}", text=text, family="grammar", status=status, score=score,
                   metric="val_accuracy", seed_scores=[0.7, 0.8] if score is not None else [],
                   spread=0.05, curves=[[0.5, 0.7], [0.6, 0.8]], learned_params=[{"a": 0.25}, {"a": -1.5}],
-                  wall_time=3.0, message="" if status == "ok" else "non-finite training loss", extra=base)
+                  wall_time=3.0, message="" if status == "ok" else "non-finite training loss", **base)
 
 
 def test_round_trip_and_states(url):
@@ -39,7 +39,7 @@ def test_round_trip_and_states(url):
         for field in ("key", "text", "family", "status", "score", "metric", "seed_scores", "spread",
                       "curves", "learned_params", "wall_time", "message"):
             assert getattr(got, field) == getattr(orig, field), field
-        assert got.extra["fingerprint"] == orig.extra["fingerprint"]
+        assert got.fingerprint == orig.fingerprint
     trials = optuna.load_study(study_name="one", storage=url).trials
     assert [t.state.name for t in trials] == ["COMPLETE", "FAIL", "PRUNED"]
     assert trials[0].value == 0.75 and trials[1].value is None
@@ -58,7 +58,7 @@ def test_evaluated_matches_task_epochs_and_seeds(url):
     store.open_search("a", {"task": "digits"}).record(_result())
     store.open_search("b", {"task": "digits"}).record(_result("abs(x)", epochs=3))
     found = store.evaluated("digits", 2, 2)
-    assert set(found) == {"fp-relu(x)"} and found["fp-relu(x)"].extra["reused_from"] == "a"
+    assert set(found) == {"fp-relu(x)"} and found["fp-relu(x)"].reused_from == "a"
     assert store.evaluated("digits", 3, 2).keys() == {"fp-abs(x)"}
     assert store.evaluated("digits", 2, 1) == {}
     assert store.evaluated("mnist1d-mlp", 2, 2) == {}
@@ -71,7 +71,7 @@ def test_evaluated_matches_training_seeds_and_trusts_completed_runs(url):
     assert "first_seed" not in store.storage.get_all_trials(store.search("old").study_id)[0].user_attrs
     assert store.evaluated("digits", 2, 2, first_seed=0) == {}
     found = store.evaluated("digits", 2, 2, first_seed=5)
-    assert found["fp-relu(x)"].extra["first_seed"] == 5
+    assert found["fp-relu(x)"].first_seed == 5
     s = store.open_search("new", {"task": "digits", "seed": 1})
     s.record(_result("abs(x)", "pruned", 0.5, first_seed=1))
     s.record(_result("tanh(x)", "error", None, first_seed=1))

@@ -27,11 +27,11 @@ def _one_thread():
 
 
 def _check_ok(out, epochs, layers):
-    assert out["status"] == "ok", out["message"]
-    assert len(out["curve"]) == epochs and all(math.isfinite(v) for v in out["curve"])
-    assert out["score"] == out["curve"][-1]
-    assert len(out["learned_params"]) == layers
-    assert out["train_time"] > 0
+    assert out.status == "ok", out.message
+    assert len(out.curve) == epochs and all(math.isfinite(v) for v in out.curve)
+    assert out.score == out.curve[-1]
+    assert len(out.learned_params) == layers
+    assert out.train_time > 0
 
 
 @pytest.mark.parametrize("name,layers", [("mnist1d-mlp", 2), ("mnist1d-cnn", 3), ("digits", 3)])
@@ -39,8 +39,8 @@ def test_task_trains_one_epoch(name, layers):
     seen = []
     out = get_task(name).train(torch.nn.ReLU, budget=1, seed=0, report=lambda s, m: seen.append((s, m)))
     _check_ok(out, 1, layers)
-    assert 0.1 < out["score"] <= 1.0  # above chance (10 classes) after one epoch
-    assert seen == [(1, {"val_accuracy": out["score"], "train_loss": out["losses"][0]})]
+    assert 0.1 < out.score <= 1.0  # above chance (10 classes) after one epoch
+    assert seen == [(1, {"val_accuracy": out.score, "train_loss": out.losses[0]})]
 
 
 def test_mnist1d_data_is_the_packages_default_dataset():
@@ -92,25 +92,25 @@ def test_deterministic_per_seed_and_learned_params_read_back():
     one = task.train(cand.module, budget=1, seed=5)
     two = task.train(cand.module, budget=1, seed=5)
     other = task.train(cand.module, budget=1, seed=6)
-    assert one["curve"] == two["curve"] and one["losses"] == two["losses"]
-    assert one["losses"] != other["losses"]
+    assert one.curve == two.curve and one.losses == two.losses
+    assert one.losses != other.losses
     # a is trained: moved from its initial value, one value per layer
-    values = [layer["a"] for layer in one["learned_params"]]
+    values = [layer["a"] for layer in one.learned_params]
     assert len(values) == 2 and all(v != pytest.approx(0.1, abs=1e-6) for v in values)
-    assert values == [layer["a"] for layer in two["learned_params"]]
+    assert values == [layer["a"] for layer in two.learned_params]
 
 
 def test_nan_and_error_candidates_are_results():
     task = get_task("mnist1d-mlp")
     bad = actsearch.parse("exp(exp(x))")
     out = task.train(bad.module, budget=2, seed=0)
-    assert out["status"] == "nan" and out["score"] is None and "non-finite" in out["message"]
+    assert out.status == "nan" and out.score is None and "non-finite" in out.message
 
     def broken():
         raise RuntimeError("kernel exploded")
 
     out = task.train(broken, budget=1)
-    assert out["status"] == "error" and "kernel exploded" in out["message"]
+    assert out.status == "error" and "kernel exploded" in out.message
 
 
 class _Scripted(Task):
@@ -135,11 +135,11 @@ class _Scripted(Task):
 
 def test_divergence_rule():
     # the rule: loss > 1e4, or loss > 10 * first loss + 1
-    assert _Scripted([2.0, 3.0, 20.0]).train(None, 3)["status"] == "ok"
+    assert _Scripted([2.0, 3.0, 20.0]).train(None, 3).status == "ok"
     out = _Scripted([2.0, 3.0, 21.5]).train(None, 3)
-    assert out["status"] == "diverged" and "epoch 3" in out["message"]
-    assert _Scripted([5e3, 2e4]).train(None, 2)["status"] == "diverged"
-    assert _Scripted([1.0, float("inf")]).train(None, 2)["status"] == "nan"
+    assert out.status == "diverged" and "epoch 3" in out.message
+    assert _Scripted([5e3, 2e4]).train(None, 2).status == "diverged"
+    assert _Scripted([1.0, float("inf")]).train(None, 2).status == "nan"
 
 
 def test_charlm_on_a_small_text_file(tmp_path):
@@ -149,7 +149,7 @@ def test_charlm_on_a_small_text_file(tmp_path):
     _check_ok(out, 1, 2)
     # bits per byte: a uniform guess over 256 bytes is 8 bits; 20 steps on a repeated
     # sentence must do better than that
-    assert -8.0 < out["score"] < 0.0
+    assert -8.0 < out.score < 0.0
     with pytest.raises(TaskError, match="cannot read"):
         get_task("charlm", path=str(tmp_path / "missing.txt")).train(torch.nn.GELU, budget=1)
 
@@ -248,7 +248,7 @@ def test_user_tasks(tmp_path, monkeypatch):
     assert task.name == "digits" and task.lr == 0.01
     fn_task = get_task("mytasks:train")
     out = fn_task.train(torch.nn.ReLU, budget=1, seed=0)
-    assert out["status"] == "ok" and out["score"] == 2.0  # relu(-1) + relu(2)
+    assert out.status == "ok" and out.score == 2.0  # relu(-1) + relu(2)
     with pytest.raises(TaskError, match="cannot import task module 'broken_tasks'"):
         get_task("broken_tasks:make")
     with pytest.raises(TaskError, match="cannot import task module 'no_such_module_xyz'"):
@@ -267,8 +267,8 @@ def test_score_epochs_averages_the_last_epochs_everywhere_the_score_is_read(tmp_
     assert task.spec == "mnist1d-mlp(score_epochs=3)" and get_task("mnist1d-mlp").score_epochs == 1
     seen = []
     out = task.train(torch.nn.ReLU, budget=4, seed=0, report=lambda epoch, m: seen.append(m["val_accuracy"]))
-    assert out["score"] == pytest.approx(float(np.mean(out["curve"][-3:])), abs=1e-12)
-    assert seen == out["curve"]  # the per-epoch reports stay raw
+    assert out.score == pytest.approx(float(np.mean(out.curve[-3:])), abs=1e-12)
+    assert seen == out.curve  # the per-epoch reports stay raw
     for bad in ("0", "-2", "2.5", "all"):
         with pytest.raises(TaskError, match="score_epochs must be a whole number"):
             get_task("digits", score_epochs=bad)
@@ -278,11 +278,11 @@ def test_score_epochs_averages_the_last_epochs_everywhere_the_score_is_read(tmp_
             return {"score": 0.0, "curve": [0.1, 0.5, 0.2, 0.9]}
     """))
     monkeypatch.syspath_prepend(str(tmp_path))
-    assert get_task("tailtask:train", score_epochs=2).train(torch.nn.ReLU, 4, 0)["score"] == pytest.approx(0.55)
-    assert get_task("tailtask:train").train(torch.nn.ReLU, 4, 0)["score"] == 0.0  # default: the user's own
+    assert get_task("tailtask:train", score_epochs=2).train(torch.nn.ReLU, 4, 0).score == pytest.approx(0.55)
+    assert get_task("tailtask:train").train(torch.nn.ReLU, 4, 0).score == 0.0  # default: the user's own
     sys.modules.pop("tailtask", None)
     with pytest.raises(actsearch.ActsearchError, match="score_epochs 10 is more than the 5 epochs"):
-        from actsearch.runner import run_search
+        from actsearch.search import run_search
 
         run_search(task="digits", task_options={"score_epochs": "10"}, epochs=5, storage="sqlite:///" +
                    str(tmp_path / "never.db"))
@@ -291,7 +291,8 @@ def test_score_epochs_averages_the_last_epochs_everywhere_the_score_is_read(tmp_
 
 def test_rung_reports_score_what_the_final_score_would_be(monkeypatch):
     """ASHA compares candidates at a rung by the same tail mean the final score uses."""
-    import actsearch._trial as trial
+    import actsearch.search.worker as worker
+    from actsearch.search import TrialSpec
     from actsearch.tasks.base import Task
 
     class LastEpoch(Task):
@@ -307,13 +308,12 @@ def test_rung_reports_score_what_the_final_score_would_be(monkeypatch):
 
     task = LastEpoch()
     task.score_epochs = 2
-    monkeypatch.setitem(trial._TASKS, '["fixed", {}]', task)
-    reports = []
-    out = trial.evaluate({"text": "x", "task": "fixed", "epochs": 5, "seeds": [0], "backend": "eager",
-                          "report_steps": [3], "screen": False}, report=reports.append)
-    rung = [r for r in reports if not r["done"]]
-    assert [r["step"] for r in rung] == [3] and rung[0]["score"] == pytest.approx((0.5 + 0.2) / 2)
-    assert out["score"] == pytest.approx((0.9 + 0.4) / 2)
+    monkeypatch.setitem(worker._TASKS, '["fixed", {}]', task)
+    rung = []
+    out = worker.evaluate(TrialSpec(text="x", task="fixed", epochs=5, seeds=(0,), backend="eager",
+                                    report_steps=(3,), screen=False), report=rung.append)
+    assert [r.step for r in rung] == [3] and rung[0].score == pytest.approx((0.5 + 0.2) / 2)
+    assert out.score == pytest.approx((0.9 + 0.4) / 2)
 
 
 def test_user_task_options_reach_the_spec_or_are_refused(tmp_path, monkeypatch):

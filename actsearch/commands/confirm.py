@@ -29,9 +29,11 @@ def register(subparsers) -> None:
                    help="continue an interrupted confirmation (with the seeds and candidates it started with)")
     p.add_argument("--trial-timeout", type=float, default=None, metavar="SECONDS",
                    help="per-candidate time limit over all seeds (default: the search's, scaled to --seeds)")
-    p.add_argument("--workers", type=int, default=2, help="parallel trials / local Ray CPUs (default: 2)")
-    p.add_argument("--address", default=None, help="join a Ray cluster (auto or ray://host:port)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="parallel trials (default: as many as the cluster's CPUs/GPUs allow per trial)")
+    p.add_argument("--address", default=None, help="join a Ray cluster (host:port of its head, or auto)")
     p.add_argument("--backend", default=None, help="compile backend (default: the search's)")
+    p.add_argument("--device", default=None, help="auto, cpu, cuda or cuda:N (default: the search's)")
     p.add_argument("--task-option", action="append", default=[], metavar="KEY=VALUE",
                    help="change one of the search's task options, e.g. data_seed=1 for a fresh MNIST-1D sample "
                    "(repeatable)")
@@ -44,7 +46,7 @@ def register(subparsers) -> None:
 
 def add_options(p: argparse.ArgumentParser, prefix: str = "") -> None:
     """--top/--seeds/--first-seed, shared with ``search --confirm`` (prefixed ``confirm-``)."""
-    from actsearch.confirm import DEFAULT_SEEDS, DEFAULT_TOP
+    from actsearch.search.confirm import DEFAULT_SEEDS, DEFAULT_TOP
 
     needs = " (with --confirm)" if prefix else ""
     if not prefix:
@@ -57,13 +59,14 @@ def add_options(p: argparse.ArgumentParser, prefix: str = "") -> None:
 
 def run(args: argparse.Namespace) -> int:
     from actsearch.commands import parse_options
-    from actsearch.confirm import confirm
-    from actsearch.runner import stderr_progress
+    from actsearch.search import stderr_progress
+    from actsearch.search.confirm import confirm
 
     check_reference(args.against)  # before hours of training, not after
     outcome = confirm(args.search, top=args.top, seeds=args.seeds, first_seed=args.first_seed,
                       workers=args.workers, storage=args.storage, name=args.name, resume=args.resume,
-                      address=args.address, backend=args.backend, trial_timeout=args.trial_timeout,
+                      address=args.address, backend=args.backend, device=args.device,
+                      trial_timeout=args.trial_timeout,
                       task_options=parse_options(args.task_option), progress=stderr_progress)
     print_confirmation(outcome, args.search, args.storage, args.format, args.against)
     return 0 if outcome.finished else 130

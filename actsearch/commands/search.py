@@ -11,8 +11,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from actsearch.commands import parse_options, print_leaderboard
+from actsearch.commands import print_leaderboard
 from actsearch.commands.confirm import add_options, print_confirmation
+from actsearch.devices import PRECISIONS
+from actsearch.search.ray_backend import DEFAULT_GPU_SHARE
 
 
 def register(subparsers) -> None:
@@ -20,33 +22,50 @@ def register(subparsers) -> None:
         "search",
         help="search a space for activation functions on a task",
         description="Score the references (relu, gelu, silu), your --candidates, then the optimiser's "
-        "proposals on a task, on Ray Tune workers; results go to the store and a leaderboard is printed.",
+        "proposals on a task, on Ray Tune workers; results go to the store and a leaderboard is printed. "
+        "With --resume, the search --name continues from its stored settings: only --budget (up), "
+        "--workers, --trial-timeout, --max-failures, --address, --device, --backend and the per-trial "
+        "resources may change.",
     )
-    p.add_argument("--task", default="mnist1d-mlp",
+    # every option defaults to None here, so that a resume can tell what was given
+    p.add_argument("--task", default=None,
                    help="built-in task (mnist1d-mlp, mnist1d-cnn, digits, cifar10-resnet, charlm) "
                    "or package.module:function (default: mnist1d-mlp)")
-    p.add_argument("--task-option", action="append", default=[], metavar="KEY=VALUE",
+    p.add_argument("--task-option", action="append", default=None, metavar="KEY=VALUE",
                    help="task option, e.g. path=corpus.txt for charlm (repeatable)")
-    p.add_argument("--space", default="grammar", help="search space (default: grammar)")
-    p.add_argument("--optimizer", default="random", help="optimiser (default: random)")
-    p.add_argument("--budget", type=int, default=12,
+    p.add_argument("--space", default=None, help="search space (default: grammar)")
+    p.add_argument("--optimizer", default=None, help="optimiser (default: random)")
+    p.add_argument("--budget", type=int, default=None,
                    help="candidates to train, references included (default: 12)")
-    p.add_argument("--workers", type=int, default=2, help="parallel trials / local Ray CPUs (default: 2)")
-    p.add_argument("--seeds", type=int, default=1, help="training seeds per candidate (default: 1)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="parallel trials (default: as many as the cluster's CPUs/GPUs allow per trial)")
+    p.add_argument("--seeds", type=int, default=None, help="training seeds per candidate (default: 1)")
     p.add_argument("--epochs", type=int, default=None, help="training epochs per seed (default: the task's)")
-    p.add_argument("--candidates", nargs="+", default=[], metavar="FORMULA",
+    p.add_argument("--candidates", nargs="+", default=None, metavar="FORMULA",
                    help="your own formulas, scored right after the references")
     p.add_argument("--storage", default=None, help="results database URL (default: sqlite:///results/actsearch.db)")
     p.add_argument("--name", default=None, help="search name (default: TASK-SPACE-OPTIMIZER-N)")
     p.add_argument("--resume", action="store_true", help="continue the search --name")
-    p.add_argument("--no-early-stop", dest="early_stop", action="store_false",
+    p.add_argument("--no-early-stop", dest="early_stop", action="store_const", const=False, default=None,
                    help="train every candidate to the end (no ASHA)")
-    p.add_argument("--address", default=None, help="join a Ray cluster (auto or ray://host:port)")
-    p.add_argument("--seed", type=int, default=0, help="optimiser and first training seed (default: 0)")
-    p.add_argument("--backend", default="auto", help="compile backend: auto, triton, inductor, eager")
+    p.add_argument("--address", default=None,
+                   help="join a Ray cluster (host:port of its head, or auto) instead of a private local one")
+    p.add_argument("--seed", type=int, default=None, help="optimiser and first training seed (default: 0)")
+    p.add_argument("--backend", default=None,
+                   help="compile backend: auto (triton on CUDA, eager on a CPU), triton, inductor, eager")
+    p.add_argument("--device", default=None, metavar="DEVICE",
+                   help="where trials train: auto (cuda when the cluster has GPUs), cpu, cuda or cuda:N "
+                   "(default: auto)")
+    p.add_argument("--precision", default=None, choices=PRECISIONS,
+                   help="fp32, or bf16 (autocast; the kernels take bf16 in and compute in fp32) (default: fp32)")
+    p.add_argument("--gpus-per-trial", type=float, default=None, metavar="G",
+                   help="GPUs each trial reserves; a fraction lets several trials share one GPU "
+                   f"(default: {DEFAULT_GPU_SHARE:g} on CUDA, 0 on a CPU)")
+    p.add_argument("--cpus-per-trial", type=float, default=None, metavar="C",
+                   help="CPUs each trial reserves, and its torch threads (default: 1)")
     p.add_argument("--trial-timeout", type=float, default=None, metavar="SECONDS",
                    help="per-candidate time limit; a slower candidate is recorded as 'timeout' (default: none)")
-    p.add_argument("--max-failures", type=int, default=2,
+    p.add_argument("--max-failures", type=int, default=None,
                    help="retries of a trial whose worker process died (default: 2)")
     p.add_argument("--top", type=int, default=10, help="rows of the leaderboard (default: 10)")
     p.add_argument("--confirm", type=int, default=0, metavar="K",
@@ -56,28 +75,42 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
+#: command-line option -> SearchConfig field, for options whose names differ
+_RENAMED = {"task_option": "task_options"}
+_NOT_CONFIG = {"func", "command", "top", "confirm", "confirm_seeds", "confirm_first_seed"}
+
+
+def config_fields(args: argparse.Namespace) -> dict:
+    """The SearchConfig fields the command line gave (None and absent flags left out)."""
+    from actsearch.commands import parse_options
+
+    out = {}
+    for key, value in vars(args).items():
+        if key in _NOT_CONFIG or value is None or (key == "resume" and not value):
+            continue
+        if key == "task_option":
+            value = parse_options(value)
+        out[_RENAMED.get(key, key)] = value
+    return out
+
+
 def run(args: argparse.Namespace) -> int:
     from actsearch.errors import ActsearchError
-    from actsearch.runner import run_search, stderr_progress
+    from actsearch.search import run_search, stderr_progress
 
     if args.confirm < 0:
         raise ActsearchError(f"--confirm must be 0 or more, not {args.confirm}")
+    fields = config_fields(args)
     if args.confirm:  # refused before the search, not after it
-        from actsearch.confirm import DEFAULT_SEEDS, fresh_seeds
+        from actsearch.search.confirm import DEFAULT_SEEDS, fresh_seeds
 
         args.confirm_seeds = DEFAULT_SEEDS if args.confirm_seeds is None else args.confirm_seeds
-        fresh_seeds(args.seed, args.seeds, args.confirm_first_seed, args.confirm_seeds)
+        if not args.resume:
+            fresh_seeds(fields.get("seed", 0), fields.get("seeds", 1), args.confirm_first_seed, args.confirm_seeds)
     elif args.confirm_seeds is not None or args.confirm_first_seed is not None:
         raise ActsearchError("--confirm-seeds and --confirm-first-seed need --confirm K")
 
-    outcome = run_search(
-        task=args.task, space=args.space, optimizer=args.optimizer, budget=args.budget,
-        workers=args.workers, seeds=args.seeds, epochs=args.epochs, candidates=args.candidates,
-        storage=args.storage, name=args.name, resume=args.resume, early_stop=args.early_stop,
-        address=args.address, seed=args.seed, backend=args.backend,
-        task_options=parse_options(args.task_option), progress=stderr_progress,
-        trial_timeout=args.trial_timeout, max_failures=args.max_failures,
-    )
+    outcome = run_search(progress=stderr_progress, **fields)
     print_leaderboard(outcome.name, args.storage, top=args.top)
     state = "finished" if outcome.finished else "interrupted (resume with --resume)"
     print(f"search {outcome.name!r} {state}: {outcome.trained} trained, {outcome.reused} reused, "
@@ -85,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
     if not outcome.finished:
         return 130
     if args.confirm > 0:
-        from actsearch.confirm import confirm
+        from actsearch.search.confirm import confirm
         from actsearch.store import Store
 
         print(f"\nconfirming the {args.confirm} best on {args.confirm_seeds} fresh seeds:", flush=True)
@@ -95,8 +128,7 @@ def run(args: argparse.Namespace) -> int:
                           seeds=None if again else args.confirm_seeds,
                           first_seed=None if again else args.confirm_first_seed, workers=args.workers,
                           storage=args.storage, name=name, resume=again, address=args.address,
-                          progress=stderr_progress)
+                          device=args.device, progress=stderr_progress)
         print_confirmation(checked, outcome.name, args.storage)
         return 0 if checked.finished else 130
     return 0
-

@@ -25,9 +25,9 @@ from typing import Any
 from actsearch._lazy import load_class
 from actsearch.errors import TaskError
 
-from .base import Task
+from .base import ActivationFactory, Task, TrainResult
 
-__all__ = ["Task", "get_task", "tasks", "FunctionTask", "DEFAULT_TASK"]
+__all__ = ["Task", "TrainResult", "ActivationFactory", "get_task", "tasks", "FunctionTask", "DEFAULT_TASK"]
 
 DEFAULT_TASK = "mnist1d-mlp"
 
@@ -50,7 +50,10 @@ class FunctionTask(Task):
     """Wraps a user's ``train(act_factory, budget, seed, report) -> dict`` function.
 
     The dict needs ``score`` (higher is better); ``status``, ``curve`` and the other
-    keys of :meth:`Task.train` are filled in when missing.
+    fields of :class:`TrainResult` are optional.  What the function returns is
+    checked (:meth:`TrainResult.coerce`): a score that is not a number is a
+    :class:`~actsearch.TaskError` naming it.  ``act_factory.runtime`` tells the
+    function where to train (see :mod:`actsearch.devices`).
     """
 
     default_budget = 10
@@ -61,15 +64,11 @@ class FunctionTask(Task):
         self.fn, self.name = fn, name
         self.metric = getattr(fn, "metric", "score")
 
-    def train(self, act_factory, budget=None, seed=0, report=None):
-        out = dict(self.fn(act_factory, int(budget or self.default_budget), seed, report) or {})
-        out.setdefault("status", "ok" if out.get("score") is not None else "error")
-        out.setdefault("metric", self.metric)
-        for key, default in (("curve", []), ("losses", []), ("learned_params", []), ("message", "")):
-            out.setdefault(key, default)
-        out.setdefault("train_time", 0.0)
-        if self.score_epochs > 1 and out["status"] == "ok" and out["curve"]:
-            out["score"] = self.tail_score([float(v) for v in out["curve"]])
+    def train(self, act_factory, budget=None, seed=0, report=None) -> TrainResult:
+        out = TrainResult.coerce(self.fn(act_factory, int(budget or self.default_budget), seed, report),
+                                 metric=self.metric, where=f"task {self.name!r}")
+        if self.score_epochs > 1 and out.status == "ok" and out.curve:
+            out.score = self.tail_score(out.curve)
         return out
 
 

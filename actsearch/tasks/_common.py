@@ -7,9 +7,9 @@ from typing import Callable
 import torch
 from torch import nn
 
-from .base import Report, Task, TrainLoop, error_result
+from .base import Report, Task, TrainLoop, TrainResult, error_result, runtime_of
 
-__all__ = ["seeded", "minibatches", "accuracy", "act_children", "train_classifier"]
+__all__ = ["seeded", "minibatches", "accuracy", "act_children", "train_classifier", "to_device"]
 
 
 def seeded(seed: int) -> torch.Generator:
@@ -20,11 +20,19 @@ def seeded(seed: int) -> torch.Generator:
     return gen
 
 
+def to_device(data: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
+    """The whole data set moved to ``device`` once, so batches never cross the bus."""
+    return {k: v.to(device) for k, v in data.items()}
+
+
 def minibatches(x: torch.Tensor, y: torch.Tensor, batch_size: int, gen: torch.Generator):
-    """``batches(epoch)`` for :class:`~actsearch.tasks.base.TrainLoop`: a fresh shuffle each epoch."""
+    """``batches(epoch)`` for :class:`~actsearch.tasks.base.TrainLoop`: a fresh shuffle each epoch.
+
+    The order is drawn on the CPU from ``gen`` (the same order on every device) and
+    moved to the data's device once per epoch."""
 
     def batches(epoch: int):
-        order = torch.randperm(len(y), generator=gen)
+        order = torch.randperm(len(y), generator=gen).to(y.device)
         for i in range(0, len(y), batch_size):
             idx = order[i:i + batch_size]
             yield x[idx], y[idx]
@@ -56,18 +64,23 @@ def train_classifier(
     seed: int,
     report: Report | None,
     eval_batch_size: int = 1000,
-) -> dict:
-    """Adam on cross-entropy over ``data`` (x, y, x_test, y_test); test accuracy per epoch."""
+    act_factory=None,
+) -> TrainResult:
+    """Adam on cross-entropy over ``data`` (x, y, x_test, y_test); test accuracy per epoch.
+
+    Model and data live on ``runtime_of(act_factory)``'s device for the whole run."""
+    runtime = runtime_of(act_factory)
     gen = seeded(seed)  # before the model is built: it seeds the weight init
     try:
-        model = build_model()
+        model = build_model().to(runtime.device)
     except Exception as exc:  # noqa: BLE001 - a candidate that cannot be built is a result
         return error_result(task, exc)
+    data = to_device(data, runtime.device)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     return TrainLoop(
         task, model, activations(model), opt,
         batches=minibatches(data["x"], data["y"], batch_size, gen),
         loss_fn=lambda m, x, y: nn.functional.cross_entropy(m(x), y),
         evaluate=lambda m: accuracy(m, data["x_test"], data["y_test"], batch_size=eval_batch_size),
-        budget=int(budget or task.default_budget), report=report,
+        budget=int(budget or task.default_budget), report=report, runtime=runtime,
     ).run()

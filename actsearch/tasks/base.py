@@ -1,11 +1,17 @@
 """The Task interface: train a model around an activation factory for a budget.
 
+A task's :meth:`Task.train` returns a :class:`TrainResult`.  The activation factory
+it is given is an :class:`ActivationFactory` during a search: calling it builds one
+activation module, and its ``runtime`` says on which device and in which precision
+to train (see :mod:`actsearch.devices`).  A plain callable (``torch.nn.ReLU``)
+works too and means the CPU in float32.
+
 Example:
     >>> import torch, actsearch
     >>> from actsearch.tasks import get_task
     >>> task = get_task("digits")
     >>> out = task.train(lambda: torch.nn.ReLU(), budget=1, seed=0)
-    >>> out["status"], 0.0 < out["score"] <= 1.0
+    >>> out.status, 0.0 < out.score <= 1.0
     ('ok', True)
 """
 
@@ -13,17 +19,26 @@ from __future__ import annotations
 
 import abc
 import math
+import numbers
 import time
 import traceback
-from typing import Any, Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, Iterable, Mapping
 
 import torch
 from torch import nn
 
-__all__ = ["Task", "TrainLoop", "learned_params", "Report", "error_result"]
+from actsearch.devices import Runtime
+from actsearch.errors import TaskError
+
+__all__ = ["Task", "TrainLoop", "TrainResult", "ActivationFactory", "runtime_of", "learned_params", "Report",
+           "error_result", "TRAIN_STATUSES"]
 
 #: ``report(step, metrics)`` is called once per epoch (the runner forwards it to Ray Tune)
 Report = Callable[[int, dict], None]
+
+#: what one training run can end as (a search adds ``timeout`` and ``pruned``)
+TRAIN_STATUSES = ("ok", "diverged", "nan", "error")
 
 #: loss above this, or above ``_BLOWUP`` times the first epoch's loss, counts as diverged
 _LOSS_LIMIT = 1e4
@@ -40,6 +55,116 @@ def learned_params(acts: Iterable[nn.Module]) -> list[dict[str, float]]:
                 values[name.split(".")[-1] if name.startswith("params.") else name] = float(p.detach())
         out.append(values)
     return out
+
+
+@dataclass
+class TrainResult:
+    """What one training run of one candidate on one seed returns.
+
+    ``score`` is higher-is-better and ``None`` unless ``status`` is ``ok``; ``curve``
+    is the metric per epoch, ``losses`` the mean training loss per epoch,
+    ``learned_params`` one ``{name: value}`` per activation layer after training.
+    """
+
+    status: str = "ok"
+    score: float | None = None
+    metric: str = "val_accuracy"
+    curve: list[float] = field(default_factory=list)
+    losses: list[float] = field(default_factory=list)
+    learned_params: list[dict[str, float]] = field(default_factory=list)
+    train_time: float = 0.0
+    message: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def coerce(cls, value: Any, metric: str = "score", where: str = "the task") -> "TrainResult":
+        """A :class:`TrainResult` from what a task returned: one already, or a dict with
+        at least ``score`` (a user's ``train`` function).  Anything else, or values of
+        the wrong type, raise :class:`~actsearch.TaskError` naming what was wrong."""
+        if isinstance(value, cls):
+            return value
+        if not isinstance(value, Mapping):
+            raise TaskError(f"{where} returned {type(value).__name__}, not a dict with 'score' or a TrainResult")
+        unknown = sorted(set(map(str, value)) - set(cls.__dataclass_fields__))
+        status = value.get("status")
+        if status is None:
+            status = "ok" if value.get("score") is not None else "error"
+        if status not in TRAIN_STATUSES:
+            raise TaskError(f"{where} returned status {status!r}; expected one of {', '.join(TRAIN_STATUSES)}")
+        out = cls(status=status, metric=str(value.get("metric") or metric),
+                  message=str(value.get("message") or ""))
+        out.score = _number(value.get("score"), "score", where, optional=status != "ok")
+        if status == "ok" and out.score is None:
+            keys = ", ".join(sorted(map(str, value))) or "none"
+            raise TaskError(f"{where} returned no 'score' (keys: {keys})")
+        if status == "error" and not out.message:
+            out.message = f"{where} returned no score" + (f" (unknown keys: {', '.join(unknown)})" if unknown else "")
+        out.curve = _numbers(value.get("curve"), "curve", where)
+        out.losses = _numbers(value.get("losses"), "losses", where)
+        out.train_time = _number(value.get("train_time", 0.0), "train_time", where, optional=True) or 0.0
+        params = value.get("learned_params") or []
+        if not isinstance(params, list) or not all(isinstance(p, Mapping) for p in params):
+            raise TaskError(f"{where} returned learned_params that are not a list of dicts")
+        out.learned_params = [{str(k): _number(v, f"learned_params[{k!r}]", where) for k, v in p.items()}
+                              for p in params]
+        if out.score is not None and not math.isfinite(out.score):
+            out.status, out.score = "nan", None
+            out.message = out.message or f"{where} returned a non-finite score"
+        return out
+
+
+def _number(value: Any, what: str, where: str, optional: bool = False) -> float | None:
+    if value is None and optional:
+        return None
+    if hasattr(value, "item") and getattr(value, "ndim", 0) == 0:  # a numpy or torch scalar
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TaskError(f"{where} returned {what} {value!r} ({type(value).__name__}), not a number")
+    try:
+        return float(value)
+    except OverflowError:  # an int such as 10**400
+        raise TaskError(f"{where} returned {what} too large for a float") from None
+
+
+def _numbers(values: Any, what: str, where: str) -> list[float]:
+    if values is None:
+        return []
+    if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+        raise TaskError(f"{where} returned {what} {values!r}, not a list of numbers")
+    return [_number(v, what, where) for v in values]
+
+
+class ActivationFactory:
+    """Builds a fresh activation module per call, and says where to train.
+
+    Args:
+        build: ``build() -> nn.Module``.
+        runtime: the device and precision of this run.
+
+    Example:
+        >>> import torch
+        >>> make = ActivationFactory(torch.nn.ReLU)
+        >>> make(), make.runtime.describe()
+        (ReLU(), 'cpu fp32')
+    """
+
+    def __init__(self, build: Callable[[], nn.Module], runtime: Runtime | None = None):
+        self.build = build
+        self.runtime = runtime or Runtime()
+
+    def __call__(self) -> nn.Module:
+        return self.build()
+
+    def __repr__(self) -> str:
+        return f"ActivationFactory({self.build!r}, runtime={self.runtime!r})"
+
+
+def runtime_of(act_factory: Any) -> Runtime:
+    """The factory's :class:`~actsearch.devices.Runtime`; CPU float32 for a plain callable."""
+    runtime = getattr(act_factory, "runtime", None)
+    return runtime if isinstance(runtime, Runtime) else Runtime()
 
 
 class Task(abc.ABC):
@@ -84,12 +209,10 @@ class Task(abc.ABC):
 
     @abc.abstractmethod
     def train(self, act_factory: Callable[[], nn.Module], budget: int | None = None,
-              seed: int = 0, report: Report | None = None) -> dict:
-        """Train for ``budget`` epochs and return a dict with at least ``status``,
-        ``score`` (the mean of the last :attr:`score_epochs` epochs' ``metric``, by default
-        the last epoch's; ``None`` unless ok), ``curve`` (metric per
-        epoch), ``losses`` (train loss per epoch), ``learned_params`` (per layer),
-        ``train_time`` (seconds) and ``message``."""
+              seed: int = 0, report: Report | None = None) -> TrainResult:
+        """Train for ``budget`` epochs on ``runtime_of(act_factory)``'s device and
+        precision; the :class:`TrainResult`'s ``score`` is the mean of the last
+        :attr:`score_epochs` epochs' ``metric`` (by default the last epoch's)."""
 
     @property
     def spec(self) -> str:
@@ -107,42 +230,52 @@ class TrainLoop:
     """Shared epoch loop: minibatch training with divergence/NaN detection.
 
     ``model`` holds the activation modules in ``acts``; ``batches(epoch)`` yields
-    ``(inputs, targets)``; ``loss_fn(model, x, y)`` returns a scalar loss;
-    ``evaluate(model)`` returns the metric value (higher is better).
+    ``(inputs, targets)`` already on the device; ``loss_fn(model, x, y)`` returns a
+    scalar loss; ``evaluate(model)`` returns the metric value (higher is better).
+    The model is moved to ``runtime.device``, and its forward pass and loss run under
+    ``runtime.autocast()``.
+
+    The divergence rule reads every batch's loss.  On a CPU it is read before the
+    batch's optimiser step; on a GPU the losses of an epoch are read together at its
+    end, so training does not wait for the device after every step (the status and
+    epoch reported are the same; the rest of a failing epoch is wasted work).
     """
 
     def __init__(self, task: Task, model: nn.Module, acts: list[nn.Module], optimizer,
-                 batches, loss_fn, evaluate, budget: int, report: Report | None):
+                 batches, loss_fn, evaluate, budget: int, report: Report | None, runtime: Runtime | None = None):
         self.task, self.model, self.acts, self.optimizer = task, model, acts, optimizer
         self.batches, self.loss_fn, self.evaluate = batches, loss_fn, evaluate
         self.budget, self.report = budget, report
+        self.runtime = runtime or Runtime()
 
-    def run(self) -> dict:
+    def run(self) -> TrainResult:
         start = time.perf_counter()
         curve: list[float] = []
         losses: list[float] = []
         status, message = "ok", ""
-        first_loss = None
+        rt = self.runtime
+        every_batch = rt.device.type == "cpu"  # reading a loss costs nothing there
+        self._first: float | None = None
         try:
+            self.model.to(rt.device)
             for epoch in range(self.budget):
                 self.model.train()
+                pending: list[tuple[torch.Tensor, int]] = []
                 total, count = 0.0, 0
                 for x, y in self.batches(epoch):
-                    loss = self.loss_fn(self.model, x, y)
-                    value = float(loss.detach())
-                    if not math.isfinite(value):
-                        raise _Stop("nan", f"non-finite training loss at epoch {epoch + 1}")
-                    if first_loss is None:
-                        first_loss = value
-                    if value > _LOSS_LIMIT or value > _BLOWUP * max(first_loss, 1e-3) + 1.0:
-                        raise _Stop("diverged", f"training loss exploded to {value:.3g} at epoch {epoch + 1}")
+                    with rt.autocast():
+                        loss = self.loss_fn(self.model, x, y)
+                    pending.append((loss.detach().float(), len(y)))
+                    if every_batch:
+                        t, c = self._check(pending, epoch)
+                        total, count = total + t, count + c
                     self.optimizer.zero_grad(set_to_none=True)
                     loss.backward()
                     self.optimizer.step()
-                    total += value * len(y)
-                    count += len(y)
+                t, c = self._check(pending, epoch)
+                total, count = total + t, count + c
                 self.model.eval()
-                with torch.no_grad():
+                with torch.no_grad(), rt.autocast():
                     metric = float(self.evaluate(self.model))
                 if not math.isfinite(metric):
                     raise _Stop("nan", f"non-finite validation {self.task.metric} at epoch {epoch + 1}")
@@ -154,16 +287,35 @@ class TrainLoop:
             status, message = stop.status, stop.message
         except Exception as exc:  # noqa: BLE001 - a crashing candidate is a result, not a crash
             status, message = "error", _describe(exc)
-        return {
-            "status": status,
-            "score": self.task.tail_score(curve) if status == "ok" and curve else None,
-            "metric": self.task.metric,
-            "curve": curve,
-            "losses": losses,
-            "learned_params": learned_params(self.acts),
-            "train_time": time.perf_counter() - start,
-            "message": message,
-        }
+        return TrainResult(
+            status=status,
+            score=self.task.tail_score(curve) if status == "ok" and curve else None,
+            metric=self.task.metric,
+            curve=curve,
+            losses=losses,
+            learned_params=learned_params(self.acts),
+            train_time=time.perf_counter() - start,
+            message=message,
+        )
+
+    def _check(self, pending: list[tuple[torch.Tensor, int]], epoch: int) -> tuple[float, int]:
+        """Read the pending losses in order (one device sync), apply the divergence rule,
+        and return their sum weighted by batch size and the number of samples."""
+        if not pending:
+            return 0.0, 0
+        values = torch.stack([v for v, _ in pending]).tolist()
+        sizes = [n for _, n in pending]
+        pending.clear()
+        total = 0.0
+        for value, n in zip(values, sizes):
+            if not math.isfinite(value):
+                raise _Stop("nan", f"non-finite training loss at epoch {epoch + 1}")
+            if self._first is None:
+                self._first = value
+            if value > _LOSS_LIMIT or value > _BLOWUP * max(self._first, 1e-3) + 1.0:
+                raise _Stop("diverged", f"training loss exploded to {value:.3g} at epoch {epoch + 1}")
+            total += value * n
+        return total, sum(sizes)
 
 
 def _describe(exc: BaseException) -> str:
@@ -174,10 +326,9 @@ def _describe(exc: BaseException) -> str:
     return message
 
 
-def error_result(task: Task, exc: BaseException) -> dict:
+def error_result(task: Task, exc: BaseException) -> TrainResult:
     """The result of a candidate whose model could not even be built."""
-    return {"status": "error", "score": None, "metric": task.metric, "curve": [], "losses": [],
-            "learned_params": [], "train_time": 0.0, "message": _describe(exc)}
+    return TrainResult(status="error", metric=task.metric, message=_describe(exc))
 
 
 class _Stop(Exception):

@@ -34,7 +34,7 @@ from torch.nn import functional as F
 from actsearch.errors import TaskError
 
 from ._common import seeded
-from .base import Task, TrainLoop, error_result
+from .base import Task, TrainLoop, error_result, runtime_of
 
 __all__ = ["CharLM", "TinyTransformer", "default_corpus"]
 
@@ -131,39 +131,43 @@ class CharLM(Task):
                            val_windows=self.val_windows)
 
     def train(self, act_factory, budget=None, seed=0, report=None):
+        runtime = runtime_of(act_factory)
         data = torch.from_numpy(_load(self.path))
         split = int(0.9 * len(data))
-        train, val = data[:split], data[split:]
         ctx = self.context
-        if len(val) <= ctx + 1 or len(train) <= ctx + 1:
+        if len(data) - split <= ctx + 1 or split <= ctx + 1:
             raise TaskError(f"charlm text is too short ({len(data)} bytes) for context {ctx}")
+        train, val = data[:split].to(runtime.device), data[split:]
         gen = seeded(seed)
         try:
-            model = TinyTransformer(act_factory, self.d_model, self.layers, context=ctx)
+            model = TinyTransformer(act_factory, self.d_model, self.layers, context=ctx).to(runtime.device)
         except Exception as exc:  # noqa: BLE001
             return error_result(self, exc)
         acts = [b.act for b in model.blocks]
         opt = torch.optim.AdamW(model.parameters(), lr=self.lr, weight_decay=0.01)
         # fixed, evenly spaced validation windows: the same for every candidate
         starts = torch.linspace(0, len(val) - ctx - 2, min(self.val_windows, len(val) - ctx - 1)).long()
-        xv = torch.stack([val[s:s + ctx] for s in starts])
-        yv = torch.stack([val[s + 1:s + ctx + 1] for s in starts])
+        xv = torch.stack([val[s:s + ctx] for s in starts]).to(runtime.device)
+        yv = torch.stack([val[s + 1:s + ctx + 1] for s in starts]).to(runtime.device)
+        window = torch.arange(ctx, device=runtime.device)
 
         def batches(epoch):
-            for _ in range(self.steps):
-                s = torch.randint(0, len(train) - ctx - 1, (self.batch_size,), generator=gen)
-                offs = s[:, None] + torch.arange(ctx)
+            # the epoch's window starts drawn at once (the same stream as one draw per
+            # step) and moved to the device in one copy
+            starts = torch.randint(0, len(train) - ctx - 1, (self.steps, self.batch_size), generator=gen)
+            for s in starts.to(runtime.device):
+                offs = s[:, None] + window
                 yield train[offs], train[offs + 1]
 
         def loss_fn(m, x, y):
-            return F.cross_entropy(m(x).reshape(-1, 256), y.reshape(-1))
+            return F.cross_entropy(m(x).reshape(-1, 256).float(), y.reshape(-1))
 
         def evaluate(m):
-            total = 0.0
+            total = torch.zeros((), dtype=torch.float64, device=runtime.device)  # one sync, not one per chunk
             for i in range(0, len(xv), 64):
-                total += float(F.cross_entropy(m(xv[i:i + 64]).reshape(-1, 256), yv[i:i + 64].reshape(-1),
-                                               reduction="sum"))
-            return -total / yv.numel() / math.log(2)
+                total += F.cross_entropy(m(xv[i:i + 64]).reshape(-1, 256).float(), yv[i:i + 64].reshape(-1),
+                                         reduction="sum").double()
+            return -float(total) / yv.numel() / math.log(2)
 
         return TrainLoop(self, model, acts, opt, batches, loss_fn, evaluate,
-                         budget=int(budget or self.default_budget), report=report).run()
+                         budget=int(budget or self.default_budget), report=report, runtime=runtime).run()

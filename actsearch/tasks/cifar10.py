@@ -211,5 +211,5 @@ class CIFAR10ResNet(Task):
         return train_classifier(
             self, lambda: ResNet(act_factory), ResNet.activations, {"x": x, "y": y, "x_test": xt, "y_test": yt},
             lr=self.lr, batch_size=self.batch_size, budget=budget, seed=seed, report=report,
-            eval_batch_size=500,
+            eval_batch_size=500, act_factory=act_factory,
         )

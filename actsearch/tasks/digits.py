@@ -76,4 +76,5 @@ class DigitsCNN(Task):
         return train_classifier(
             self, lambda: SmallCNN(act_factory), act_children, load_digits(),
             lr=self.lr, batch_size=self.batch_size, budget=budget, seed=seed, report=report,
+            act_factory=act_factory,
         )

@@ -108,6 +108,7 @@ class _MNIST1DTask(Task):
         return train_classifier(
             self, lambda: self.model_cls(act_factory), act_children, load_mnist1d(self.data_seed),
             lr=self.lr, batch_size=self.batch_size, budget=budget, seed=seed, report=report,
+            act_factory=act_factory,
         )
 
 

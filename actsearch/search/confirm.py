@@ -23,7 +23,7 @@ other search, and ``resume=True`` continues an interrupted one.
 
 Example (Python API; ``actsearch confirm NAME --top 3 --seeds 5`` is the same)::
 
-    from actsearch.confirm import confirm
+    from actsearch.search.confirm import confirm
     from actsearch.leaderboard import leaderboard
     outcome = confirm("mnist1d-mlp-grammar-surrogate-1", top=3, seeds=5)
     print(leaderboard(search=outcome.name)[["formula", "score", "gain", "wins", "p"]])
@@ -33,11 +33,13 @@ from __future__ import annotations
 
 from typing import Callable
 
-from .errors import ActsearchError
-from .expr import Candidate, parse
-from .registry import preset
-from .runner import REFERENCES, SearchOutcome, run_search
-from ._store_view import StoreView
+from actsearch._store_view import StoreView
+from actsearch.errors import ActsearchError
+from actsearch.expr import Candidate, parse
+from actsearch.registry import REFERENCES, preset
+
+from .driver import SearchOutcome
+from .run import run_search
 
 __all__ = ["confirm", "pick_top", "fresh_seeds", "DEFAULT_TOP", "DEFAULT_SEEDS"]
 
@@ -50,7 +52,7 @@ def pick_top(results, top: int, references=REFERENCES) -> list[Candidate]:
     skip = {preset(r).fingerprint() for r in references}
     chosen: list[Candidate] = []
     for r in sorted((r for r in results if r.status == "ok" and r.score is not None), key=lambda r: -r.score):
-        cand = parse(r.text, family=r.family, name=r.extra.get("name") or None)
+        cand = parse(r.text, family=r.family, name=r.name or None)
         fp = cand.fingerprint()
         if fp in skip:
             continue
@@ -84,12 +86,13 @@ def confirm(
     top: int | None = None,
     seeds: int | None = None,
     first_seed: int | None = None,
-    workers: int = 2,
+    workers: int | None = None,
     storage: str | None = None,
     name: str | None = None,
     resume: bool = False,
     address: str | None = None,
     backend: str | None = None,
+    device: str | None = None,
     trial_timeout: float | None = None,
     task_options: dict | None = None,
     progress: Callable[[str], None] | None = None,
@@ -98,14 +101,14 @@ def confirm(
     ``seeds`` (default 5) fresh seeds.
 
     ``first_seed`` defaults to the first seed after the ones the search trained
-    with (see :func:`fresh_seeds`).  Task, task options, epochs and backend are the
-    search's own (``backend`` overrides the last); the search's per-candidate time
-    limit is scaled to the number of seeds unless ``trial_timeout`` is given.
-    ``task_options`` change the search's task options (e.g. ``data_seed`` for a
-    fresh MNIST-1D sample; a changed option trains the references again too).
-    ``resume=True`` continues the confirmation ``name`` with the seeds and
-    candidates it was started with (a different ``top``/``seeds``/``first_seed`` is
-    refused).  Returns the confirmation's :class:`~actsearch.runner.SearchOutcome`.
+    with (see :func:`fresh_seeds`).  Task, task options, epochs, precision, device
+    and backend are the search's own (``device`` and ``backend`` override the last
+    two); the search's per-candidate time limit is scaled to the number of seeds
+    unless ``trial_timeout`` is given.  ``task_options`` change the search's task
+    options (e.g. ``data_seed`` for a fresh MNIST-1D sample; a changed option trains
+    the references again too).  ``resume=True`` continues the confirmation ``name``
+    with the seeds, candidates and options it was started with (others are
+    refused).  Returns the confirmation's :class:`~actsearch.search.SearchOutcome`.
     """
     if top is not None and top < 1:
         raise ActsearchError(f"--top must be at least 1, not {top}")
@@ -117,43 +120,40 @@ def confirm(
                              "confirm the search it re-trained instead")
     name = name or f"{search}-confirm"
     references = tuple(config.get("references") or REFERENCES)
-    options = {**(config.get("task_options") or {}), **(task_options or {})}
+    placement = {k: v for k, v in (("workers", workers), ("address", address), ("backend", backend),
+                                   ("device", device), ("trial_timeout", trial_timeout)) if v is not None}
     if resume:
-        fresh, chosen, started = _resumed(view, name, search, source, top, seeds, first_seed, references)
-        seeds = len(fresh)
-        options = options if task_options else started.get("task_options", options)
-    else:
-        seeds = DEFAULT_SEEDS if seeds is None else seeds
-        fresh = fresh_seeds(config.get("seed", 0), config.get("seeds", 1), first_seed, seeds, search)
-        chosen = pick_top(source.results(), DEFAULT_TOP if top is None else top, references)
-        if not chosen:
-            raise ActsearchError(f"search {search!r} has no completed candidate besides the references to confirm")
+        _check_resumable(view, name, search, top, seeds, first_seed)
+        given = {"task_options": {**(view.config(name).get("task_options") or {}), **(task_options or {})}}
+        return run_search(name=name, storage=storage, resume=True, progress=progress, **given, **placement)
+    seeds = DEFAULT_SEEDS if seeds is None else seeds
+    fresh = fresh_seeds(config.get("seed", 0), config.get("seeds", 1), first_seed, seeds, search)
+    chosen = pick_top(source.results(), DEFAULT_TOP if top is None else top, references)
+    if not chosen:
+        raise ActsearchError(f"search {search!r} has no completed candidate besides the references to confirm")
     if trial_timeout is None and config.get("trial_timeout"):
         # the search's limit covers all of its seeds: the same work per seed here
-        trial_timeout = float(config["trial_timeout"]) * seeds / max(1, int(config.get("seeds", 1)))
-    return run_search(
-        task=config["task_name"], task_options=options,
-        space=config.get("space"), optimizer=None, candidates=chosen, references=references,
-        budget=len(references) + len(chosen), workers=workers, seeds=seeds, seed=fresh.start,
-        epochs=config.get("epochs"), early_stop=False, storage=storage, name=name,
-        resume=resume, address=address, backend=backend or config.get("backend", "auto"),
-        trial_timeout=trial_timeout, progress=progress, notes={"confirms": search},
-    )
+        placement["trial_timeout"] = float(config["trial_timeout"]) * seeds / max(1, int(config.get("seeds", 1)))
+    inherited = {k: config[k] for k in ("backend", "device", "precision") if config.get(k)}
+    return run_search(**{
+        **inherited, **placement,
+        "task": config["task_name"], "task_options": {**(config.get("task_options") or {}), **(task_options or {})},
+        "space": config.get("space"), "optimizer": None, "candidates": chosen, "references": references,
+        "budget": len(references) + len(chosen), "seeds": seeds, "seed": fresh.start,
+        "epochs": config.get("epochs"), "early_stop": False, "storage": storage, "name": name,
+        "progress": progress, "notes": {"confirms": search},
+    })
 
 
-def _resumed(view, name, search, source, top, seeds, first_seed, references):
-    """Seeds and candidates of the confirmation ``name`` being resumed."""
+def _check_resumable(view, name, search, top, seeds, first_seed) -> None:
+    """Refuse resuming ``name`` as a confirmation of ``search`` with other seeds or candidates."""
     if name not in view.names():
         raise ActsearchError(f"cannot resume confirmation {name!r}: it is not in {view.url!r}")
     prior = view.config(name)
     if prior.get("confirms") != search:
         raise ActsearchError(f"{name!r} is not a confirmation of search {search!r}")
-    texts = list(prior.get("candidates") or [])
-    for option, given, started in (("--top", top, len(texts)), ("--seeds", seeds, prior.get("seeds")),
+    for option, given, started in (("--top", top, len(prior.get("candidates") or [])),
+                                   ("--seeds", seeds, prior.get("seeds")),
                                    ("--first-seed", first_seed, prior.get("seed"))):
         if given is not None and given != started:
             raise ActsearchError(f"cannot resume {name!r} with {option} {given}: it was started with {started}")
-    chosen = pick_top(source.results(), len(texts), references)
-    if [c.text for c in chosen] != texts:  # the search has changed since: keep what was started
-        chosen = [parse(t) for t in texts]
-    return range(int(prior["seed"]), int(prior["seed"]) + int(prior["seeds"])), chosen, prior

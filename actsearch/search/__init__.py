@@ -1,0 +1,26 @@
+"""Searches: configure, run on Ray, confirm on fresh seeds.
+
+- :mod:`~actsearch.search.config`: :class:`SearchConfig`, what a search is asked to do,
+  and how a resume merges new options into the stored configuration.
+- :mod:`~actsearch.search.spec`: :class:`TrialSpec` and :class:`TrialProgress`, what
+  crosses the trial boundary.
+- :mod:`~actsearch.search.driver`: the bookkeeping (queue, de-duplication, budget,
+  recording), free of Ray.
+- :mod:`~actsearch.search.ray_backend`: the cluster, trial resources, Tune and ASHA.
+- :mod:`~actsearch.search.worker`: what runs in a trial (needs neither Ray nor Optuna).
+- :mod:`~actsearch.search.run`: :func:`run_search`, which joins them.
+- :mod:`~actsearch.search.confirm`: re-training the winners on fresh seeds.
+
+Example::
+
+    from actsearch.search import SearchConfig, run_search
+    outcome = run_search(SearchConfig(task="digits", budget=6, epochs=2, workers=2))
+"""
+
+from .config import REFERENCES, SearchConfig
+from .driver import SearchOutcome
+from .run import run_search, stderr_progress
+from .spec import TrialProgress, TrialSpec
+
+__all__ = ["run_search", "SearchConfig", "SearchOutcome", "TrialSpec", "TrialProgress", "REFERENCES",
+           "stderr_progress"]

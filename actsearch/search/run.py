@@ -1,0 +1,186 @@
+"""``run_search``: one optimiser against one task, trials on Ray, results in the store.
+
+Flow: check the config; build the task, space and optimiser (unknown names fail
+here, before Ray starts); start or join Ray and place the trials (device and
+resources); open the store (or reopen it for a resume, from the stored
+configuration); queue the references, the user's candidates and the trials a
+killed driver left in flight; run the :class:`~actsearch.search.driver.Driver`
+through :func:`~actsearch.search.ray_backend.run_trials`.  Ctrl-C stops Tune
+cleanly; everything recorded stays in the store.
+
+Faults: a lost worker process is retried (``max_failures``); a candidate that
+raises, returns NaN, runs out of memory or passes ``trial_timeout`` seconds is
+recorded with its status and reason and is not retried.  Before training, each
+candidate is screened on [-10, 10] (see :func:`actsearch.search.worker.screen`).
+
+Example (Python API, the same as ``actsearch search``)::
+
+    from actsearch.search import SearchConfig, run_search
+    outcome = run_search(SearchConfig(task="digits", space="grammar", budget=6, epochs=2))
+    print(outcome.results[0].text, outcome.results[0].score)
+    run_search(name=outcome.name, resume=True, budget=10)   # continue it with a larger budget
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+import time
+from typing import Callable
+
+from actsearch.errors import ActsearchError, StoreError
+from actsearch.expr import Candidate, parse
+from actsearch.registry import preset
+from actsearch.store import DEFAULT_URL, Store
+
+from .config import SearchConfig, resume_config
+from .driver import Driver, QueueOnly, SearchOutcome, TrialDefaults
+from .ray_backend import check_reachable, plan_placement, ray_cluster, run_trials
+
+__all__ = ["run_search", "stderr_progress"]
+
+
+def run_search(config: SearchConfig | None = None, /, *, progress: Callable[[str], None] | None = None,
+               **options) -> SearchOutcome:
+    """Run (or resume) a search; see the module docstring.  Returns the stored results.
+
+    Pass a :class:`SearchConfig`, or its fields as keyword arguments.  With
+    ``resume=True`` the search ``name`` continues from its stored configuration;
+    the keyword arguments given may change only where and how long it runs
+    (:data:`~actsearch.search.config.MAY_CHANGE`), anything else is refused in one
+    message.
+    """
+    from actsearch.optimizers.registry import get_optimizer
+    from actsearch.registry import space as make_space
+    from actsearch.tasks import get_task
+
+    start = time.perf_counter()
+    if config is not None and options:
+        config = dataclasses.replace(config, **options)
+    url = (config.storage if config else options.get("storage")) or DEFAULT_URL
+    resume = config.resume if config else bool(options.get("resume"))
+    store = None
+    if resume:
+        store = Store(url)
+        name = config.name if config else options.get("name")
+        if not name:
+            raise ActsearchError("--resume needs the --name of the search to continue")
+        known = [s["name"] for s in store.searches()]
+        if name not in known:
+            raise StoreError(f"cannot resume search {name!r}: it is not in {url!r} "
+                             f"(searches: {', '.join(known) or 'none'})")
+        stored = store.search(name).config
+        given = {f.name: getattr(config, f.name) for f in dataclasses.fields(SearchConfig)} if config else options
+        config = resume_config(stored, given)
+    elif config is None:
+        config = SearchConfig(**options)
+    config.check()
+    if config.address:
+        check_reachable(config.address)  # before the store: an unreachable cluster leaves nothing behind
+    task_obj = get_task(config.task, **config.task_options)
+    epochs = int(config.epochs or task_obj.default_budget)
+    if task_obj.score_epochs > epochs:
+        raise ActsearchError(f"score_epochs {task_obj.score_epochs} is more than the {epochs} epochs each run "
+                             "trains; lower it or raise --epochs")
+    if config.optimizer is None:
+        opt = QueueOnly()
+    else:
+        _check_optimizer_name(config.optimizer)  # before building the space: one clear error first
+        space_obj = (make_space(config.space, **config.space_options) if isinstance(config.space, str)
+                     else config.space)
+        opt = get_optimizer(config.optimizer, space_obj, seed=config.seed, **config.optimizer_options)
+    user = [c if isinstance(c, Candidate) else parse(c) for c in config.candidates]
+    store = store or Store(url)
+    space_name = config.space if isinstance(config.space, str) or config.space is None else config.space.name
+    name = config.name or _default_name(store, config.task, space_name, config.optimizer or "queue")
+    results_dir = config.results_dir or _results_dir(url)
+
+    t_ray = time.perf_counter()
+    ray_start = fit_time = 0.0
+    driver = None
+    num_cpus = None if config.workers is None else max(1, round(config.workers * config.cpus_per_trial))
+    try:
+        with ray_cluster(config.address, num_cpus=num_cpus, device=config.device) as resources:
+            ray_start = time.perf_counter() - t_ray
+            placement = plan_placement(config.device, resources, workers=config.workers,
+                                       cpus_per_trial=config.cpus_per_trial, gpus_per_trial=config.gpus_per_trial,
+                                       local=not config.address)
+            stored_search = store.open_search(name, config.stored(task_spec=task_obj.spec, epochs=epochs,
+                                                                  metric=task_obj.metric), resume=config.resume)
+            driver = _driver(config, stored_search, opt, user, task_obj, epochs, placement, store, progress)
+            t_fit = time.perf_counter()
+            # Tune turns the first Ctrl-C into a graceful stop; one before or after it lands here
+            run_trials(driver, placement, max_t=epochs * config.seeds, early_stop=config.early_stop,
+                       max_failures=config.max_failures, results_dir=results_dir, name=name)
+            fit_time = time.perf_counter() - t_fit
+    except KeyboardInterrupt:
+        pass
+    if driver is None:
+        raise KeyboardInterrupt
+    driver.stored.set_state("finished" if driver.finished else "interrupted")
+    if driver.error is not None:
+        exc = driver.error
+        if isinstance(exc, ActsearchError):
+            raise exc
+        raise ActsearchError(f"search {name!r} stopped: {type(exc).__name__}: {exc} "
+                             "(everything recorded so far is kept; --resume continues)") from exc
+    return SearchOutcome(
+        name=name, url=url, results=driver.stored.results(), references=list(config.references),
+        finished=driver.finished, trained=driver.trained, reused=driver.reused,
+        wall_time=time.perf_counter() - start,
+        timings={"ray_start": ray_start, "fit": fit_time, "train": driver.train_time, "worker": driver.worker_time},
+    )
+
+
+def _driver(config: SearchConfig, stored, opt, user: list[Candidate], task_obj, epochs: int, placement,
+            store: Store, progress) -> Driver:
+    """The driver of ``stored``, its queue and optimiser state restored on a resume."""
+    if config.resume and stored.optimizer_state:
+        opt.load_state_dict(stored.optimizer_state)
+    queue = [preset(r) for r in config.references] + user
+    protected = {c.fingerprint() for c in queue}
+    lost: list[Candidate] = []
+    if config.resume:  # trials in flight when the last run died: train them first
+        for item in stored.inflight:
+            try:
+                cand = parse(item["text"], family=item.get("family", "custom"), name=item.get("name") or None)
+            except ActsearchError:
+                continue
+            lost.append(cand)
+            if item.get("protected"):
+                protected.add(cand.fingerprint())
+    seeds = tuple(range(config.seed, config.seed + config.seeds))
+    defaults = TrialDefaults(task=config.task, task_options=dict(config.task_options), task_spec=task_obj.spec,
+                             metric=task_obj.metric, epochs=epochs, seeds=seeds, backend=config.backend,
+                             device=placement.device, precision=config.precision, early_stop=config.early_stop,
+                             trial_timeout=config.trial_timeout, cpu_threads=max(1, int(placement.cpus_per_trial)))
+    known = store.evaluated(task_obj.spec, epochs, config.seeds, first_seed=config.seed, precision=config.precision)
+    return Driver(stored, opt, lost + queue, defaults, config.budget, known, progress, protected=protected)
+
+
+def _check_optimizer_name(name: str) -> None:
+    from actsearch.optimizers.registry import OPTIMIZERS, optimizers
+    from actsearch.registry import UnknownNameError
+
+    if name not in OPTIMIZERS:
+        raise UnknownNameError(f"unknown optimizer {name!r}; choose one of: {', '.join(optimizers())}")
+
+
+def _results_dir(url: str) -> str:
+    if url.startswith("sqlite:///") and url[len("sqlite:///"):] not in ("", ":memory:"):
+        return os.path.join(os.path.dirname(os.path.abspath(url[len("sqlite:///"):])), "ray")
+    return os.path.join("results", "ray")
+
+
+def _default_name(store: Store, task: str, space: str, optimizer: str) -> str:
+    base = f"{task.replace(':', '_')}-{space}-{optimizer}"
+    names = {s["name"] for s in store.searches()}
+    i = 1
+    while f"{base}-{i}" in names:
+        i += 1
+    return f"{base}-{i}"
+
+
+def stderr_progress(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)

@@ -1,0 +1,340 @@
+"""What runs inside a trial: train one candidate on K seeds, report after epochs.
+
+:func:`evaluate` takes a :class:`~actsearch.search.spec.TrialSpec` and returns the
+:class:`~actsearch.result.Result`; it needs neither Ray nor Optuna, so the same
+function runs in tests and in ``benchmarks/gpu.py`` on machines that have only torch
+and triton.  :func:`trainable` is the Ray Tune entry point around it.
+
+On the worker, the spec's device is resolved (``cuda`` is the GPU Ray assigned to
+the trial), the candidate is compiled for that device (``--backend auto``: Triton on
+CUDA, eager on a CPU; the pre-use check runs on the device) and the task trains
+there, data resident on the device, in the spec's precision.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import math
+import statistics
+import threading
+import time
+from typing import Any, Callable
+
+from .spec import FAILED_SCORE, TrialProgress, TrialSpec
+
+__all__ = ["evaluate", "trainable", "screen", "kernel_ms", "final_metrics"]
+
+_TASKS: dict[str, Any] = {}
+
+#: probe inputs of the pre-training screen, and the magnitude past which an output or
+#: gradient counts as a pole/overflow (float32 training cannot recover from either)
+_PROBE = (-10.0, 10.0, 2001)
+_LIMIT = 1e8
+
+
+class TrialTimeout(BaseException):
+    """Raised inside the trial's thread at the deadline.  A BaseException so that a
+    task's own ``except Exception`` (TrainLoop has one) does not swallow it."""
+
+
+class _Deadline:
+    """Raise :class:`TrialTimeout` in the calling thread after ``seconds``.
+
+    Uses ``PyThreadState_SetAsyncExc``: the exception lands at the next Python
+    bytecode of that thread, so it stops any training loop that returns to Python
+    (every batch does), but not one blocked for ever inside a single C call.
+    """
+
+    def __init__(self, seconds: float | None):
+        self.seconds = seconds
+        self.thread = threading.get_ident()
+        self.lock = threading.Lock()
+        self.armed = False
+        self.timer: threading.Timer | None = None
+
+    def __enter__(self):
+        if self.seconds:
+            self.armed = True
+            self.timer = threading.Timer(self.seconds, self._fire)
+            self.timer.daemon = True
+            self.timer.start()
+        return self
+
+    def _fire(self) -> None:
+        with self.lock:
+            if not self.armed:
+                return
+            ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(self.thread), ctypes.py_object(TrialTimeout))
+
+    def disarm(self) -> None:
+        with self.lock:
+            self.armed = False
+        if self.timer is not None:
+            self.timer.cancel()
+
+    def __exit__(self, *exc):
+        self.disarm()
+        return False
+
+
+def screen(candidate) -> str:
+    """Why ``candidate`` should not be trained, or ``""``.
+
+    Two checks, with the initial parameter values:
+
+    * every denominator (a power with a negative exponent) is evaluated in float64 on
+      20001 points of [-10, 10]; one that changes sign or comes within 1e-6 of zero
+      there is a pole (rational version N, ``1/(x - c)``);
+    * the eager module is evaluated on 2001 points of [-10, 10] with gradients; a
+      non-finite output or gradient, or one above 1e8 in magnitude (an overflowing
+      ``exp``/``pow``, a pole between grid points), rejects it.
+
+    Example:
+        >>> import actsearch
+        >>> screen(actsearch.parse("exp(exp(x))"))
+        'rejected before training: non-finite output at x=4.49'
+        >>> screen(actsearch.parse("x/(1 + 0.3*x + 0.9*x**2 - 0.7*x**3)"))
+        'rejected before training: a denominator crosses zero near x=1.904'
+        >>> screen(actsearch.parse("x*tanh(x)"))
+        ''
+    """
+    import torch
+
+    why = _pole(candidate)
+    if why:
+        return why
+    module = candidate.module()
+    x = torch.linspace(*_PROBE, dtype=torch.float32).requires_grad_(True)
+    at = x.detach()
+    with torch.enable_grad():
+        y = module(x)
+        (grad,) = torch.autograd.grad(y.sum(), x, allow_unused=True)
+    if grad is None:
+        grad = torch.zeros_like(at)
+    for what, values in (("output", y.detach()), ("gradient", grad)):
+        bad = ~torch.isfinite(values)
+        if bool(bad.any()):
+            return f"rejected before training: non-finite {what} at x={float(at[bad.nonzero()[0, 0]]):.4g}"
+        bad = values.abs() > _LIMIT
+        if bool(bad.any()):
+            return f"rejected before training: |{what}| > {_LIMIT:.0e} at x={float(at[bad.nonzero()[0, 0]]):.4g}"
+    return ""
+
+
+def _pole(candidate) -> str:
+    import sympy
+    import torch
+
+    from actsearch._torch_eval import build_torch_fn
+    from actsearch.expr import X
+
+    x = torch.linspace(_PROBE[0], _PROBE[1], 20001, dtype=torch.float64)
+    params = {k: torch.tensor(v, dtype=torch.float64) for k, v in candidate.params.items()}
+    for node in sympy.preorder_traversal(candidate.expr):
+        if not (isinstance(node, sympy.Pow) and node.exp.is_negative and node.base.has(X)):
+            continue
+        den = build_torch_fn(node.base)(x, params).expand_as(x)
+        sign = torch.sign(den)
+        flips = (sign[1:] * sign[:-1] < 0).nonzero()
+        if len(flips):
+            i = int(flips[0, 0])
+            return f"rejected before training: a denominator crosses zero near x={float(x[i:i + 2].mean()):.4g}"
+        small = (den.abs() < 1e-6).nonzero()
+        if len(small):
+            return f"rejected before training: a denominator is zero near x={float(x[int(small[0, 0])]):.4g}"
+    return ""
+
+
+def kernel_ms(module, device="cpu", dtype=None, shape=None, repeats: int = 20) -> float:
+    """Median milliseconds of one forward + backward of ``module`` on ``device``.
+
+    The input is ``shape`` (default 64x256 on a CPU, 4096x1024 on a GPU, where a
+    small tensor would time only the launch) in ``dtype`` (default float32); the
+    device is synchronised around each repeat.
+    """
+    import torch
+
+    from actsearch.devices import synchronize
+
+    device = torch.device(device)
+    shape = shape or ((64, 256) if device.type == "cpu" else (4096, 1024))
+    module = module.to(device)
+    x = torch.randn(*shape, device=device, dtype=dtype or torch.float32, requires_grad=True)
+    times = []
+    for i in range(repeats + 2):
+        synchronize(device)
+        t0 = time.perf_counter()
+        module(x).sum().backward()
+        synchronize(device)
+        if i >= 2:  # the first calls pay for lazy initialisation
+            times.append(time.perf_counter() - t0)
+        x.grad = None
+    for p in module.parameters():
+        p.grad = None
+    return 1e3 * statistics.median(times)
+
+
+def _failure(exc: BaseException) -> str:
+    import torch
+
+    message = f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, (MemoryError, torch.OutOfMemoryError)) or "out of memory" in str(exc).lower():
+        return f"out of memory ({message})"
+    return message
+
+
+def _task(name: str, options: dict):
+    from actsearch.tasks import get_task
+
+    key = json.dumps([name, options], sort_keys=True)
+    if key not in _TASKS:  # a reused worker keeps its task and data in memory
+        _TASKS[key] = get_task(name, **options)
+    return _TASKS[key]
+
+
+class _Run:
+    """The state of one trial while it trains: filled in by :meth:`build` and :meth:`train`."""
+
+    def __init__(self, spec: TrialSpec, report: Callable[[TrialProgress], None] | None):
+        self.spec, self.report = spec, report
+        self.start = time.perf_counter()
+        self.status, self.message = "ok", ""
+        self.curves: list[list[float]] = []
+        self.seed_scores: list[float] = []
+        self.learned: list[dict[str, float]] = []
+        self.train_time = self.setup = 0.0
+        self.kernel_ms: float | None = None
+        self.task = self.candidate = self.runtime = None
+        self.backend = ""
+        self.metric = ""
+
+    def build(self) -> None:
+        """Resolve the device, load the task, compile (and check) and screen the candidate."""
+        import torch
+
+        from actsearch.compile import compile_candidate
+        from actsearch.devices import Runtime, resolve_device
+        from actsearch.expr import parse
+
+        t0 = time.perf_counter()
+        spec = self.spec
+        # a worker's share of the CPUs: W workers on W cores do not oversubscribe
+        torch.set_num_threads(max(1, spec.cpu_threads))
+        try:
+            self.runtime = Runtime(resolve_device(spec.device), spec.precision)
+            self.task = _task(spec.task, dict(spec.task_options))
+            self.metric = self.task.metric
+            self.candidate = parse(spec.text, family=spec.family, name=spec.name or None)
+            module = compile_candidate(self.candidate, backend=spec.backend, device=self.runtime.device)
+            self.backend = getattr(module, "backend", spec.backend)
+            if spec.screen:
+                self.message = screen(self.candidate)
+                if self.message:
+                    self.status = "nan"
+            if self.status == "ok":
+                self.kernel_ms = kernel_ms(module, self.runtime.device, self.runtime.dtype)
+        except Exception as exc:  # noqa: BLE001 - a candidate that fails to build is a result
+            self.status, self.message = "error", _failure(exc)
+        self.setup = time.perf_counter() - t0
+
+    def train(self) -> None:
+        """Train on each seed in turn; stop at the first seed that does not finish ok."""
+        from actsearch.compile import compile_candidate
+        from actsearch.tasks import ActivationFactory, TrainResult
+
+        spec, task = self.spec, self.task
+        factory = ActivationFactory(
+            lambda: compile_candidate(self.candidate, backend=spec.backend, device=self.runtime.device),
+            self.runtime)
+        report_steps = set(range(1, spec.total_steps + 1) if spec.report_steps is None else spec.report_steps)
+        for i, seed in enumerate(spec.seeds):
+            curve: list[float] = []
+
+            def on_epoch(epoch: int, metrics: dict, i=i, curve=curve) -> None:
+                curve.append(float(metrics[task.metric]))
+                step = i * spec.epochs + epoch
+                if self.report is None or step >= spec.total_steps or step not in report_steps:
+                    return  # reports cost ~15 ms each: only where the scheduler decides
+                # the score's own rule (score_epochs) applied to every seed's curve cut at this epoch
+                reached = [task.tail_score(c[:epoch]) for c in self.curves if len(c) >= epoch]
+                reached.append(task.tail_score(curve))
+                self.report(TrialProgress(step=step, score=statistics.fmean(reached), curves=self.curves + [curve],
+                                          elapsed=time.perf_counter() - self.start, setup_time=self.setup))
+
+            try:
+                out = TrainResult.coerce(task.train(factory, spec.epochs, seed, on_epoch), metric=task.metric,
+                                         where=f"task {spec.task!r}")
+            except Exception as exc:  # noqa: BLE001 - a user task that raises: a result, not a retry
+                out = TrainResult(status="error", message=_failure(exc))
+            if out.status == "error" and "out of memory" not in out.message.lower() and "MemoryError" in out.message:
+                out.message = f"out of memory ({out.message})"
+            run_curve = out.curve or curve
+            self.curves.append(run_curve)
+            if out.status == "ok" and task.score_epochs > 1 and run_curve:
+                # one rule for every task, a user's own included: the same one the rungs used
+                out.score = task.tail_score(run_curve)
+            self.train_time += out.train_time
+            if i == 0:
+                self.learned = out.learned_params
+            if out.status != "ok" or out.score is None:
+                self.status = out.status if out.status != "ok" else "error"
+                self.message = out.message or f"seed {seed}: no score"
+                return
+            self.seed_scores.append(out.score)
+
+    def result(self):
+        from actsearch.result import Result
+
+        spec = self.spec
+        score = statistics.fmean(self.seed_scores) if self.status == "ok" and self.seed_scores else None
+        if score is not None and not math.isfinite(score):
+            self.status, self.message, score = "nan", "non-finite score", None
+        cand = self.candidate
+        return Result(
+            key=cand.key if cand else "", text=cand.text if cand else spec.text, family=spec.family,
+            name=spec.name, status=self.status, score=score, metric=self.metric,
+            seed_scores=self.seed_scores if self.status == "ok" else [],
+            spread=statistics.pstdev(self.seed_scores) if self.status == "ok" and len(self.seed_scores) > 1 else 0.0,
+            curves=self.curves, learned_params=self.learned, message=self.message,
+            fingerprint=cand.fingerprint() if cand else "", task=getattr(self.task, "spec", spec.task),
+            epochs=spec.epochs, seeds=len(spec.seeds), first_seed=spec.seeds[0] if spec.seeds else None,
+            precision=spec.precision, device=self.runtime.describe() if self.runtime else spec.device,
+            backend=self.backend, wall_time=time.perf_counter() - self.start, train_time=self.train_time,
+            kernel_ms=self.kernel_ms,
+        )
+
+
+def evaluate(spec: TrialSpec, report: Callable[[TrialProgress], None] | None = None):
+    """Train ``spec``'s candidate on its seeds one after another; the
+    :class:`~actsearch.result.Result` (status ``timeout`` past ``spec.trial_timeout``).
+
+    ``report`` gets a :class:`TrialProgress` after each epoch listed in
+    ``spec.report_steps`` (default: every epoch) but the last.
+    """
+    run = _Run(spec, report)
+    deadline = _Deadline(spec.trial_timeout)
+    try:
+        with deadline:
+            run.build()
+            if run.status == "ok":
+                run.train()
+            deadline.disarm()
+    except TrialTimeout:
+        run.status, run.message = "timeout", f"exceeded the per-candidate time limit of {spec.trial_timeout:g} s"
+    return run.result()
+
+
+def final_metrics(result, spec: TrialSpec) -> dict[str, Any]:
+    """What the trial reports last: the scheduler's score and the whole result."""
+    score = result.score if result.score is not None else FAILED_SCORE
+    return {"step": spec.total_steps, "score": score, "done": True, "result": json.dumps(result.to_dict())}
+
+
+def trainable(config: dict) -> None:
+    """The Ray Tune function trainable."""
+    from ray import tune
+
+    spec = TrialSpec.from_config(config)
+    result = evaluate(spec, lambda progress: tune.report(progress.to_metrics()))
+    tune.report(final_metrics(result, spec))

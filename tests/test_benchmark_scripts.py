@@ -1,0 +1,35 @@
+"""Every benchmark script runs (tiny sizes, on the CPU): a broken import or a renamed
+API shows here, not on the day someone needs the figures."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _run(args: list[str], timeout: float = 300) -> str:
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    proc = subprocess.run([sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=timeout)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+    return proc.stdout
+
+
+def test_gpu_benchmark_smoke_on_cpu(tmp_path):
+    out = tmp_path / "gpu.md"
+    text = _run(["benchmarks/gpu.py", "--smoke", "--device", "cpu", "--out", str(out)])
+    written = out.read_text()
+    for part in ("(a) Kernels", "(b) Training steps", "(c) Search throughput"):
+        assert part in text and part in written
+    # every candidate's kernel timed, every candidate's training step compared with ReLU
+    for label in ("rational 5/4", "PolyReLU", "PolyNorm", "CRReLU", "grammar"):
+        assert f"| {label} | fp32 | eager |" in text and f"| {label} | bf16 | eager |" in text
+        assert text.count(f"| {label} | eager |") == 2  # charlm and mnist1d-mlp
+    assert "failed" not in text
+    assert "{'ok': 4}" in text

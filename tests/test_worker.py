@@ -1,0 +1,69 @@
+"""The trial function without Ray: device, precision, backend and what it records."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import actsearch
+from actsearch.search import TrialSpec
+from actsearch.search.worker import evaluate, kernel_ms
+
+
+def _count_calls(monkeypatch, cls, name, only=None):
+    """Count calls of ``cls.name`` (made by an instance of ``only``, when given)."""
+    calls = {"n": 0}
+    original = getattr(cls, name)
+    static = isinstance(cls.__dict__[name], staticmethod)
+
+    def counted(*args, **kwargs):
+        if only is None or isinstance(args[0], only):
+            calls["n"] += 1
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(cls, name, staticmethod(counted) if static else counted)
+    return calls
+
+
+def test_triton_kernels_are_what_trains(monkeypatch):
+    """--backend triton under TRITON_INTERPRET=1: every activation call in training goes
+    through the generated kernels' autograd Function, never the eager formula."""
+    from actsearch.compile._triton import KernelFunction, TritonActivation
+    from actsearch.expr import CandidateModule
+
+    fwd = _count_calls(monkeypatch, KernelFunction, "forward")
+    bwd = _count_calls(monkeypatch, KernelFunction, "backward")
+    fallback = _count_calls(monkeypatch, CandidateModule, "forward", only=TritonActivation)
+    spec = TrialSpec(text="x*sigmoid(x) + a*x; a=0.1", task="mnist1d-mlp",
+                     task_options={"batch_size": "500"}, epochs=1, seeds=(0,), backend="triton", device="cpu")
+    result = evaluate(spec)
+    assert result.status == "ok", result.message
+    assert result.backend == "triton" and result.device == "cpu fp32"
+    steps = 4000 // 500  # training batches in one epoch, through 2 activation layers each
+    assert fwd["n"] >= 2 * steps + 2 and bwd["n"] >= 2 * steps
+    assert fallback["n"] == 0
+    # the learned parameter moved: its gradient came back through the kernel
+    assert result.learned_params and all(abs(p["a"] - 0.1) > 1e-6 for p in result.learned_params)
+
+
+def test_result_records_where_and_how_it_trained():
+    spec = TrialSpec(text="x*tanh(x)", task="digits", epochs=1, seeds=(2, 3), backend="auto", device="cpu",
+                     precision="bf16")
+    result = evaluate(spec)
+    assert result.status == "ok", result.message
+    assert result.backend == "eager"  # auto on a CPU: eager (benchmarks/NOTES.md, 'auto on a CPU')
+    assert result.device == "cpu bf16" and result.precision == "bf16"
+    assert (result.first_seed, result.seeds, result.epochs) == (2, 2, 1)
+    assert len(result.seed_scores) == 2 and result.fingerprint == actsearch.parse("x*tanh(x)").fingerprint()
+    assert result.kernel_ms is not None and result.kernel_ms > 0
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error on a machine without a GPU")
+def test_a_trial_on_a_missing_gpu_is_an_error_result():
+    result = evaluate(TrialSpec(text="x*tanh(x)", task="digits", epochs=1, device="cuda"))
+    assert result.status == "error" and "torch sees no CUDA GPU" in result.message
+
+
+def test_kernel_ms_times_the_given_dtype():
+    m = actsearch.parse("x*sigmoid(x)").module()
+    assert kernel_ms(m, "cpu", torch.bfloat16, shape=(8, 16), repeats=3) > 0
