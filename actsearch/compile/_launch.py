@@ -4,34 +4,39 @@ One place for what the launcher (:mod:`actsearch.compile._triton`) passes and wh
 the ahead-of-time check (:mod:`actsearch.compile._aot`) compiles, so the check
 looks at the binaries a GPU really runs.  Pure Python: no torch, no triton.
 
-Elementwise kernels take blocks of :data:`BLOCK` elements with Triton's default 4
-warps (8 elements per thread).  Row-wise kernels (PolyNorm) hold one whole row per
-program, ``BLOCK = next_power_of_2(ncols)``; with 4 warps a 4096-wide row is 32
-elements per thread and the backward spills registers (measured with
-``cuobjdump`` on sm_90: 255 registers + 328 bytes of stack).  Keeping about 8
-elements per thread (one warp per 256 elements, 4 to 32 warps) keeps every preset
-under the register file: at 4096, 16 warps give 54 (forward) and 105 (backward)
-registers and no spill.
+Elementwise kernels take blocks of :data:`BLOCK` elements; row-wise kernels
+(PolyNorm) hold one whole row per program, ``BLOCK = next_power_of_2(ncols)``.
+Both get one warp per 128 elements of the block (4 elements per thread: one
+128-bit load of float32), 4 to 32 warps.  Measured with the ahead-of-time check
+(sm_80 and sm_90, fp32 and bf16, every preset and 20 samples of every space):
+with Triton's default 4 warps, 8 elements per thread, five sin/cos candidates'
+backward kernels spill 8 bytes on sm_80 and a 4096-wide PolyNorm backward spills
+328 bytes at 255 registers; at 4 elements per thread none spills (at most 62
+registers elementwise, 61 row-wise).  Rows beyond 4096 elements (32 warps,
+the most a program has) hold more per thread, and PolyNorm's backward spills
+(sm_90: 96 bytes at 8192, 824 at 16384, 5696 at 65536): rows that long want a
+looped row kernel from the code generator.
 
 Example:
-    >>> row_block(1000), num_warps(row_block(1000), rowwise=True)
-    (1024, 4)
-    >>> row_block(4096), num_warps(4096, rowwise=True)
-    (4096, 16)
-    >>> num_warps(BLOCK, rowwise=False)
-    4
+    >>> row_block(1000), num_warps(row_block(1000))
+    (1024, 8)
+    >>> num_warps(4096), num_warps(65536)
+    (32, 32)
 """
 
 from __future__ import annotations
 
-__all__ = ["BLOCK", "MAX_ROW", "row_block", "num_warps"]
+__all__ = ["BLOCK", "MAX_ROW", "FP_FUSION", "row_block", "num_warps"]
 
 #: elements per program of an elementwise kernel
 BLOCK = 1024
 #: longest row a row-wise kernel holds in one block; longer rows use the eager formula
 MAX_ROW = 1 << 16
-#: elements per thread a row-wise block aims at (what 1024 wide rows get with 4 warps)
-_PER_THREAD = 8
+#: fused multiply-add contraction, pinned: Triton's default changes in 3.10 (3.9 warns
+#: when it is left unset), and results should not depend on the Triton version
+FP_FUSION = True
+#: elements per thread a block aims at
+_PER_THREAD = 4
 
 
 def row_block(ncols: int) -> int:
@@ -39,8 +44,6 @@ def row_block(ncols: int) -> int:
     return max(16, 1 << max(0, int(ncols) - 1).bit_length())
 
 
-def num_warps(block: int, rowwise: bool) -> int:
-    """Warps per program: Triton's default 4 elementwise; scaled with the row when row-wise."""
-    if not rowwise:
-        return 4
+def num_warps(block: int) -> int:
+    """Warps per program for a block: one per 128 elements, 4 to 32."""
     return min(32, max(4, block // (32 * _PER_THREAD)))

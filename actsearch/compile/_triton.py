@@ -23,7 +23,7 @@ import triton.language as tl
 from actsearch.errors import CompileError
 from actsearch.expr import CandidateModule
 
-from ._launch import BLOCK, MAX_ROW, num_warps, row_block
+from ._launch import BLOCK, FP_FUSION, MAX_ROW, num_warps, row_block
 
 __all__ = ["TritonActivation", "interpreting", "KernelFunction", "launch_config"]
 
@@ -58,8 +58,8 @@ def launch_config(rowwise: bool, shape) -> tuple[int, int, int, int]:
     if rowwise:
         ncols = int(shape[-1]) if len(shape) else 1
         block = row_block(ncols)
-        return numel // max(ncols, 1), ncols, block, num_warps(block, True)
-    return triton.cdiv(numel, BLOCK), numel, BLOCK, num_warps(BLOCK, False)
+        return numel // max(ncols, 1), ncols, block, num_warps(block)
+    return triton.cdiv(numel, BLOCK), numel, BLOCK, num_warps(BLOCK)
 
 
 def _pack(params: tuple[torch.Tensor, ...], device: torch.device) -> torch.Tensor:
@@ -89,7 +89,8 @@ class KernelFunction(torch.autograd.Function):
         programs, n_arg, block, warps = launch_config(kernels.ROWWISE, x.shape)
         if programs:
             with np.errstate(all="ignore"):  # the interpreter evaluates with numpy
-                kernels.fwd[(programs,)](x, pvec, y, n_arg, BLOCK=block, num_warps=warps)
+                kernels.fwd[(programs,)](x, pvec, y, n_arg, BLOCK=block, num_warps=warps,
+                                         enable_fp_fusion=FP_FUSION)
         ctx.save_for_backward(x, pvec)
         ctx.kernels = kernels
         ctx.nparams = len(params)
@@ -112,7 +113,8 @@ class KernelFunction(torch.autograd.Function):
             partials = torch.zeros((1, nparams), dtype=torch.float32, device=x.device)
         if programs:
             with np.errstate(all="ignore"):
-                kernels.bwd[(programs,)](x, gy, pvec, gx, partials, n_arg, BLOCK=block, num_warps=warps)
+                kernels.bwd[(programs,)](x, gy, pvec, gx, partials, n_arg, BLOCK=block, num_warps=warps,
+                                         enable_fp_fusion=FP_FUSION)
         if not nparams:
             return gx, None
         return (gx, None, *partials.sum(0).unbind(0))
