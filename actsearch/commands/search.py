@@ -34,7 +34,11 @@ def register(subparsers) -> None:
     p.add_argument("--task-option", action="append", default=None, metavar="KEY=VALUE",
                    help="task option, e.g. path=corpus.txt for charlm (repeatable)")
     p.add_argument("--space", default=None, help="search space (default: grammar)")
+    p.add_argument("--space-option", action="append", default=None, metavar="KEY=VALUE",
+                   help="search space option, e.g. version=B or degrees=5,4 for rational (repeatable)")
     p.add_argument("--optimizer", default=None, help="optimiser (default: random)")
+    p.add_argument("--optimizer-option", action="append", default=None, metavar="KEY=VALUE",
+                   help="optimiser option, e.g. model=gp for surrogate (repeatable)")
     p.add_argument("--budget", type=int, default=None,
                    help="candidates to train, references included (default: 12)")
     p.add_argument("--workers", type=int, default=None,
@@ -63,6 +67,13 @@ def register(subparsers) -> None:
                    f"(default: {DEFAULT_GPU_SHARE:g} on CUDA, 0 on a CPU)")
     p.add_argument("--cpus-per-trial", type=float, default=None, metavar="C",
                    help="CPUs each trial reserves, and its torch threads (default: 1)")
+    p.add_argument("--working-dir", default=None, metavar="DIR",
+                   help="folder shipped to every node of a cluster (default: the current folder for a "
+                   "--task module:function)")
+    p.add_argument("--py-module", dest="py_modules", action="append", default=None, metavar="PATH",
+                   help="local package or module shipped to every node (repeatable)")
+    p.add_argument("--logger", dest="loggers", action="append", default=None, metavar="NAME",
+                   help="per-trial experiment logger: csv, json or tensorboard (repeatable)")
     p.add_argument("--trial-timeout", type=float, default=None, metavar="SECONDS",
                    help="per-candidate time limit; a slower candidate is recorded as 'timeout' (default: none)")
     p.add_argument("--max-failures", type=int, default=None,
@@ -76,7 +87,7 @@ def register(subparsers) -> None:
 
 
 #: command-line option -> SearchConfig field, for options whose names differ
-_RENAMED = {"task_option": "task_options"}
+_RENAMED = {"task_option": "task_options", "space_option": "space_options", "optimizer_option": "optimizer_options"}
 _NOT_CONFIG = {"func", "command", "top", "confirm", "confirm_seeds", "confirm_first_seed"}
 
 
@@ -88,8 +99,8 @@ def config_fields(args: argparse.Namespace) -> dict:
     for key, value in vars(args).items():
         if key in _NOT_CONFIG or value is None or (key == "resume" and not value):
             continue
-        if key == "task_option":
-            value = parse_options(value)
+        if key in ("task_option", "space_option", "optimizer_option"):
+            value = parse_options(value, flag="--" + key.replace("_", "-"))
         out[_RENAMED.get(key, key)] = value
     return out
 

@@ -30,10 +30,12 @@ __all__ = ["SearchConfig", "REFERENCES", "MAY_CHANGE", "resume_config"]
 #: options a resumed search may take from the new command line: where and how long
 #: it runs, not what it measures (``budget`` may only grow)
 MAY_CHANGE = frozenset({"budget", "workers", "trial_timeout", "max_failures", "address", "device", "backend",
-                        "cpus_per_trial", "gpus_per_trial", "storage", "name", "resume", "results_dir"})
+                        "cpus_per_trial", "gpus_per_trial", "working_dir", "py_modules", "loggers", "storage",
+                        "name", "resume", "results_dir"})
 
 #: fields of the config the store keeps under other names, or not at all
-_NOT_STORED = frozenset({"storage", "name", "resume", "address", "workers", "max_failures", "results_dir", "notes"})
+_NOT_STORED = frozenset({"storage", "name", "resume", "address", "workers", "max_failures", "results_dir", "notes",
+                         "working_dir", "py_modules", "loggers"})
 
 
 @dataclass
@@ -59,6 +61,10 @@ class SearchConfig:
         cpus_per_trial, gpus_per_trial: Ray resources of one trial; ``gpus_per_trial``
             may be a fraction (trials share a GPU); ``None``: 0.25 on CUDA, 0 on a CPU.
         address: a Ray cluster to join (``host:port``, ``ray://host:port`` or ``auto``).
+        working_dir: a folder shipped to every node of the cluster (Ray's ``runtime_env``);
+            ``None``: the current folder when the task is a user's ``module:function``.
+        py_modules: local packages or modules shipped to every node.
+        loggers: per-trial experiment loggers (e.g. ``csv``, ``tensorboard``).
         storage: results store URL (``None``: ``sqlite:///results/actsearch.db``).
         name: the search's name (``None``: ``TASK-SPACE-OPTIMIZER-N``).
         resume: continue the search ``name``.
@@ -88,6 +94,9 @@ class SearchConfig:
     cpus_per_trial: float = 1.0
     gpus_per_trial: float | None = None
     address: str | None = None
+    working_dir: str | None = None
+    py_modules: list[str] = field(default_factory=list)
+    loggers: list[str] = field(default_factory=list)
     storage: str | None = None
     name: str | None = None
     resume: bool = False

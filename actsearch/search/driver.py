@@ -15,13 +15,14 @@ in the store until recorded, so a driver killed hard loses no record.
 from __future__ import annotations
 
 import dataclasses
+import time
 from dataclasses import dataclass, field
-from typing import Callable
 
 from actsearch.expr import Candidate
 from actsearch.result import Result
 from actsearch.store import StoredSearch
 
+from .events import SearchEvents, Snapshot
 from .spec import TrialProgress, TrialSpec
 
 __all__ = ["Driver", "SearchOutcome", "TrialDefaults"]
@@ -68,10 +69,11 @@ class Driver:
     """Queue, de-duplication, budget and recording for one search."""
 
     def __init__(self, stored: StoredSearch, optimizer, queue: list[Candidate], defaults: TrialDefaults,
-                 budget: int, known: dict[str, Result], progress: Callable[[str], None] | None = None,
+                 budget: int, known: dict[str, Result], events: SearchEvents | None = None,
                  protected: set[str] | None = None):
         self.stored, self.optimizer, self.queue = stored, optimizer, list(queue)
-        self.defaults, self.budget, self.known, self.progress = defaults, budget, known, progress
+        self.defaults, self.budget, self.known = defaults, budget, known
+        self.events = events or SearchEvents()
         self.pending: dict[str, tuple[Candidate, bool]] = {}
         # references and the user's own candidates always train to the end
         self.queue_protected = {c.fingerprint() for c in queue} if protected is None else set(protected)
@@ -82,12 +84,23 @@ class Driver:
         self.trained = sum(1 for r in recorded if not r.reused_from)
         self.launched = self.trained
         self.reused = 0
-        self.best: float | None = max((r.score for r in recorded if r.status == "ok" and r.score is not None),
-                                      default=None)
+        best = max((r for r in recorded if r.status == "ok" and r.score is not None), key=lambda r: r.score,
+                   default=None)
+        self.best: float | None = best.score if best else None
+        self.best_text = best.text if best else ""
+        self.started = time.monotonic()
+        self.first_done = len(recorded)
         self.exhausted = False
         self.train_time = 0.0
         self.worker_time = 0.0
         self.error: BaseException | None = None
+
+    def snapshot(self) -> Snapshot:
+        """Where the search stands, for its watchers."""
+        recorded = len(self.seen)
+        return Snapshot(name=self.stored.name, budget=self.budget, done=min(recorded, self.budget),
+                        trained=self.trained, running=[c.text for c, _ in self.pending.values()], best=self.best,
+                        best_text=self.best_text, started=self.started, first_done=self.first_done)
 
     @property
     def finished(self) -> bool:
@@ -134,6 +147,7 @@ class Driver:
             self.pending[trial_id] = (cand, protected)
             self.launched += 1
             self._save_inflight()
+            self.events.trial_started(self.snapshot(), cand.text)
             return self._spec(cand, protected)
 
     def _spec(self, cand: Candidate, protected: bool) -> TrialSpec:
@@ -200,14 +214,8 @@ class Driver:
         self.optimizer.tell(cand, res)
         self.stored.record(res, optimizer_state=self.optimizer.state_dict())
         if res.status == "ok" and res.score is not None and (self.best is None or res.score > self.best):
-            self.best = res.score
-        if self.progress is not None:
-            score = f"{res.score:.4f}" if res.score is not None else "-"
-            best = f"{self.best:.4f}" if self.best is not None else "-"
-            why = f" ({res.message})" if res.status != "ok" and res.message else ""
-            extra = f" [{note}]" if note else ""
-            self.progress(f"[{self.trained}/{self.budget}] {res.status:<8} {score:>8}  best {best}  "
-                          f"{res.text}{why}{extra}")
+            self.best, self.best_text = res.score, res.text
+        self.events.trial_recorded(self.snapshot(), res, note)
 
 
 class QueueOnly:

@@ -36,16 +36,19 @@ from actsearch.store import DEFAULT_URL, Store
 
 from .config import SearchConfig, resume_config
 from .driver import Driver, QueueOnly, SearchOutcome, TrialDefaults
+from .events import SearchEvents, as_events
 from .ray_backend import check_reachable, plan_placement, ray_cluster, run_trials
 
 __all__ = ["run_search", "stderr_progress"]
 
 
-def run_search(config: SearchConfig | None = None, /, *, progress: Callable[[str], None] | None = None,
-               **options) -> SearchOutcome:
+def run_search(config: SearchConfig | None = None, /, *,
+               progress: Callable[[str], None] | SearchEvents | None = None, **options) -> SearchOutcome:
     """Run (or resume) a search; see the module docstring.  Returns the stored results.
 
-    Pass a :class:`SearchConfig`, or its fields as keyword arguments.  With
+    Pass a :class:`SearchConfig`, or its fields as keyword arguments.  ``progress``
+    is a :class:`~actsearch.search.events.SearchEvents` (e.g. the live display of
+    ``actsearch search``) or a function that takes one line per recorded candidate.  With
     ``resume=True`` the search ``name`` continues from its stored configuration;
     the keyword arguments given may change only where and how long it runs
     (:data:`~actsearch.search.config.MAY_CHANGE`), anything else is refused in one
@@ -108,7 +111,9 @@ def run_search(config: SearchConfig | None = None, /, *, progress: Callable[[str
                                        local=not config.address)
             stored_search = store.open_search(name, config.stored(task_spec=task_obj.spec, epochs=epochs,
                                                                   metric=task_obj.metric), resume=config.resume)
-            driver = _driver(config, stored_search, opt, user, task_obj, epochs, placement, store, progress)
+            events = as_events(progress)
+            driver = _driver(config, stored_search, opt, user, task_obj, epochs, placement, store, events)
+            events.search_started(driver.snapshot(), placement.describe())
             t_fit = time.perf_counter()
             # Tune turns the first Ctrl-C into a graceful stop; one before or after it lands here
             run_trials(driver, placement, max_t=epochs * config.seeds, early_stop=config.early_stop,
@@ -119,6 +124,7 @@ def run_search(config: SearchConfig | None = None, /, *, progress: Callable[[str
     if driver is None:
         raise KeyboardInterrupt
     driver.stored.set_state("finished" if driver.finished else "interrupted")
+    driver.events.search_finished(driver.snapshot(), driver.finished)
     if driver.error is not None:
         exc = driver.error
         if isinstance(exc, ActsearchError):
@@ -134,7 +140,7 @@ def run_search(config: SearchConfig | None = None, /, *, progress: Callable[[str
 
 
 def _driver(config: SearchConfig, stored, opt, user: list[Candidate], task_obj, epochs: int, placement,
-            store: Store, progress) -> Driver:
+            store: Store, events: SearchEvents) -> Driver:
     """The driver of ``stored``, its queue and optimiser state restored on a resume."""
     if config.resume and stored.optimizer_state:
         opt.load_state_dict(stored.optimizer_state)
@@ -156,7 +162,7 @@ def _driver(config: SearchConfig, stored, opt, user: list[Candidate], task_obj, 
                              device=placement.device, precision=config.precision, early_stop=config.early_stop,
                              trial_timeout=config.trial_timeout, cpu_threads=max(1, int(placement.cpus_per_trial)))
     known = store.evaluated(task_obj.spec, epochs, config.seeds, first_seed=config.seed, precision=config.precision)
-    return Driver(stored, opt, lost + queue, defaults, config.budget, known, progress, protected=protected)
+    return Driver(stored, opt, lost + queue, defaults, config.budget, known, events, protected=protected)
 
 
 def _check_optimizer_name(name: str) -> None:
