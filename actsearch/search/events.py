@@ -60,6 +60,9 @@ class Snapshot:
 class SearchEvents:
     """Callbacks of a running search; override what you need."""
 
+    def note(self, message: str) -> None:
+        """A step of the search's start-up (Ray starting, a cluster joined, ...)."""
+
     def search_started(self, snapshot: Snapshot, placement: str) -> None:
         """Ray is up, the store open, the queue ready; ``placement`` says where trials run."""
 

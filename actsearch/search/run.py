@@ -59,6 +59,7 @@ def run_search(config: SearchConfig | None = None, /, *,
     from actsearch.tasks import get_task
 
     start = time.perf_counter()
+    events = as_events(progress)
     if config is not None and options:
         config = dataclasses.replace(config, **options)
     url = (config.storage if config else options.get("storage")) or DEFAULT_URL
@@ -103,6 +104,7 @@ def run_search(config: SearchConfig | None = None, /, *,
     ray_start = fit_time = 0.0
     driver = None
     num_cpus = None if config.workers is None else max(1, round(config.workers * config.cpus_per_trial))
+    events.note(f"joining the Ray cluster at {config.address}" if config.address else "starting a local Ray instance")
     try:
         with ray_cluster(config.address, num_cpus=num_cpus, device=config.device) as resources:
             ray_start = time.perf_counter() - t_ray
@@ -111,7 +113,6 @@ def run_search(config: SearchConfig | None = None, /, *,
                                        local=not config.address)
             stored_search = store.open_search(name, config.stored(task_spec=task_obj.spec, epochs=epochs,
                                                                   metric=task_obj.metric), resume=config.resume)
-            events = as_events(progress)
             driver = _driver(config, stored_search, opt, user, task_obj, epochs, placement, store, events)
             events.search_started(driver.snapshot(), placement.describe())
             t_fit = time.perf_counter()
