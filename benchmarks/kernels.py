@@ -4,15 +4,16 @@ Usage::
 
     .venv/bin/python benchmarks/kernels.py                 # CPU: eager vs inductor
     .venv/bin/python benchmarks/kernels.py --sizes 1048576 --repeats 3
-    python benchmarks/kernels.py --device cuda             # GPU: eager, inductor, triton, copy bandwidth
+    python benchmarks/kernels.py --device cuda --dtypes float32,bfloat16   # GPU: eager, inductor, triton
 
-For each candidate (rational 5/4, PolyReLU, CRReLU, a grammar candidate) and size it
-prints the median forward+backward time of every backend, the speed-up over eager,
-achieved GB/s (5 tensors moved: forward reads x and writes y, backward reads x and
-the output gradient and writes the input gradient) and, on a GPU, that as a
-fraction of the measured device-to-device copy bandwidth.  Then the time to
-compile a candidate never seen before (first) and the same candidate again from
-the disk cache in a fresh in-process state (cached).
+For each candidate (rational 5/4, PolyReLU, CRReLU, a grammar candidate), size and
+dtype it prints the median forward and forward+backward time of every backend, the
+speed-up over eager, achieved GB/s (forward moves 2 tensors: reads x, writes y;
+forward+backward 5: backward also reads x and the output gradient and writes the
+input gradient) and, on a GPU, both as a fraction of the measured device-to-device
+copy bandwidth.  Then the time to compile a candidate never seen before (first)
+and the same candidate again from the disk cache in a fresh in-process state
+(cached).
 
 On a CPU the triton backend only runs through Triton's interpreter, so it is left
 out of the timings; its compile time is measured with ``TRITON_INTERPRET=1`` (the
@@ -47,7 +48,8 @@ def main(argv=None) -> int:
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--device", default=None, help="cuda or cpu (default: cuda when available)")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
-    p.add_argument("--dtype", default="float32", choices=("float32", "bfloat16", "float16"))
+    p.add_argument("--dtypes", default=None,
+                   help="comma-separated: float32, bfloat16, float16 (default: both of the first two on a GPU, float32 on a CPU)")
     args = p.parse_args(argv)
 
     import torch
@@ -60,35 +62,25 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
 
     from actsearch.commands.bench_kernel import resolve_candidate
-    from actsearch.compile._bench import bench, copy_bandwidth, pass_bytes
+    from actsearch.compile._bench import copy_bandwidth
 
-    dtype = getattr(torch, args.dtype)
+    names = args.dtypes or ("float32,bfloat16" if on_gpu else "float32")
+    dtypes = [getattr(torch, d.strip()) for d in names.split(",") if d.strip()]
     backends = ["eager", "inductor"] + (["triton"] if on_gpu else [])
     copy_bw = copy_bandwidth(device) if on_gpu else None
     gpu = torch.cuda.get_device_name() if on_gpu else None
     print(f"# device {device}{' (' + gpu + ')' if gpu else ''}, torch {torch.__version__}, "
-          f"{args.dtype}, threads {torch.get_num_threads()}, median of {args.repeats}, {time.strftime('%Y-%m-%d')}")
+          f"threads {torch.get_num_threads()}, median of {args.repeats}, {time.strftime('%Y-%m-%d')}")
     if copy_bw:
         print(f"# device-to-device copy bandwidth {copy_bw / 1e9:.1f} GB/s")
-    print("| candidate | elements | backend | fwd ms | fwd+bwd ms | fwd+bwd x eager | fwd+bwd GB/s |"
-          + (" % of copy |" if copy_bw else ""))
-    print("|---|---:|---|---:|---:|---:|---:|" + ("---:|" if copy_bw else ""))
+    print("| candidate | elements | dtype | backend | fwd ms | fwd+bwd ms | fwd+bwd x eager | fwd GB/s | fwd+bwd GB/s |"
+          + (" fwd % of copy | fwd+bwd % of copy |" if copy_bw else ""))
+    print("|---|---:|---|---|---:|---:|---:|---:|---:|" + ("---:|---:|" if copy_bw else ""))
     for label, ref in CANDIDATES.items():
         c = resolve_candidate(ref)
         for n in [int(s) for s in args.sizes.split(",") if s.strip()]:
-            shape = (n // 1024, 1024)
-            rows = bench(c, backends, shape=shape, dtype=dtype, repeats=args.repeats, device=device)
-            eager = rows[0].fwd_bwd_s
-            _, fb_bytes = pass_bytes(shape[0] * shape[1], dtype)
-            for r in rows:
-                if r.fwd_s is None:
-                    print(f"| {label} | {n} | {r.backend} | failed: {r.note} |")
-                    continue
-                line = (f"| {label} | {n} | {r.backend} | {r.fwd_s * 1e3:.2f} | {r.fwd_bwd_s * 1e3:.2f} | "
-                        f"{eager / r.fwd_bwd_s:.2f} | {fb_bytes / r.fwd_bwd_s / 1e9:.2f} |")
-                if copy_bw:
-                    line += f" {100 * fb_bytes / r.fwd_bwd_s / copy_bw:.1f} |"
-                print(line, flush=True)
+            for dtype in dtypes:
+                _table_rows(label, c, n, dtype, backends, args.repeats, device, copy_bw)
 
     print()
     print("inductor cached: compile_candidate skips the check, plus the first forward+backward, where")
@@ -98,6 +90,24 @@ def main(argv=None) -> int:
     print("|---|---|---:|---:|")
     _compile_times(on_gpu)
     return 0
+
+
+def _table_rows(label, c, n, dtype, backends, repeats, device, copy_bw) -> None:
+    from actsearch.compile._bench import bench
+
+    shape = (n // 1024, 1024)
+    rows = bench(c, backends, shape=shape, dtype=dtype, repeats=repeats, device=device)
+    eager = rows[0].fwd_bwd_s
+    for r in rows:
+        if r.fwd_s is None:
+            print(f"| {label} | {n} | {r.dtype} | {r.backend} | failed: {r.note} |")
+            continue
+        fwd_bw, fb_bw = r.bandwidth()
+        line = (f"| {label} | {n} | {r.dtype} | {r.backend} | {r.fwd_s * 1e3:.3f} | {r.fwd_bwd_s * 1e3:.3f} | "
+                f"{eager / r.fwd_bwd_s:.2f} | {fwd_bw / 1e9:.1f} | {fb_bw / 1e9:.1f} |")
+        if copy_bw:
+            line += "".join(f" {100 * f:.1f} |" for f in r.copy_fraction(copy_bw))
+        print(line, flush=True)
 
 
 def _compile_times(on_gpu: bool) -> None:
@@ -120,12 +130,9 @@ def _compile_times(on_gpu: bool) -> None:
             print(f"| {backend} | rational 3/1 B | failed: {exc} | |")
             continue
         first = time.perf_counter() - t0
-        comp._TRITON_MEMO.clear()
-        comp._INDUCTOR_CHECKED.clear()
         hits = []
         for _ in range(5 if backend == "triton" else 2):
-            comp._TRITON_MEMO.clear()
-            comp._INDUCTOR_CHECKED.clear()
+            comp.clear_memo()
             if backend == "inductor":  # as a fresh worker: no compiled function in memory
                 _inductor._FNS.clear()
                 torch._dynamo.reset()
