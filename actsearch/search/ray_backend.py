@@ -243,6 +243,13 @@ def _searcher_class():
             super().__init__(metric="score", mode="max")
             self.driver = driver
 
+        def __getstate__(self):
+            # Tune pickles its whole config for Tuner.restore, which actsearch never uses
+            # (a search resumes from its store); the driver (store, watchers) stays out
+            state = dict(self.__dict__)
+            state["driver"] = None
+            return state
+
         def suggest(self, trial_id):
             if self.driver.error is not None:
                 return Searcher.FINISHED
