@@ -228,6 +228,95 @@ def test_triton_special_functions_accuracy(formula, ref, interp):
     assert rel.max() < 2e-6, f"{formula}: worst relative error {rel.max():.3g} at {v[finite][rel.argmax()]}"
 
 
+@pytest.mark.parametrize("name", ["rational-A", "polynorm", "tanh-atan"])
+def test_triton_launch_issues_few_torch_ops(name, interp):
+    """Around the two generated kernels a forward+backward issues one stack of the
+    parameters and one sum of their partial gradients; nothing zero-filled, copied,
+    or split parameter by parameter (each is a kernel launch on a GPU)."""
+    from types import SimpleNamespace
+
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    from actsearch.compile._triton import KernelFunction
+
+    c = actsearch.parse(FORMULAS[name])
+    m = compile_candidate(c, backend="triton", device="cpu")
+    inside = [False]  # the interpreter's own host copies are not the launcher's
+
+    class Flagged:
+        def __init__(self, kernel):
+            self.kernel = kernel
+
+        def __getitem__(self, grid):
+            launch = self.kernel[grid]
+
+            def run(*args, **kwargs):
+                inside[0] = True
+                try:
+                    return launch(*args, **kwargs)
+                finally:
+                    inside[0] = False
+            return run
+
+    k = m._kernels
+    kernels = SimpleNamespace(fwd=Flagged(k.fwd), bwd=Flagged(k.bwd), ROWWISE=k.ROWWISE, NPARAMS=k.NPARAMS)
+    ops: list[str] = []
+
+    class Count(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            if not inside[0]:
+                ops.append(func.overloadpacket.__name__)
+            return func(*args, **(kwargs or {}))
+
+    x = _x(_shape_for(c)).requires_grad_(True)
+    g = _x(x.shape, seed=1)
+    with Count():
+        KernelFunction.apply(x, kernels, *m.params.values()).backward(g)
+    writing = [op for op in ops if op not in ("detach", "view", "alias", "empty", "empty_like", "unbind")]
+    want = ["stack", "sum"] if c.params else []
+    assert sorted(writing) == want, ops
+    assert all(p.grad is not None for p in m.params.values())
+
+
+def test_triton_module_for_a_named_device_refuses_other_inputs(monkeypatch, interp):
+    from actsearch.compile import _triton
+
+    c = actsearch.parse(FORMULAS["crrelu"])
+    bound = compile_candidate(c, backend="triton", device="cpu")
+    free = compile_candidate(c, backend="triton")
+    assert (bound.fallback, free.fallback) == ("error", "eager")
+    monkeypatch.setattr(_triton, "_INTERPRETING", False)  # as on a CUDA machine: CPU tensors cannot run the kernel
+    x = _x((50,))
+    with pytest.raises(CompileError, match="runs on CUDA tensors, got a cpu tensor"):
+        bound(x)
+    with pytest.warns(UserWarning, match="cpu input uses the eager formula"):
+        y = free(x)
+    assert torch.equal(y, c.module()(x))
+
+
+def test_check_runs_on_the_named_device_and_is_recorded_per_device(monkeypatch, _cache_dir, interp):
+    from actsearch.compile import _check
+
+    seen = []
+    real = _check.check_module
+    monkeypatch.setattr(_check, "check_module", lambda m, c, d: (seen.append(torch.device(d)), real(m, c, d)))
+    c = actsearch.parse("w*softsign(x) - 2*x; w=0.5")
+    m = compile_candidate(c, backend="triton", device="cpu")
+    assert seen == [torch.device("cpu")]
+    assert all(p.device.type == "cpu" for p in m.parameters())
+    assert [f.name.split(".", 1)[1] for f in _cache_dir.glob(f"k{c.key}_triton_*.ok")] == ["cpu.ok"]
+    compile_candidate(c, backend="triton", device="cpu")
+    assert len(seen) == 1  # checked once on this kind of device
+
+
+def test_bad_or_missing_device_is_a_one_line_error():
+    with pytest.raises(CompileError, match="unknown device 'gpu0'"):
+        compile_candidate(actsearch.parse("relu(x)"), device="gpu0")
+    if not torch.cuda.is_available():
+        with pytest.raises(CompileError, match="torch sees no CUDA device"):
+            compile_candidate(actsearch.parse("relu(x)"), backend="eager", device="cuda")
+
+
 def test_triton_float64_input_uses_eager_formula(interp):
     c = actsearch.parse(FORMULAS["crrelu"])
     m = compile_candidate(c, backend="triton")
