@@ -47,11 +47,11 @@ from actsearch.errors import CompileError
 from actsearch.expr import Candidate
 
 from ._backends import Backend, backend_names, get_backend, register_backend, triton_importable, unregister_backend
-from ._codegen import CODEGEN_VERSION, generate_source
+from ._codegen import CODEGEN_VERSION
 from ._pipeline import build_checked, clear_memo
 
 __all__ = ["compile_candidate", "BACKENDS", "Backend", "register_backend", "unregister_backend", "resolve_backend",
-           "resolve_device", "clear_memo", "CODEGEN_VERSION", "generate_source"]
+           "resolve_device", "clear_memo", "CODEGEN_VERSION"]
 
 
 class _BackendNames(Sequence):

@@ -1,5 +1,7 @@
 """The check every compiled module passes before first use.
 
+It runs on the device the module is compiled for (``compile_candidate``'s
+``device``): a kernel that passed on the CPU interpreter has not passed on a GPU.
 The compiled module and ``candidate.module()`` run on the same random float32
 input (shape ``(8, 129)``: several rows for row-wise candidates, an odd length so
 block masks matter) with the same random output gradient.  Outputs, the input
