@@ -59,7 +59,7 @@ def add_options(p: argparse.ArgumentParser, prefix: str = "") -> None:
 
 def run(args: argparse.Namespace) -> int:
     from actsearch.commands import parse_options
-    from actsearch.search import stderr_progress
+    from actsearch.commands._live import search_display
     from actsearch.search.confirm import confirm
 
     check_reference(args.against)  # before hours of training, not after
@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
                       workers=args.workers, storage=args.storage, name=args.name, resume=args.resume,
                       address=args.address, backend=args.backend, device=args.device,
                       trial_timeout=args.trial_timeout,
-                      task_options=parse_options(args.task_option), progress=stderr_progress)
+                      task_options=parse_options(args.task_option), progress=search_display())
     print_confirmation(outcome, args.search, args.storage, args.format, args.against)
     return 0 if outcome.finished else 130
 

@@ -106,8 +106,9 @@ def config_fields(args: argparse.Namespace) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
+    from actsearch.commands._live import search_display
     from actsearch.errors import ActsearchError
-    from actsearch.search import run_search, stderr_progress
+    from actsearch.search import run_search
 
     if args.confirm < 0:
         raise ActsearchError(f"--confirm must be 0 or more, not {args.confirm}")
@@ -121,7 +122,11 @@ def run(args: argparse.Namespace) -> int:
     elif args.confirm_seeds is not None or args.confirm_first_seed is not None:
         raise ActsearchError("--confirm-seeds and --confirm-first-seed need --confirm K")
 
-    outcome = run_search(progress=stderr_progress, **fields)
+    display = search_display()
+    try:
+        outcome = run_search(progress=display, **fields)
+    finally:
+        getattr(display, "close", lambda: None)()
     print_leaderboard(outcome.name, args.storage, top=args.top)
     state = "finished" if outcome.finished else "interrupted (resume with --resume)"
     print(f"search {outcome.name!r} {state}: {outcome.trained} trained, {outcome.reused} reused, "
@@ -139,7 +144,7 @@ def run(args: argparse.Namespace) -> int:
                           seeds=None if again else args.confirm_seeds,
                           first_seed=None if again else args.confirm_first_seed, workers=args.workers,
                           storage=args.storage, name=name, resume=again, address=args.address,
-                          device=args.device, progress=stderr_progress)
+                          device=args.device, progress=search_display())
         print_confirmation(checked, outcome.name, args.storage)
         return 0 if checked.finished else 130
     return 0

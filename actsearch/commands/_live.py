@@ -1,0 +1,157 @@
+"""How ``actsearch search`` and ``confirm`` show a running search.
+
+On a terminal, :class:`LiveDisplay` keeps a live panel at the bottom (rich): trials
+done / running / queued, a bar, the candidates running now, the best so far,
+elapsed time and ETA, with one line per recorded candidate scrolling above it.
+Elsewhere (CI, a log file, a pipe), :class:`PlainDisplay` writes plain lines: the
+start-up steps, each candidate as it starts and as it is recorded.
+
+Example:
+    >>> import io
+    >>> out = io.StringIO()
+    >>> display = search_display(out)        # not a terminal: plain lines
+    >>> type(display).__name__
+    'PlainDisplay'
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from typing import TextIO
+
+from actsearch.search.events import LineEvents, SearchEvents, Snapshot
+
+__all__ = ["search_display", "LiveDisplay", "PlainDisplay", "format_seconds"]
+
+
+def format_seconds(seconds: float | None) -> str:
+    """``0:01:05`` for 65 s; ``-`` when unknown.
+
+    Example:
+        >>> format_seconds(3725.2), format_seconds(None)
+        ('1:02:05', '-')
+    """
+    if seconds is None:
+        return "-"
+    s = int(round(seconds))
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
+def _counts(snapshot: Snapshot) -> str:
+    return (f"{snapshot.done}/{snapshot.budget} done, {len(snapshot.running)} running, {snapshot.queued} queued; "
+            f"{format_seconds(snapshot.elapsed)} elapsed, ETA {format_seconds(snapshot.eta())}")
+
+
+class PlainDisplay(LineEvents):
+    """Plain lines, for output that is not a terminal."""
+
+    def __init__(self, stream: TextIO):
+        self.stream = stream
+        super().__init__(self._write)
+
+    def _write(self, line: str) -> None:
+        print(line, file=self.stream, flush=True)
+
+    def note(self, message: str) -> None:
+        self._write(f"{message} ...")
+
+    def search_started(self, snapshot: Snapshot, placement: str) -> None:
+        self._write(f"search {snapshot.name!r}: {snapshot.budget} candidates, {snapshot.done} recorded; {placement}")
+
+    def trial_started(self, snapshot: Snapshot, text: str) -> None:
+        self._write(f"  started  {text}")
+
+    def search_finished(self, snapshot: Snapshot, finished: bool) -> None:
+        self._write(f"{'finished' if finished else 'stopped'}: {_counts(snapshot)}")
+
+
+class LiveDisplay(SearchEvents):
+    """A live rich panel on a terminal; recorded candidates print above it."""
+
+    def __init__(self, stream: TextIO):
+        from rich.console import Console
+
+        self.console = Console(file=stream, highlight=False)
+        self.lines = LineEvents(self._print)
+        self.snapshot: Snapshot | None = None
+        self.placement = ""
+        self.status = "starting"
+        self.live = None
+        self._lock = threading.Lock()
+
+    def _print(self, line: str) -> None:
+        from rich.text import Text
+
+        self.console.print(Text(line))
+
+    def __rich__(self):
+        # rendered on every refresh (4 per second), so elapsed time and ETA keep moving
+        from rich.progress_bar import ProgressBar
+        from rich.table import Table
+        from rich.text import Text
+
+        s = self.snapshot
+        if s is None:
+            return Text(f"{self.status} ...", style="dim")
+        grid = Table.grid(padding=(0, 1))
+        grid.add_column(style="bold", no_wrap=True)
+        grid.add_column()
+        grid.add_row("search", Text(f"{s.name}  ({self.placement})"))
+        grid.add_row("progress", ProgressBar(total=max(s.budget, 1), completed=s.done, width=40))
+        grid.add_row("", Text(_counts(s)))
+        best = f"{s.best:.4f}  {s.best_text}" if s.best is not None else "-"
+        grid.add_row("best", Text(best))
+        running = s.running[:6] + ([f"... and {len(s.running) - 6} more"] if len(s.running) > 6 else [])
+        grid.add_row("running", Text("\n".join(running) or "-"))
+        return grid
+
+    def _start_live(self) -> None:
+        from rich.live import Live
+
+        if self.live is None:
+            self.live = Live(self, console=self.console, refresh_per_second=4, transient=False)
+            self.live.start()
+
+    def note(self, message: str) -> None:
+        with self._lock:
+            self.status = message
+            self._start_live()
+
+    def search_started(self, snapshot: Snapshot, placement: str) -> None:
+        with self._lock:
+            self.snapshot, self.placement = snapshot, placement
+            self._start_live()
+
+    def trial_started(self, snapshot: Snapshot, text: str) -> None:
+        with self._lock:
+            self.snapshot = snapshot
+
+    def trial_recorded(self, snapshot: Snapshot, result, note: str = "") -> None:
+        with self._lock:
+            self.snapshot = snapshot
+            self.lines.trial_recorded(snapshot, result, note)
+
+    def search_finished(self, snapshot: Snapshot, finished: bool) -> None:
+        with self._lock:
+            self.snapshot = snapshot
+            if self.live is not None:
+                self.live.refresh()
+                self.live.stop()
+                self.live = None
+
+    def close(self) -> None:
+        """Stop the panel (a search that failed before finishing)."""
+        with self._lock:
+            if self.live is not None:
+                self.live.stop()
+                self.live = None
+
+
+def search_display(stream: TextIO | None = None) -> SearchEvents:
+    """The live panel when ``stream`` (default stderr) is a terminal, plain lines otherwise."""
+    stream = stream or sys.stderr
+    isatty = getattr(stream, "isatty", None)
+    if isatty is not None and isatty():
+        return LiveDisplay(stream)
+    return PlainDisplay(stream)
