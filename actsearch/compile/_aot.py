@@ -7,9 +7,12 @@ with Triton's own compiler for each architecture (sm_80, sm_90), data dtype
 ``n``/``ncols`` argument (``i32``, what the JIT passes below 2**31 elements, and
 ``i64`` above), with the block and ``num_warps`` the launcher really uses
 (:mod:`actsearch.compile._launch`; row-wise kernels at each row length in
-``rows``), and reports per kernel: registers, spilled bytes (``STACK`` + ``LOCAL``
-from ``cuobjdump --dump-resource-usage``), whether the PTX has atomics (``atom.``
-or ``red.``: the kernels promise deterministic reductions) and compile errors.
+``rows``), and reports per kernel: registers and stack bytes (``STACK`` + ``LOCAL``
+from ``cuobjdump --dump-resource-usage``), spilled bytes (ptxas's "spill stores",
+asked for where the stack is in use: libdevice's sin/cos keep a scratch array
+there without spilling anything), whether the PTX has atomics (``atom.`` or
+``red.``: the kernels promise deterministic reductions) and compile errors.  A
+kernel fails the check on spills, atomics or errors.
 
 The compiles run in fresh worker processes (:mod:`actsearch.compile._aot_worker`,
 without ``TRITON_INTERPRET``), in parallel; ``python=`` runs them with another
@@ -63,6 +66,7 @@ class KernelReport:
     num_warps: int
     registers: int | None = None
     spill_bytes: int | None = None
+    stack_bytes: int | None = None
     atomics: bool = False
     error: str = ""
     triton: str = ""
@@ -148,9 +152,10 @@ def _job_key(job: dict) -> tuple:
 
 
 def _report(job: dict, r: dict) -> KernelReport:
-    spill = None if r.get("stack") is None else int(r["stack"]) + int(r["local"])
+    stack = None if r.get("stack") is None else int(r["stack"]) + int(r["local"])
     return KernelReport(job["kernel"], job["arch"], job["dtype"], job["index"], job["block"], job["num_warps"],
-                        r.get("registers"), spill, bool(r.get("atomics")), r.get("error", ""), r.get("triton", ""))
+                        r.get("registers"), r.get("spill_stores"), stack, bool(r.get("atomics")), r.get("error", ""),
+                        r.get("triton", ""))
 
 
 def _run_workers(jobs: list[dict], sources: dict[str, str], workers, python, timeout) -> dict[tuple, dict]:
@@ -214,14 +219,15 @@ def first_problem(reports: list[KernelReport]) -> str:
 
 def format_table(reports: list[KernelReport]) -> str:
     """A fixed-width table of the reports, one line per kernel."""
-    head = f"{'kernel':<7}{'arch':<7}{'dtype':<6}{'index':<6}{'block':>6}{'warps':>6}{'regs':>6}{'spill B':>8}" \
-           f"{'atomics':>8}  status"
+    head = f"{'kernel':<7}{'arch':<7}{'dtype':<6}{'index':<6}{'block':>6}{'warps':>6}{'regs':>6}{'stack B':>8}" \
+           f"{'spill B':>8}{'atomics':>8}  status"
     rows = [head]
     for r in reports:
         regs = "-" if r.registers is None else str(r.registers)
         spill = "-" if r.spill_bytes is None else str(r.spill_bytes)
+        stack = "-" if r.stack_bytes is None else str(r.stack_bytes)
         arch = f"sm_{r.arch}" if r.arch else "-"
         status = r.problem or "ok"
-        rows.append(f"{r.kernel:<7}{arch:<7}{r.dtype:<6}{r.index:<6}{r.block:>6}{r.num_warps:>6}{regs:>6}{spill:>8}"
-                    f"{'yes' if r.atomics else 'no':>8}  {status}")
+        rows.append(f"{r.kernel:<7}{arch:<7}{r.dtype:<6}{r.index:<6}{r.block:>6}{r.num_warps:>6}{regs:>6}{stack:>8}"
+                    f"{spill:>8}{'yes' if r.atomics else 'no':>8}  {status}")
     return "\n".join(rows)

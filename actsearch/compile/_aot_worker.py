@@ -9,8 +9,16 @@ how one checks the kernels against another Triton version.
 Input on stdin: ``{"sources": {id: text}, "jobs": [{"id", "source", "kernel",
 "arch", "dtype", "index", "block", "num_warps", "fp_fusion"}]}``.  For each job,
 one line on stdout: the job's id with ``registers``, ``stack``, ``local`` (bytes,
-from ``cuobjdump --dump-resource-usage``), ``atomics`` (the PTX has ``atom.`` or
-``red.`` instructions) and ``error`` ('' when it compiled).
+from ``cuobjdump --dump-resource-usage``), ``spill_stores`` (bytes, from ptxas's
+own report), ``atomics`` (the PTX has ``atom.`` or ``red.`` instructions) and
+``error`` ('' when it compiled).
+
+A stack frame is not always a spill: libdevice's sinf/cosf keep a 28-byte array
+for the reduction of huge arguments in local memory, which the ptxas of Triton
+3.6 leaves on the stack (32 bytes, 0 spilled) and that of 3.9 keeps in
+registers.  So where cuobjdump shows stack or local bytes, the kernel is compiled
+once more without Triton's cache, with ptxas's log (the same flags Triton uses),
+and its "bytes spill stores" are the spills.
 
 Signature rule (the generated kernels' convention): ``p_ptr``/``gp_ptr`` (the
 parameters and their partial gradients) are ``*fp32``; every other ``*_ptr`` is
@@ -30,6 +38,7 @@ import tempfile
 import warnings
 
 _FP32_POINTERS = ("p_ptr", "gp_ptr")
+_SPILLS = re.compile(r"(\d+) bytes spill stores")
 _USAGE = re.compile(r"REG:(\d+)\s+STACK:(\d+)\s+SHARED:\d+\s+LOCAL:(\d+)")
 _ATOMIC = re.compile(r"^\s*(?:@!?%\w+\s+)?(?:atom|red)\.", re.MULTILINE)
 
@@ -96,7 +105,31 @@ def _compile(job, module, folder, cuobjdump):
     if usage is None:
         raise RuntimeError(f"no resource usage in cuobjdump's output: {out.stdout.strip()[:200]!r}")
     regs, stack, local = (int(v) for v in usage.groups())
-    return {"registers": regs, "stack": stack, "local": local, "atomics": bool(_ATOMIC.search(ptx))}
+    spills = _ptxas_spills(src, target, options) if stack or local else 0
+    return {"registers": regs, "stack": stack, "local": local, "spill_stores": spills,
+            "atomics": bool(_ATOMIC.search(ptx))}
+
+
+def _ptxas_spills(src, target, options):
+    """Spill stores by ptxas's own log: Triton's compile again, uncached, the log captured."""
+    import contextlib
+    import io
+
+    import triton
+    from triton import knobs
+
+    saved = (knobs.compilation.always_compile, knobs.nvidia.dump_ptxas_log)
+    knobs.compilation.always_compile, knobs.nvidia.dump_ptxas_log = True, True
+    log = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(log):  # Triton prints the log; our stdout carries results
+            triton.compile(src, target=target, options=options)
+    finally:
+        knobs.compilation.always_compile, knobs.nvidia.dump_ptxas_log = saved
+    found = _SPILLS.findall(log.getvalue())
+    if not found:
+        raise RuntimeError("stack in use, but no ptxas log to tell spills from a stack frame")
+    return sum(int(v) for v in found)
 
 
 def main():
@@ -109,7 +142,8 @@ def main():
     modules, failed = {}, {}
     try:
         for job in request["jobs"]:
-            result = {"id": job["id"], "registers": None, "stack": None, "local": None, "atomics": False,
+            result = {"id": job["id"], "registers": None, "stack": None, "local": None, "spill_stores": None,
+                      "atomics": False,
                       "error": "", "triton": triton.__version__}
             sid = job["source"]
             try:
