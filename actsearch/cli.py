@@ -21,6 +21,7 @@ COMMAND_MODULES = [
     "spaces",
     "search",
     "confirm",
+    "config",
     "leaderboard",
     "show",
     "export",

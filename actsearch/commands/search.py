@@ -14,6 +14,8 @@ import sys
 from actsearch.commands import print_leaderboard
 from actsearch.commands.confirm import add_options, print_confirmation
 from actsearch.devices import PRECISIONS
+from actsearch.optimizers.registry import optimizers
+from actsearch.registry import spaces
 from actsearch.search.ray_backend import DEFAULT_GPU_SHARE
 
 
@@ -28,15 +30,21 @@ def register(subparsers) -> None:
         "resources may change.",
     )
     # every option defaults to None here, so that a resume can tell what was given
+    p.add_argument("--config", default=None, metavar="FILE.toml",
+                   help="settings from a TOML file (keys: these options' names; tables [task_options], "
+                   "[space_options], [optimizer_options]); options given here override it. "
+                   "'actsearch config NAME' writes a stored search as such a file")
     p.add_argument("--task", default=None,
                    help="built-in task (mnist1d-mlp, mnist1d-cnn, digits, cifar10-resnet, charlm) "
                    "or package.module:function (default: mnist1d-mlp)")
     p.add_argument("--task-option", action="append", default=None, metavar="KEY=VALUE",
                    help="task option, e.g. path=corpus.txt for charlm (repeatable)")
-    p.add_argument("--space", default=None, help="search space (default: grammar)")
+    p.add_argument("--space", default=None,
+                   help=f"search space: {', '.join(spaces())} (default: grammar; see actsearch spaces)")
     p.add_argument("--space-option", action="append", default=None, metavar="KEY=VALUE",
                    help="search space option, e.g. version=B or degrees=5,4 for rational (repeatable)")
-    p.add_argument("--optimizer", default=None, help="optimiser (default: random)")
+    p.add_argument("--optimizer", default=None,
+                   help=f"optimiser: {', '.join(optimizers())} (default: random)")
     p.add_argument("--optimizer-option", action="append", default=None, metavar="KEY=VALUE",
                    help="optimiser option, e.g. model=gp for surrogate (repeatable)")
     p.add_argument("--budget", type=int, default=None,
@@ -88,19 +96,22 @@ def register(subparsers) -> None:
 
 #: command-line option -> SearchConfig field, for options whose names differ
 _RENAMED = {"task_option": "task_options", "space_option": "space_options", "optimizer_option": "optimizer_options"}
-_NOT_CONFIG = {"func", "command", "top", "confirm", "confirm_seeds", "confirm_first_seed"}
+_NOT_CONFIG = {"func", "command", "top", "confirm", "confirm_seeds", "confirm_first_seed", "config"}
 
 
 def config_fields(args: argparse.Namespace) -> dict:
-    """The SearchConfig fields the command line gave (None and absent flags left out)."""
+    """The SearchConfig fields the command line gave (None and absent flags left out),
+    over those of ``--config FILE``."""
     from actsearch.commands import parse_options
+    from actsearch.search.config_file import load_config
 
-    out = {}
+    out = load_config(args.config) if args.config else {}
     for key, value in vars(args).items():
         if key in _NOT_CONFIG or value is None or (key == "resume" and not value):
             continue
         if key in ("task_option", "space_option", "optimizer_option"):
-            value = parse_options(value, flag="--" + key.replace("_", "-"))
+            # a KEY=VALUE given here changes that key of the file's table, not the whole table
+            value = {**out.get(_RENAMED[key], {}), **parse_options(value, flag="--" + key.replace("_", "-"))}
         out[_RENAMED.get(key, key)] = value
     return out
 

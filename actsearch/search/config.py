@@ -24,7 +24,7 @@ from actsearch.devices import check_device_name, check_precision
 from actsearch.errors import ActsearchError
 from actsearch.registry import REFERENCES
 
-__all__ = ["SearchConfig", "REFERENCES", "MAY_CHANGE", "resume_config"]
+__all__ = ["SearchConfig", "REFERENCES", "MAY_CHANGE", "resume_config", "from_stored"]
 
 
 #: options a resumed search may take from the new command line: where and how long
@@ -148,7 +148,7 @@ class SearchConfig:
         }
 
 
-def _from_stored(stored: dict[str, Any]) -> SearchConfig:
+def from_stored(stored: dict[str, Any]) -> SearchConfig:
     """The config a search was started with, from its stored record."""
     known = {f.name for f in fields(SearchConfig)} - _NOT_STORED
     values = {k: stored[k] for k in known if k in stored}
@@ -180,7 +180,7 @@ def resume_config(stored: dict[str, Any], given: dict[str, Any]) -> SearchConfig
         ActsearchError: listing every given option that differs from the stored
             search and may not change, and a budget lower than the stored one.
     """
-    base = _from_stored(stored)
+    base = from_stored(stored)
     conflicts, changes = [], {}
     for key, value in given.items():
         if key not in {f.name for f in fields(SearchConfig)}:

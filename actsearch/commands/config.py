@@ -1,0 +1,45 @@
+"""``actsearch config NAME``: a stored search's settings as a TOML file that runs it again.
+
+Example::
+
+    actsearch config mnist1d-mlp-grammar-surrogate-1 --out search.toml
+    actsearch search --config search.toml --name again
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "config",
+        help="print a stored search's settings as a config file (actsearch search --config FILE)",
+        description="Write the settings search NAME was run with as TOML: `actsearch search --config FILE` "
+        "runs the same search again (pass another --name).",
+    )
+    p.add_argument("name", help="the search")
+    p.add_argument("--storage", default=None, help="results database URL (default: sqlite:///results/actsearch.db)")
+    p.add_argument("--out", default=None, metavar="FILE", help="write to FILE instead of standard output")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from actsearch._store_view import StoreView
+    from actsearch.errors import ActsearchError
+    from actsearch.search.config_file import stored_as_file
+
+    view = StoreView(args.storage)
+    if args.name not in view.names():
+        raise ActsearchError(f"no search named {args.name!r} in the store (searches: "
+                             f"{', '.join(view.names()) or 'none'})")
+    text = stored_as_file(view.config(args.name))
+    if args.out is None:
+        print(text, end="")
+        return 0
+    try:
+        with open(args.out, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    except OSError as exc:
+        raise ActsearchError(f"cannot write {args.out!r}: {exc.strerror or exc}") from None
+    return 0
