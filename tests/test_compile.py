@@ -309,6 +309,15 @@ def test_check_runs_on_the_named_device_and_is_recorded_per_device(monkeypatch, 
     assert len(seen) == 1  # checked once on this kind of device
 
 
+def test_unchecked_compile_is_checked_by_the_next_default_compile(monkeypatch, interp):
+    real = _codegen.generate_source
+    monkeypatch.setattr(_codegen, "generate_source", lambda c: real(c).replace("y.to(y_ptr", "(y * 1.01).to(y_ptr"))
+    c = actsearch.parse("w*softsign(x) - 3*x; w=0.5")
+    compile_candidate(c, backend="triton", check=False)  # same process, nothing cleared
+    with pytest.raises(CompileError, match="disagrees with the eager reference"):
+        compile_candidate(c, backend="triton")
+
+
 def test_bad_or_missing_device_is_a_one_line_error():
     with pytest.raises(CompileError, match="unknown device 'gpu0'"):
         compile_candidate(actsearch.parse("relu(x)"), device="gpu0")

@@ -79,16 +79,16 @@ def build_checked(backend: Backend, candidate, device: torch.device, bound: torc
     module = _step(f"{name} backend failed to build {text!r}", backend.build, candidate, entry.loaded, bound)
     body = entry.source if entry.source is not None else f"{name} {backend.version}"
     kind = device.type
-    needed = check if check is not None else kind not in entry.checked
-    if needed and check is None:
+    if check is None and kind not in entry.checked:
         cache = cache or open_cache(folder)
-        needed = not cache.is_checked(candidate.key, name, body, kind)
-    if needed:
+        if cache.is_checked(candidate.key, name, body, kind):
+            entry.checked.add(kind)
+    if check or (check is None and kind not in entry.checked):
         _step(f"{name} module for {text!r} failed to run on {device}", _check_on, module, candidate, device)
         cache = cache or open_cache(folder)
         cache.mark_checked(candidate.key, name, body, kind)
-    entry.checked.add(kind)
-    _MEMO[memo_key] = entry
+        entry.checked.add(kind)
+    _MEMO[memo_key] = entry  # check=False leaves it unchecked: a later default call still checks
     return module.to(target)
 
 
