@@ -116,7 +116,11 @@ class KernelCache:
         return self.path(key, backend).with_suffix(f".{device}.ok")
 
     def _atomic_write(self, target: Path, text: str) -> None:
-        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=target.suffix)
+        try:
+            fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=target.suffix)
+        except OSError as exc:
+            raise CompileError(f"cannot write to the kernel cache {str(self.directory)!r}: {exc.strerror or exc}") \
+                from None
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 fh.write(text)
@@ -195,6 +199,13 @@ def _create_secret(folder: Path, path: Path) -> None:
             os.link(tmp, path)
         except FileExistsError:
             pass  # another process made it first: use theirs
+        except OSError:  # a file system without hard links: exclusive create, then write
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                return
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(secrets.token_bytes(32))
     finally:
         os.unlink(tmp)
 
