@@ -1,13 +1,13 @@
 """Read-only access to the results store for leaderboards, pictures and exports.
 
-Unlike :class:`actsearch.store.Store`, opening a view never creates a database: a
-missing SQLite file is a :class:`~actsearch.StoreError`, as is a database that holds
-no actsearch search.
+A view opens the store read-only (``Store(url, readonly=True)``): it never creates
+a database (a missing SQLite file is a :class:`~actsearch.StoreError`, as is a
+database that holds no actsearch search), never writes to one, and reads a WAL
+store in a folder it cannot write.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,27 +39,17 @@ class Entry:
         return task if isinstance(task, str) else str(task)
 
 
-def _sqlite_path(url: str) -> str | None:
-    if url.startswith("sqlite:///"):
-        path = url[len("sqlite:///"):]
-        return None if path in ("", ":memory:") else path
-    return None
-
-
 class StoreView:
     """The searches in the store at ``url`` (default: the store's default URL)."""
 
     def __init__(self, url: str | None = None):
-        from .store import DEFAULT_URL, Store
+        from .store import DEFAULT_URL, Store, masked
 
         self.url = url or DEFAULT_URL
-        path = _sqlite_path(self.url)
-        if path is not None and not os.path.isfile(path):
-            raise StoreError(f"no results store at {path!r}; run a search first or pass --storage URL")
-        self.store = Store(self.url)
+        self.store = Store(self.url, readonly=True)
         self._searches = self.store.searches()
         if not self._searches:
-            raise StoreError(f"{self.url!r} holds no actsearch search")
+            raise StoreError(f"{masked(self.url)} holds no actsearch search")
 
     def names(self) -> list[str]:
         """Search names, oldest first."""
@@ -91,8 +81,10 @@ class StoreView:
         names = [search] if search else None
         found = [e for e in self.entries(names) if e.result.key == ref]
         if not found:
-            where = f"search {search!r}" if search else self.url
-            raise StoreError(f"no candidate with key {ref!r} in {where!r}")
+            from .store import masked
+
+            where = f"search {search!r}" if search else masked(self.url)
+            raise StoreError(f"no candidate with key {ref!r} in {where}")
         scored = [e for e in found if e.result.ok]
         if not scored:
             return found[-1]

@@ -1,38 +1,42 @@
 """The results database: one Optuna study per search in an RDB storage.
 
 Default URL ``sqlite:///results/actsearch.db`` (the folder is created); any
-SQLAlchemy URL works (``postgresql://...``).  Only the search driver writes.
-``optuna-dashboard <url>`` can open it.
+SQLAlchemy URL works (``postgresql://...`` with ``pip install 'actsearch[postgres]'``).
+Only the search's driver writes, and only while it holds the search's lease
+(:meth:`Store.lease`).  ``optuna-dashboard <url>`` can open it.
 
 Schema ``actsearch/1``
 ----------------------
-Study (one per search, ``study_name`` = search name, direction maximize), user attrs:
+Study (one per search, ``study_name`` = search name, direction maximize; metric
+name set from the task), user attrs:
 
 ================  ==============================================================
-``schema``        ``"actsearch/1"``; a study without it is not an actsearch search
+``schema``        ``"actsearch/1"``, written last when a search is created: a study
+                  without it is not an actsearch search (or one half-created by a
+                  driver that was killed; creating the name again replaces it)
 ``config``        dict: ``task`` (spec), ``space``, ``space_options``, ``optimizer``,
                   ``optimizer_options``, ``epochs``, ``seeds``, ``budget``,
                   ``seed``, ``early_stop``, ``backend``, ``created`` (ISO time)
 ``optimizer``     the optimiser's ``state_dict()`` (JSON), saved after every record
 ``state``         ``"running"``, ``"finished"`` or ``"interrupted"``
-``inflight``      candidates handed to workers but not yet recorded:
-                  ``[{text, family, name}]``; a search killed hard leaves them here
-                  and ``--resume`` trains them first
 ================  ==============================================================
 
-SQLite stores are opened in WAL mode with a 30 s busy timeout, so several
-searches (processes) can write to one file at once.
-
-Trial (one per candidate evaluated in this search, in completion order).  State:
-``COMPLETE`` (status ok, value = score), ``PRUNED`` (stopped early by ASHA, value =
-last reported score) or ``FAIL`` (diverged / nan / error / timeout, no value).
-User attrs: every field of :class:`~actsearch.result.Result` but ``trial``:
+Trial (one per candidate handed to a worker in this search).  ``RUNNING`` from
+the moment the driver hands the candidate out until its result is recorded;
+then ``COMPLETE`` (status ok, value = score), ``PRUNED`` (stopped early by ASHA,
+value = last reported score) or ``FAIL`` (diverged / nan / error / timeout, no
+value).  A trial its driver never recorded (killed, Ctrl-C) is ``FAIL`` with the
+user attr ``interrupted``: it is no result, and ``--resume`` trains it first.
+Params (for the dashboard's plots): ``family`` and each learnable parameter's
+initial value (see :mod:`actsearch._store_trials`).  User attrs: every field of
+:class:`~actsearch.result.Result` but ``trial``:
 
 ==================  ============================================================
 ``text``            canonical text (``actsearch.parse(text)`` rebuilds it)
 ``family``          search space family; ``name`` the preset name or ``""``
 ``key``             stable hash of the canonical text
 ``fingerprint``     hash of outputs on probe points (de-duplication)
+``protected``       (set when started) never stopped early: a reference or the user's
 ``task``            task spec, ``epochs`` (budget), ``seeds`` (number of seeds),
                     ``first_seed`` (absent on older records: the search's seed),
                     ``precision`` (``fp32``/``bf16``; absent on older records: fp32)
@@ -52,6 +56,12 @@ User attrs: every field of :class:`~actsearch.result.Result` but ``trial``:
 
 Intermediate values hold the mean curve (epoch -> metric).
 
+SQLite stores are opened in WAL mode with a 30 s busy timeout, so several
+searches (processes) can write to one file at once; readers
+(``Store(url, readonly=True)``, every view) open the file read-only.  A failing
+store (full disk, damaged file, lost server) is a one-line :class:`StoreError`
+naming the cause; a lost database server is retried for 30 s first.
+
 Example:
     >>> import tempfile, os
     >>> from actsearch.store import Store
@@ -66,185 +76,236 @@ Example:
 from __future__ import annotations
 
 import datetime as _dt
-import logging
-import math
-import os
-from typing import Any
+from typing import Any, Callable
 
+from actsearch._lease import Lease, holder, lease_seconds
+from actsearch._store_errors import retrying
+from actsearch._store_open import open_storage
+from actsearch._store_trials import (INTERRUPTED, family_choices, finished_state, is_inflight, is_recorded,
+                                     mean_curve, recorded_order, result_attrs, to_result, trial_params)
+from actsearch._store_url import masked
 from actsearch.errors import StoreError
 from actsearch.result import Result
 
-__all__ = ["Store", "StoredSearch", "DEFAULT_URL", "SCHEMA"]
+__all__ = ["Store", "StoredSearch", "DEFAULT_URL", "SCHEMA", "masked"]
 
 DEFAULT_URL = "sqlite:///results/actsearch.db"
 SCHEMA = "actsearch/1"
 
-#: Result fields stored as trial user attributes (``trial`` is the trial's own number)
-_FIELDS = tuple(f for f in Result.__dataclass_fields__ if f != "trial")
-#: written only when given: a record without it trained from its search's --seed
-_OPTIONAL_KEYS = {"first_seed"}
 #: statuses a later search may copy instead of training, most trusted first
 _REUSABLE = {"ok": 0, "nan": 1, "diverged": 1, "pruned": 2}
-#: seconds a writer waits for another process's SQLite write lock before giving up
-_BUSY_TIMEOUT = 30.0
-
-
-def _quiet_optuna():
-    import optuna
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    return optuna
-
-
-def _check_foreign(url: str) -> None:
-    """Refuse databases holding tables that are not Optuna's, before Optuna adds its own."""
-    import sqlalchemy
-
-    if url.startswith("sqlite:///"):
-        path = url[len("sqlite:///"):]
-        if path and path != ":memory:":
-            folder = os.path.dirname(os.path.abspath(path))
-            if os.path.exists(folder) and not os.path.isdir(folder):
-                raise StoreError(f"cannot open results store {url!r}: {folder!r} is a file, not a folder")
-            if not os.path.isdir(folder):
-                # one missing level (results/) is created; a mistyped deep path is an error
-                if not os.path.isdir(os.path.dirname(folder)):
-                    raise StoreError(f"cannot open results store {url!r}: folder {folder!r} does not exist")
-                try:
-                    os.mkdir(folder)
-                except OSError as exc:
-                    raise StoreError(f"cannot open results store {url!r}: {exc.strerror}: {folder!r}") from None
-            if os.path.isdir(path):
-                raise StoreError(f"cannot open results store {url!r}: {path!r} is a folder")
-            if os.path.exists(path) and os.path.getsize(path) == 0:
-                return
-    try:
-        engine = sqlalchemy.create_engine(url)
-        with engine.connect():
-            names = set(sqlalchemy.inspect(engine).get_table_names())
-        engine.dispose()
-    except Exception as exc:  # noqa: BLE001 - any driver error means we cannot use it
-        raise StoreError(f"cannot open results store {url!r}: {_reason(exc)}") from None
-    if names and "studies" not in names:
-        raise StoreError(
-            f"{url!r} is not an actsearch results store (it holds other tables: {', '.join(sorted(names)[:5])})"
-        )
-
-
-def _reason(exc: BaseException) -> str:
-    # SQLAlchemy appends the SQL and a help link on further lines: keep the driver's words
-    inner = getattr(exc, "orig", None) or exc
-    first = (str(inner).strip().splitlines() or [""])[0]
-    return f"{type(inner).__name__}: {first}" if first else type(inner).__name__
-
-
-def _use_wal(storage) -> None:
-    # WAL lets readers (leaderboard, a resuming search's polling) run beside a writer;
-    # the mode is stored in the file, so setting it once per open is enough
-    import sqlalchemy
-
-    try:
-        with storage.engine.connect() as conn:
-            conn.execute(sqlalchemy.text("PRAGMA journal_mode=WAL"))
-    except sqlalchemy.exc.OperationalError:  # read-only file or folder: readers still work
-        pass
+_INTERRUPTED_WHY = "its driver stopped before recording it; --resume trains it again"
 
 
 class Store:
-    """An actsearch results database at ``url`` (default :data:`DEFAULT_URL`)."""
+    """An actsearch results database at ``url`` (default :data:`DEFAULT_URL`);
+    ``readonly`` opens it without ever writing (SQLite: read-only, never created)."""
 
-    def __init__(self, url: str | None = None):
+    def __init__(self, url: str | None = None, readonly: bool = False):
         self.url = url or DEFAULT_URL
-        _check_foreign(self.url)
-        optuna = _quiet_optuna()
-        kwargs = {}
-        if self.url.startswith("sqlite"):
-            kwargs["engine_kwargs"] = {"connect_args": {"timeout": _BUSY_TIMEOUT}}
+        self.readonly = readonly
+        self.storage = open_storage(self.url, readonly=readonly)
+        #: the first write that failed for good; later writes are then best effort
+        self.failed: StoreError | None = None
+
+    def __repr__(self) -> str:
+        return f"Store({masked(self.url)!r})"
+
+    # -- calling the storage ----------------------------------------------------------
+    def _read(self, doing: str, fn: Callable, *args):
+        # once a write failed for good, the rest is best effort: no more waiting on the server
+        return retrying(self.url, doing, lambda: fn(*args), retry_for=0.0 if self.failed else None)
+
+    def _write(self, doing: str, fn: Callable, *args):
         try:
-            self.storage = optuna.storages.RDBStorage(self.url, **kwargs)
-            if self.url.startswith("sqlite") and ":memory:" not in self.url:
-                _use_wal(self.storage)
-        except Exception as exc:  # noqa: BLE001
-            raise StoreError(f"cannot open results store {self.url!r}: {_reason(exc)}") from None
+            return self._read(doing, fn, *args)
+        except StoreError as exc:
+            self.failed = self.failed or exc
+            raise
 
     # -- searches -------------------------------------------------------------
     def _study_id(self, name: str) -> int | None:
-        import optuna
+        def find():
+            try:
+                return self.storage.get_study_id_from_name(name)
+            except KeyError:
+                return None
 
-        try:
-            return self.storage.get_study_id_from_name(name)
-        except KeyError:
-            return None
-        except optuna.exceptions.OptunaError:  # pragma: no cover
-            return None
+        return self._read(f"looking up search {name!r}", find)
+
+    def _attrs(self, study_id: int) -> dict[str, Any]:
+        return self._read("reading a search", self.storage.get_study_user_attrs, study_id)
+
+    def _trials(self, study_id: int) -> list:
+        return self._read("reading trials", lambda: self.storage.get_all_trials(study_id, deepcopy=False))
 
     def _check_schema(self, study_id: int, name: str) -> dict[str, Any]:
-        attrs = self.storage.get_study_user_attrs(study_id)
+        attrs = self._attrs(study_id)
         if attrs.get("schema") != SCHEMA:
+            if self._incomplete(study_id, attrs):
+                raise StoreError(
+                    f"search {name!r} already exists in {masked(self.url)} but is not complete: another search is "
+                    f"creating it right now, or one stopped while creating it (`actsearch search --name {name}` "
+                    f"then replaces it, `actsearch delete {name}` removes it); pass another --name, or --resume "
+                    "once it is complete")
             raise StoreError(
-                f"study {name!r} in {self.url!r} is not an actsearch search (schema {attrs.get('schema')!r})"
+                f"study {name!r} in {masked(self.url)} is not an actsearch search (schema {attrs.get('schema')!r})"
             )
         return attrs
 
+    def _incomplete(self, study_id: int, attrs: dict[str, Any]) -> bool:
+        """A study as an actsearch creation leaves it before its last write: maximised,
+        no schema tag (written last), only actsearch's attributes, no trials."""
+        from optuna.study import StudyDirection
+
+        return ("schema" not in attrs and set(attrs) <= {"config", "state"}
+                and self._read("reading a search", self.storage.get_study_directions, study_id)
+                == [StudyDirection.MAXIMIZE] and not self._trials(study_id))
+
+    def _half_created(self, study_id: int, lease: Lease) -> bool:
+        """An incomplete study whose creator is gone, so that ``lease``'s holder may
+        replace it: its config was written (only actsearch writes one), or the lease
+        was taken over from a driver that died holding it (killed before even that)."""
+        attrs = self._attrs(study_id)
+        return self._incomplete(study_id, attrs) and ("config" in attrs or lease.took_over)
+
     def searches(self) -> list[dict[str, Any]]:
-        """``[{name, config, state, n_trials}]`` for every actsearch search, oldest first."""
+        """``[{name, config, state, n_trials}]`` for every actsearch search, oldest first
+        (``n_trials``: recorded candidates)."""
         out = []
-        for study in self.storage.get_all_studies():
+        for study in self._read("listing searches", self.storage.get_all_studies):
             if study.user_attrs.get("schema") != SCHEMA:
                 continue
-            n = len(self.storage.get_all_trials(study._study_id, deepcopy=False))
+            n = sum(1 for t in self._trials(study._study_id) if is_recorded(t))
             out.append({"name": study.study_name, "config": study.user_attrs.get("config", {}),
                         "state": study.user_attrs.get("state", ""), "n_trials": n})
         return out
 
-    def open_search(self, name: str, config: dict[str, Any], resume: bool = False) -> "StoredSearch":
+    def lease(self, name: str) -> Lease:
+        """Take search ``name``'s lease (one driver per search; see :mod:`actsearch._lease`):
+        a :class:`StoreError` naming the holder when another driver has it."""
+        if self.readonly:
+            raise StoreError(f"results store {masked(self.url)} is open read-only: it cannot run a search")
+        # _read, not _write: a refusal is an answer, not a failing store
+        return self._read(f"taking the lease of search {name!r}", lambda: Lease(self.storage.engine, name).acquire())
+
+    def open_search(self, name: str, config: dict[str, Any], resume: bool = False,
+                    lease: Lease | None = None) -> "StoredSearch":
         """Create the search ``name`` with ``config``; with ``resume`` reopen an existing one.
 
         Creating a name that exists without ``resume`` is a :class:`StoreError`, as is
-        resuming one that does not exist or has another task/space/optimiser.
+        resuming one that does not exist or has another task/space/optimiser.  With
+        ``lease`` (the driver's, from :meth:`lease`) a half-created study of that name
+        is replaced, and on a resume the trials a killed driver left running are
+        marked interrupted.
         """
-        from optuna.study import StudyDirection
-
         study_id = self._study_id(name)
+        if study_id is not None and lease is not None and self._half_created(study_id, lease):
+            # a creation killed half-way; holding the lease, nobody else is creating it now
+            self._write(f"replacing half-created search {name!r}", self.storage.delete_study, study_id)
+            study_id = None
         if study_id is not None:
             attrs = self._check_schema(study_id, name)
             if not resume:
-                raise StoreError(f"search {name!r} already exists in {self.url!r}; pass --resume or another --name")
+                raise StoreError(f"search {name!r} already exists in {masked(self.url)}; "
+                                 "pass --resume or another --name")
             old = attrs.get("config", {})
             for field in ("task", "space", "optimizer", "epochs", "seeds", "seed"):
                 if field in config and field in old and config[field] != old[field]:
                     raise StoreError(
                         f"cannot resume search {name!r}: its {field} is {old[field]!r}, not {config[field]!r}"
                     )
+            search = StoredSearch(self, name, study_id, lease)
+            if lease is not None:
+                search.close_running()  # left by a driver that died; their candidates are in flight
             # what a resume may change (a larger budget, another device) is kept for the next one
-            self.storage.set_study_user_attr(study_id, "config", {**old, **config})
-            self.storage.set_study_user_attr(study_id, "state", "running")
-            return StoredSearch(self, name, study_id)
+            self._write("saving the configuration", self.storage.set_study_user_attr, study_id, "config",
+                        {**old, **config})
+            search.set_state("running")
+            return search
         if resume:
-            raise StoreError(f"cannot resume search {name!r}: it is not in {self.url!r}")
-        import optuna
+            raise StoreError(f"cannot resume search {name!r}: it is not in {masked(self.url)}")
+        return self._create(name, config, lease)
 
-        try:
-            study_id = self.storage.create_new_study([StudyDirection.MAXIMIZE], study_name=name)
-        except optuna.exceptions.DuplicatedStudyError:  # another process created it just now
-            raise StoreError(f"search {name!r} already exists in {self.url!r} (created by another search "
-                             "just now); pass --resume or another --name") from None
+    def _create(self, name: str, config: dict[str, Any], lease: Lease | None) -> "StoredSearch":
+        import optuna
+        from optuna.study import StudyDirection
+
+        def create():
+            try:
+                return self.storage.create_new_study([StudyDirection.MAXIMIZE], study_name=name)
+            except optuna.exceptions.DuplicatedStudyError:  # another process created it just now
+                raise StoreError(f"search {name!r} already exists in {masked(self.url)} (created by another "
+                                 "search just now); pass --resume or another --name") from None
+
+        study_id = self._write(f"creating search {name!r}", create)
         full = dict(config)
         full.setdefault("created", _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
-        self.storage.set_study_user_attr(study_id, "schema", SCHEMA)
-        self.storage.set_study_user_attr(study_id, "config", full)
-        self.storage.set_study_user_attr(study_id, "state", "running")
-        return StoredSearch(self, name, study_id)
+        try:
+            self._write("saving the configuration", self.storage.set_study_user_attr, study_id, "config", full)
+            self._write("saving the state", self.storage.set_study_user_attr, study_id, "state", "running")
+            if config.get("metric"):
+                self._write("naming the metric", self._name_metric, name, str(config["metric"]))
+            # last: a study with its schema tag is a complete search
+            self._write("saving the schema tag", self.storage.set_study_user_attr, study_id, "schema", SCHEMA)
+        except BaseException:  # Ctrl-C or a failing store half-way: leave no half-created study
+            try:
+                self.storage.delete_study(study_id)
+            except Exception:  # noqa: BLE001 - then the next creation under a lease replaces it
+                pass
+            raise
+        return StoredSearch(self, name, study_id, lease)
+
+    def _name_metric(self, name: str, metric: str) -> None:
+        import warnings
+
+        import optuna
+
+        with warnings.catch_warnings():  # experimental since Optuna 3.2, and what the dashboard reads
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            optuna.load_study(study_name=name, storage=self.storage).set_metric_names([metric])
 
     def search(self, name: str) -> "StoredSearch":
         """An existing search (:class:`StoreError` when missing)."""
         study_id = self._study_id(name)
         if study_id is None:
             known = ", ".join(s["name"] for s in self.searches()) or "none"
-            raise StoreError(f"no search named {name!r} in {self.url!r} (searches: {known})")
+            raise StoreError(f"no search named {name!r} in {masked(self.url)} (searches: {known})")
         self._check_schema(study_id, name)
         return StoredSearch(self, name, study_id)
+
+    def delete(self, name: str, confirmations: bool = False) -> list[str]:
+        """Remove search ``name`` (a half-created one too) and, with ``confirmations``,
+        the searches that confirm it; returns the names removed.  Refused while a
+        driver holds the search's lease, and for studies actsearch did not write."""
+        with self.lease(name) as lease:  # refused while its driver runs; none can start meanwhile
+            study_id = self._study_id(name)
+            if study_id is None:
+                known = ", ".join(s["name"] for s in self.searches()) or "none"
+                raise StoreError(f"no search named {name!r} in {masked(self.url)} (searches: {known})")
+            if not self._half_created(study_id, lease):
+                self._check_schema(study_id, name)  # never remove a study another tool wrote
+            others = self.confirmations(name) if confirmations else []
+            self._write(f"deleting search {name!r}", self.storage.delete_study, study_id)
+        removed = [name]
+        for other in others:
+            with self.lease(other):
+                found = self._study_id(other)
+                if found is not None:
+                    self._write(f"deleting search {other!r}", self.storage.delete_study, found)
+                    removed.append(other)
+        return removed
+
+    def confirmations(self, name: str) -> list[str]:
+        """The searches that re-trained ``name``'s winners on fresh seeds."""
+        return [s["name"] for s in self.searches() if s["config"].get("confirms") == name]
+
+    def holder(self, name: str) -> dict | None:
+        """Who runs search ``name`` now (``{host, pid, since, age}``), or ``None``."""
+        row = self._read("reading leases", holder, self.storage.engine, name)
+        if row is None or float(row["age"]) > lease_seconds():
+            return None
+        return row
 
     def results(self, name: str) -> list[Result]:
         """Every candidate recorded in search ``name``, in the order recorded."""
@@ -259,22 +320,22 @@ class Store:
         or a time limit says nothing about the function); of several runs, a completed
         one is preferred to a rejected one, and either to one stopped early."""
         found: dict[str, Result] = {}
-        for study in self.storage.get_all_studies():
+        for study in self._read("listing searches", self.storage.get_all_studies):
             if study.user_attrs.get("schema") != SCHEMA:
                 continue
             # records written before first_seed was stored trained from the search's --seed
             study_seed = (study.user_attrs.get("config") or {}).get("seed", 0)
-            for trial in self.storage.get_all_trials(study._study_id, deepcopy=False):
+            for trial in self._trials(study._study_id):
                 a = trial.user_attrs
-                if (a.get("task") == task and a.get("epochs") == epochs and a.get("seeds") == seeds
-                        and a.get("first_seed", study_seed) == first_seed
+                if (is_recorded(trial) and a.get("task") == task and a.get("epochs") == epochs
+                        and a.get("seeds") == seeds and a.get("first_seed", study_seed) == first_seed
                         and a.get("precision", "fp32") == precision
                         and not a.get("reused_from") and a.get("fingerprint")
                         and a.get("status") in _REUSABLE):
                     fp = a["fingerprint"]
                     if fp in found and _REUSABLE[found[fp].status] <= _REUSABLE[a["status"]]:
                         continue
-                    result = _to_result(trial)
+                    result = to_result(trial)
                     result.reused_from = study.study_name
                     if result.first_seed is None:
                         result.first_seed = study_seed
@@ -295,14 +356,17 @@ class Store:
 
 
 class StoredSearch:
-    """One search's study: record results, save optimiser state, read back."""
+    """One search's study: start and record trials, save optimiser state, read back.
 
-    def __init__(self, store: Store, name: str, study_id: int):
-        self.store, self.name, self.study_id = store, name, study_id
+    ``lease``: the driver's; every write first checks it was not taken over."""
+
+    def __init__(self, store: Store, name: str, study_id: int, lease: Lease | None = None):
+        self.store, self.name, self.study_id, self.lease = store, name, study_id, lease
+        self._families: tuple[str, ...] | None = None
 
     @property
     def _attrs(self) -> dict[str, Any]:
-        return self.store.storage.get_study_user_attrs(self.study_id)
+        return self.store._attrs(self.study_id)
 
     @property
     def config(self) -> dict[str, Any]:
@@ -316,62 +380,127 @@ class StoredSearch:
     def optimizer_state(self) -> dict[str, Any] | None:
         return self._attrs.get("optimizer")
 
+    def _write(self, doing: str, fn: Callable, *args):
+        if self.lease is not None:
+            self.lease.check()
+        return self.store._write(doing, fn, *args)
+
     def set_state(self, state: str) -> None:
-        self.store.storage.set_study_user_attr(self.study_id, "state", state)
+        """Save the search's state; leaving ``running`` marks its unrecorded trials
+        interrupted.  After a write failed for good this is one best-effort try
+        (the first error is what the user is told)."""
+        storage = self.store.storage
 
-    @property
-    def inflight(self) -> list[dict[str, str]]:
-        """Candidates handed to workers and not yet recorded (``[{text, family, name}]``)."""
-        return list(self._attrs.get("inflight", []))
+        def write():
+            if state != "running":
+                self.close_running()
+            storage.set_study_user_attr(self.study_id, "state", state)
 
-    def set_inflight(self, candidates: list[dict[str, str]]) -> None:
-        self.store.storage.set_study_user_attr(self.study_id, "inflight", list(candidates))
+        if self.store.failed is None:
+            self._write("saving the search's state", write)
+            return
+        try:
+            write()
+        except Exception:  # noqa: BLE001 - best effort on a store that already failed
+            pass
 
-    def save_optimizer(self, state: dict[str, Any]) -> None:
-        self.store.storage.set_study_user_attr(self.study_id, "optimizer", state)
-
-    def record(self, result: Result, optimizer_state: dict[str, Any] | None = None) -> None:
-        """Add ``result`` as a trial (and the optimiser's state, when given)."""
-        import optuna
+    def close_running(self) -> None:
+        """Mark the trials still ``RUNNING`` as interrupted (``FAIL``): their driver is gone."""
         from optuna.trial import TrialState
 
-        attrs = {}
-        for k in _FIELDS:
-            value = getattr(result, k)
-            if k in _OPTIONAL_KEYS and value is None:
-                continue
-            attrs[k] = value
-        scored = result.score is not None and math.isfinite(result.score)
-        if result.status == "ok" and scored:
-            state, value = TrialState.COMPLETE, float(result.score)
-        elif result.status == "pruned" and scored:
-            state, value = TrialState.PRUNED, float(result.score)
+        storage = self.store.storage
+        for t in self.store._trials(self.study_id):
+            if t.state == TrialState.RUNNING:
+                self._write("marking an unrecorded trial interrupted", self._interrupt, storage, t._trial_id)
+
+    @staticmethod
+    def _interrupt(storage, trial_id: int) -> None:
+        from optuna.trial import TrialState
+
+        if storage.get_trial(trial_id).state != TrialState.RUNNING:
+            return  # repeated after a lost connection: already done
+        storage.set_trial_user_attr(trial_id, INTERRUPTED, _INTERRUPTED_WHY)
+        storage.set_trial_state_values(trial_id, TrialState.FAIL)
+
+    @property
+    def inflight(self) -> list[dict[str, Any]]:
+        """Candidates handed to workers and never recorded (``[{text, family, name,
+        protected}]``): running now, or interrupted and not trained since."""
+        trials = sorted(self.store._trials(self.study_id), key=lambda t: t.number)
+        done_fps = {t.user_attrs.get("fingerprint") for t in trials if is_recorded(t)}
+        done_texts = {t.user_attrs.get("text") for t in trials if is_recorded(t)}
+        out, seen = [], set()
+        for t in trials:
+            a = t.user_attrs
+            if is_inflight(t) and a.get("fingerprint") not in done_fps and a.get("fingerprint") not in seen:
+                seen.add(a.get("fingerprint"))
+                out.append({"text": a.get("text", ""), "family": a.get("family", "custom"),
+                            "name": a.get("name", ""), "protected": bool(a.get("protected"))})
+        # stores written before trials started RUNNING kept this list in the study
+        out += [c for c in self._attrs.get("inflight", []) if c.get("text") not in done_texts]
+        return out
+
+    def save_optimizer(self, state: dict[str, Any]) -> None:
+        self._write("saving the optimiser's state", self.store.storage.set_study_user_attr, self.study_id,
+                    "optimizer", state)
+
+    def _family_choices(self) -> tuple[str, ...]:
+        # Optuna requires one set of choices per param name in a study: reuse the first one
+        if self._families is None:
+            for t in self.store._trials(self.study_id):
+                dist = t.distributions.get("family")
+                if dist is not None and hasattr(dist, "choices"):
+                    self._families = tuple(dist.choices)
+                    break
+            else:
+                self._families = family_choices(self.config.get("space"))
+        return self._families
+
+    def start(self, candidate, fingerprint: str, protected: bool = False) -> int:
+        """Create the ``RUNNING`` trial of ``candidate`` (anything with ``text``,
+        ``family``, ``name``, ``key`` and ``params``), handed to a worker now;
+        returns its trial id for :meth:`record`."""
+        from optuna.trial import TrialState, create_trial
+
+        params, dists = trial_params(getattr(candidate, "params", {}) or {}, candidate.family,
+                                     self._family_choices())
+        template = create_trial(state=TrialState.RUNNING, params=params, distributions=dists, user_attrs={
+            "text": candidate.text, "family": candidate.family, "name": candidate.name or "",
+            "key": candidate.key, "fingerprint": fingerprint, "protected": bool(protected)})
+        return self._write(f"starting the trial of {candidate.text!r}", self.store.storage.create_new_trial,
+                           self.study_id, template)
+
+    def record(self, result: Result, optimizer_state: dict[str, Any] | None = None, *, trial: int | None = None,
+               params: dict[str, float] | None = None) -> None:
+        """Record ``result``: finish the running ``trial`` (from :meth:`start`), or add a
+        finished trial (a result copied from another search; ``params``: its
+        learnable parameters' initial values).  Then save the optimiser's state, when given."""
+        from optuna.trial import create_trial
+
+        attrs = result_attrs(result)
+        state, value = finished_state(result)
+        inter = mean_curve(result)
+        storage = self.store.storage
+        if trial is None:
+            p, dists = trial_params(params or {}, result.family, self._family_choices())
+            template = create_trial(state=state, value=value, params=p, distributions=dists, user_attrs=attrs,
+                                    intermediate_values=inter)
+            self._write(f"recording {result.text!r}", storage.create_new_trial, self.study_id, template)
         else:
-            state, value = TrialState.FAIL, None
-        curves = [c for c in result.curves if c]
-        inter = {}
-        if curves:
-            for i in range(min(len(c) for c in curves)):
-                v = sum(c[i] for c in curves) / len(curves)
-                if math.isfinite(v):
-                    inter[i + 1] = v
-        trial = optuna.trial.create_trial(state=state, value=value, user_attrs=attrs,
-                                          intermediate_values=inter)
-        optuna.load_study(study_name=self.name, storage=self.store.storage).add_trial(trial)
+            def finish():
+                if storage.get_trial(trial).state.is_finished():
+                    return  # repeated after a lost connection: the first try got through
+                for k, v in attrs.items():
+                    storage.set_trial_user_attr(trial, k, v)
+                for step, v in inter.items():
+                    storage.set_trial_intermediate_value(trial, step, v)
+                storage.set_trial_state_values(trial, state, None if value is None else [value])
+
+            self._write(f"recording {result.text!r}", finish)
         if optimizer_state is not None:
             self.save_optimizer(optimizer_state)
 
     def results(self) -> list[Result]:
-        trials = self.store.storage.get_all_trials(self.study_id, deepcopy=False)
-        return [_to_result(t) for t in sorted(trials, key=lambda t: t.number)]
-
-
-def _to_result(trial) -> Result:
-    a = trial.user_attrs
-    result = Result.from_dict({k: a[k] for k in _FIELDS if k in a} | {"key": a.get("key", ""),
-                                                                     "text": a.get("text", "")})
-    result.status = a.get("status", "error")
-    result.spread = float(result.spread or 0.0)
-    result.wall_time = float(result.wall_time or 0.0)
-    result.trial = trial.number
-    return result
+        """The recorded candidates (not the running or interrupted ones), in the order recorded."""
+        trials = [t for t in self.store._trials(self.study_id) if is_recorded(t)]
+        return [to_result(t) for t in sorted(trials, key=recorded_order)]

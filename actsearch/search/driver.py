@@ -7,9 +7,11 @@ fingerprint this search has already seen is told its recorded result and skipped
 one trained before on the same task, epochs, seeds and precision in any search of
 the store is copied (``reused_from``) instead of trained.  Optimisers only propose.
 
-When a trial ends, :meth:`Driver.complete` records the result in the store (with
-the optimiser's state) and tells the optimiser; the candidates in flight are kept
-in the store until recorded, so a driver killed hard loses no record.
+Each candidate handed out is a ``RUNNING`` trial in the store at once (what
+``optuna-dashboard`` shows live); when it ends, :meth:`Driver.complete` finishes
+that trial with the result (and saves the optimiser's state) and tells the
+optimiser.  A driver killed hard leaves its running trials behind, and a resume
+trains their candidates first: no record is lost.
 """
 
 from __future__ import annotations
@@ -75,6 +77,7 @@ class Driver:
         self.defaults, self.budget, self.known = defaults, budget, known
         self.events = events or SearchEvents()
         self.pending: dict[str, tuple[Candidate, bool]] = {}
+        self.trials: dict[str, int] = {}  # Tune's trial id -> the store's running trial
         # references and the user's own candidates always train to the end
         self.queue_protected = {c.fingerprint() for c in queue} if protected is None else set(protected)
         self.report_steps: tuple[int, ...] | None = None
@@ -142,11 +145,11 @@ class Driver:
                 self._reuse(cand, fp, self.known[fp])
                 continue
             protected = fp in self.queue_protected
+            self.trials[trial_id] = self.stored.start(cand, fp, protected)  # in the store before any work
             self.queue_protected.discard(fp)
             self.waiting[fp] = []
             self.pending[trial_id] = (cand, protected)
             self.launched += 1
-            self._save_inflight()
             self.events.trial_started(self.snapshot(), cand.text)
             return self._spec(cand, protected)
 
@@ -156,10 +159,6 @@ class Driver:
                          task_options=d.task_options, epochs=d.epochs, seeds=d.seeds, backend=d.backend,
                          device=d.device, precision=d.precision, report_steps=self.report_steps,
                          protected=protected, trial_timeout=d.trial_timeout, cpu_threads=d.cpu_threads)
-
-    def _save_inflight(self) -> None:
-        self.stored.set_inflight([{"text": c.text, "family": c.family, "name": c.name or "", "protected": p}
-                                  for c, p in self.pending.values()])
 
     def _reusable(self, fp: str, stored: Result) -> bool:
         """A run stopped early stands in only where this one could be stopped early too."""
@@ -185,8 +184,7 @@ class Driver:
         fp = cand.fingerprint()
         res = self._to_result(cand, fp, outcome)
         self.seen[fp] = res
-        self._record(cand, res)
-        self._save_inflight()  # after the record: a kill in between re-queues, never loses
+        self._record(cand, res, trial=self.trials.pop(trial_id, None))
         for dup in self.waiting.pop(fp, []):
             self.optimizer.tell(dup, res)
 
@@ -208,11 +206,13 @@ class Driver:
                           message=f"stopped early by ASHA after {outcome.step} epochs", **base)
         return Result(status="error", message="the trial's worker failed (after retries)", **base)
 
-    def _record(self, cand: Candidate, res: Result, note: str = "") -> None:
+    def _record(self, cand: Candidate, res: Result, note: str = "", trial: int | None = None) -> None:
+        """Tell the optimiser and store ``res``: finishing the running ``trial``, or as a
+        new finished trial (a result copied from another search)."""
         if not res.reused_from:
             self.trained += 1
         self.optimizer.tell(cand, res)
-        self.stored.record(res, optimizer_state=self.optimizer.state_dict())
+        self.stored.record(res, optimizer_state=self.optimizer.state_dict(), trial=trial, params=cand.params)
         if res.status == "ok" and res.score is not None and (self.best is None or res.score > self.best):
             self.best, self.best_text = res.score, res.text
         self.events.trial_recorded(self.snapshot(), res, note)

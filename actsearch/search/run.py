@@ -32,7 +32,7 @@ from typing import Callable
 from actsearch.errors import ActsearchError, StoreError
 from actsearch.expr import Candidate, parse
 from actsearch.registry import preset
-from actsearch.store import DEFAULT_URL, Store
+from actsearch.store import DEFAULT_URL, Store, masked
 
 from .config import SearchConfig, resume_config
 from .driver import Driver, QueueOnly, SearchOutcome, TrialDefaults
@@ -72,7 +72,7 @@ def run_search(config: SearchConfig | None = None, /, *,
             raise ActsearchError("--resume needs the --name of the search to continue")
         known = [s["name"] for s in store.searches()]
         if name not in known:
-            raise StoreError(f"cannot resume search {name!r}: it is not in {url!r} "
+            raise StoreError(f"cannot resume search {name!r}: it is not in {masked(url)} "
                              f"(searches: {', '.join(known) or 'none'})")
         stored = store.search(name).config
         given = {f.name: getattr(config, f.name) for f in dataclasses.fields(SearchConfig)} if config else options
@@ -100,6 +100,8 @@ def run_search(config: SearchConfig | None = None, /, *,
     name = config.name or _default_name(store, config.task, space_name, config.optimizer or "queue")
     results_dir = config.results_dir or _results_dir(url)
 
+    # one driver per search: a second one is refused here, in one line, before Ray starts
+    lease = store.lease(name)
     t_ray = time.perf_counter()
     ray_start = fit_time = 0.0
     driver = None
@@ -112,7 +114,8 @@ def run_search(config: SearchConfig | None = None, /, *,
                                        cpus_per_trial=config.cpus_per_trial, gpus_per_trial=config.gpus_per_trial,
                                        local=not config.address)
             stored_search = store.open_search(name, config.stored(task_spec=task_obj.spec, epochs=epochs,
-                                                                  metric=task_obj.metric), resume=config.resume)
+                                                                  metric=task_obj.metric), resume=config.resume,
+                                             lease=lease)
             driver = _driver(config, stored_search, opt, user, task_obj, epochs, placement, store, events)
             events.search_started(driver.snapshot(), placement.describe())
             t_fit = time.perf_counter()
@@ -122,9 +125,14 @@ def run_search(config: SearchConfig | None = None, /, *,
             fit_time = time.perf_counter() - t_fit
     except KeyboardInterrupt:
         pass
+    except BaseException:
+        lease.release()
+        raise
     if driver is None:
+        lease.release()
         raise KeyboardInterrupt
     driver.stored.set_state("finished" if driver.finished else "interrupted")
+    lease.release()  # after the last write: the next driver finds the final state
     driver.events.search_finished(driver.snapshot(), driver.finished)
     if driver.error is not None:
         exc = driver.error
