@@ -36,6 +36,7 @@ from typing import Any, Mapping, Sequence
 
 from torch import nn
 
+from ._files import write_files
 from ._torch_source import TorchSourcePrinter
 from .errors import ActsearchError
 from .expr import Candidate
@@ -292,7 +293,7 @@ def export(
         raise ExportError(f"output file {str(path)!r} must end in .py")
     if not path.parent.exists():
         raise ExportError(f"output folder {str(path.parent)!r} does not exist")
-    path.write_text(text, encoding="utf-8")
+    write_files({path: text}, error=ExportError)  # whole or not at all; one-line errors
     return path
 
 

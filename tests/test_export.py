@@ -309,3 +309,44 @@ def test_search_space_samples_standalone(tmp_path):
         # sampled candidates may be NaN somewhere (e.g. poles): NaN must then match NaN
         torch.testing.assert_close(got["y"], y, rtol=1e-6, atol=1e-6, equal_nan=True, msg=lambda m: f"{label}: {m}")
         torch.testing.assert_close(got["dx"], dx, rtol=1e-6, atol=1e-6, equal_nan=True, msg=lambda m: f"{label}: {m}")
+
+
+def test_export_out_that_cannot_be_written_is_one_line_and_leaves_nothing(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(cli, "COMMAND_MODULES", ["export"])
+    formula = "relu(x) + eps*x*exp(-x**2/2); eps=0.01"
+
+    def refused(out):
+        assert cli.main(["export", formula, "--out", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("actsearch: error:") and len(err.strip().splitlines()) == 1, err
+        return err
+
+    # onto a folder named like the file
+    (tmp_path / "my_act.py").mkdir()
+    assert "is a folder" in refused(tmp_path / "my_act.py")
+    assert (tmp_path / "my_act.py").is_dir() and not any((tmp_path / "my_act.py").iterdir())
+    # into a read-only folder (root ignores modes: /proc refuses new files to everyone)
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    if os.access(locked, os.W_OK):
+        if not os.path.isdir("/proc"):
+            pytest.skip("no read-only folder available to this user")
+        locked = Path("/proc")
+    before = sorted(p.name for p in locked.iterdir()) if locked != Path("/proc") else None
+    assert str(locked / "my_act.py") in refused(locked / "my_act.py")
+    if before is not None:
+        assert sorted(p.name for p in locked.iterdir()) == before
+    # a good path: the file alone, no temporary left beside it
+    good = tmp_path / "good"
+    good.mkdir()
+    assert cli.main(["export", formula, "--out", str(good / "my_act.py")]) == 0
+    assert [p.name for p in good.iterdir()] == ["my_act.py"]
+    assert oct((good / "my_act.py").stat().st_mode & 0o777) == oct(0o666 & ~_umask())
+    assert "class SearchedActivation" in (good / "my_act.py").read_text()
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
