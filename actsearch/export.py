@@ -291,8 +291,6 @@ def export(
     path = Path(out)
     if path.suffix != ".py":
         raise ExportError(f"output file {str(path)!r} must end in .py")
-    if not path.parent.exists():
-        raise ExportError(f"output folder {str(path.parent)!r} does not exist")
     write_files({path: text}, error=ExportError)  # whole or not at all; one-line errors
     return path
 

@@ -16,6 +16,15 @@ candidates on the same seeds, and seed *i* fixes initialisation and data order),
 paired t-test p-value that the candidate's mean is higher (two seeds at least; see
 :mod:`actsearch.search.confirm` for re-training the winners on fresh seeds).
 
+Stability (:func:`tail_stats`, :func:`stability`): ``tail_std`` is the standard
+deviation of the metric over the last :data:`TAIL_EPOCHS` epochs of each seed's
+curve, averaged over seeds.  A candidate that trained to the end is flagged
+``unstable`` when its values swing around their trend over those epochs more than
+twice as much as the most any reference of the same task and epochs does (and by
+more than 0.01), and ``not converged`` when that trend still moves more than twice
+as far as the references' does (and more than 0.01); otherwise it is ``stable``.
+A gain is worth little when the metric it rests on swings by more than the gain.
+
 Example:
     >>> import os, tempfile
     >>> from actsearch.store import Store
@@ -33,6 +42,8 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass
+
 import pandas as pd
 
 from ._store_view import Entry, StoreView
@@ -40,13 +51,17 @@ from .errors import ActsearchError
 from .expr import parse
 from .registry import REFERENCES
 
-__all__ = ["leaderboard", "failures", "render", "check_reference", "format_p", "FORMATS", "REFERENCES"]
+__all__ = [
+    "leaderboard", "failures", "render", "check_reference", "format_p", "short_forms", "tail_stats", "stability",
+    "Tail", "FORMATS", "REFERENCES", "TAIL_EPOCHS",
+]
 
 FORMATS = ("table", "csv", "json", "markdown")
 
 COLUMNS = [
     "rank", "id", "formula", "family", "score", "spread", "seeds", "score_text", "gain",
-    "gain_vs", "wins", "p", "baseline", "params", "kernel_ms", "status", "task", "metric", "search", "key",
+    "gain_vs", "wins", "p", "tail_std", "stability", "baseline", "params", "kernel_ms", "status", "task", "metric",
+    "search", "key",
 ]
 FAILURE_COLUMNS = ["id", "formula", "family", "status", "reason", "task", "search", "key"]
 
@@ -90,6 +105,91 @@ def _fingerprint(text: str) -> str | None:
         return None
 
 
+# -- stability of the last epochs ------------------------------------------------
+#: epochs at the end of each seed's curve that the stability measures read
+TAIL_EPOCHS = 5
+#: a candidate is flagged when it moves more than this many times the most any
+#: reference (relu, gelu, silu on the same task and epochs) moves ...
+STABILITY_RATIO = 2.0
+#: ... and more than this, in the metric's units (1 point of accuracy): references
+#: that barely move must not turn ordinary noise into a flag
+STABILITY_FLOOR = 0.01
+
+
+@dataclass(frozen=True)
+class Tail:
+    """How the last :data:`TAIL_EPOCHS` epochs of a run's curves move, averaged over seeds.
+
+    ``std``: the population standard deviation of those epochs' values (what the
+    ``tail_std`` column shows).  A least-squares line through them splits it in two:
+    ``jitter``, the root mean square of the values around the line (epoch-to-epoch
+    swings), and ``drift``, how far the line moves across the window, as an absolute
+    value (a curve still rising, or falling, at the end).  NaN when no seed has three
+    finite epochs.
+
+    Example:
+        >>> t = tail_stats([[0.1, 0.5, 0.7, 0.5, 0.7, 0.5]])   # swings by 0.2 around 0.58
+        >>> round(t.std, 4), round(t.drift, 4)
+        (0.098, 0.0)
+    """
+
+    std: float
+    jitter: float
+    drift: float
+
+
+def _seed_tail(curve, epochs: int) -> tuple[float, float, float] | None:
+    import numpy as np
+
+    y = np.asarray(curve[-epochs:], dtype=np.float64)
+    if len(y) < 3 or not np.isfinite(y).all():
+        return None  # two points always lie on a line: nothing to tell jitter from drift
+    t = np.arange(len(y), dtype=np.float64)
+    slope, intercept = np.polyfit(t, y, 1)
+    residual = y - (slope * t + intercept)
+    return float(y.std()), float(np.sqrt(np.mean(residual**2))), abs(float(slope)) * (len(y) - 1)
+
+
+def tail_stats(curves, epochs: int = TAIL_EPOCHS) -> Tail:
+    """:class:`Tail` of the per-seed ``curves`` (one list of per-epoch values per seed)."""
+    per_seed = [s for s in (_seed_tail(c, epochs) for c in curves if c) if s is not None]
+    if not per_seed:
+        return Tail(math.nan, math.nan, math.nan)
+    std, jitter, drift = (sum(v) / len(per_seed) for v in zip(*per_seed))
+    return Tail(std, jitter, drift)
+
+
+def stability(tail: Tail, reference_tails=()) -> str | None:
+    """``"unstable"``, ``"not converged"``, ``"stable"``, or None when ``tail`` is NaN.
+
+    Unstable: ``tail.jitter`` above :data:`STABILITY_FLOOR` and above
+    :data:`STABILITY_RATIO` times the largest jitter among ``reference_tails``.
+    Not converged (checked second): ``tail.drift`` above the same bounds computed
+    from the references' drifts.
+
+    Example:
+        >>> relu = Tail(std=0.006, jitter=0.005, drift=0.008)
+        >>> stability(Tail(std=0.1, jitter=0.1, drift=0.01), [relu])
+        'unstable'
+        >>> stability(Tail(std=0.02, jitter=0.004, drift=0.06), [relu])
+        'not converged'
+        >>> stability(Tail(std=0.01, jitter=0.009, drift=0.015), [relu])
+        'stable'
+    """
+    if math.isnan(tail.jitter):
+        return None
+
+    def bound(field: str) -> float:
+        values = [getattr(r, field) for r in reference_tails if not math.isnan(getattr(r, field))]
+        return max([STABILITY_FLOOR] + [STABILITY_RATIO * v for v in values])
+
+    if tail.jitter > bound("jitter"):
+        return "unstable"
+    if tail.drift > bound("drift"):
+        return "not converged"
+    return "stable"
+
+
 def _ranked_frame(entries: list[Entry], against: str | None = None) -> pd.DataFrame:
     refs = _reference_fingerprints()
     rows = []
@@ -106,7 +206,7 @@ def _ranked_frame(entries: list[Entry], against: str | None = None) -> pd.DataFr
             "baseline": refs.get(fp) if r.status == "ok" else None, "_order": len(rows),
             "_seed_scores": [float(v) for v in r.seed_scores],
             "_first_seed": (e.config.get("seed", 0) if r.first_seed is None else r.first_seed),
-            "_epochs": r.epochs or e.config.get("epochs"),
+            "_epochs": r.epochs or e.config.get("epochs"), "_tail": tail_stats(r.curves),
         })
     df = pd.DataFrame(rows)
     if df.empty:
@@ -122,11 +222,23 @@ def _ranked_frame(entries: list[Entry], against: str | None = None) -> pd.DataFr
     df["gain"] = df.apply(lambda row: row["score"] - best_ref[row["task"]][1]
                           if row["task"] in best_ref and row["status"] == "ok" else math.nan, axis=1)
     df["wins"], df["p"] = _paired_against_reference(df)
+    df["tail_std"] = [t.std for t in df["_tail"]]
+    df["stability"] = _stability_column(df)
     df["_pruned"] = df["status"] != "ok"
     df = df.sort_values(["_pruned", "score", "spread", "_order"], ascending=[True, False, True, True])
     df.insert(0, "rank", range(1, len(df) + 1))
     df["score_text"] = [f"{s:.4f} ± {d:.4f}" for s, d in zip(df["score"], df["spread"])]
     return df[COLUMNS].reset_index(drop=True)
+
+
+def _stability_column(df: pd.DataFrame) -> list[str | None]:
+    """:func:`stability` of each row that trained to the end, against the references
+    trained on the same task and epochs (a pruned run's last epochs are early ones)."""
+    refs: dict[tuple, list[Tail]] = {}
+    for _, row in df[df["baseline"].notna()].iterrows():
+        refs.setdefault((row["task"], row["_epochs"]), []).append(row["_tail"])
+    return [stability(row["_tail"], refs.get((row["task"], row["_epochs"]), ())) if row["status"] == "ok" else None
+            for _, row in df.iterrows()]
 
 
 def _paired_against_reference(df: pd.DataFrame) -> tuple[list, list]:
@@ -239,41 +351,83 @@ def failures(
 
 
 # -- rendering ----------------------------------------------------------------
-_TABLE_COLUMNS = ["rank", "id", "formula", "family", "score_text", "gain", "wins", "p", "params", "kernel_ms",
-                  "status"]
-_TABLE_HEADERS = {"score_text": "score (mean ± std)", "kernel_ms": "kernel ms"}
+#: the columns the text and Markdown tables (and the HTML report) show, and their headers
+TABLE_COLUMNS = ["rank", "id", "formula", "family", "score_text", "gain", "wins", "p", "tail_std", "stability",
+                 "params", "kernel_ms", "status"]
+TABLE_HEADERS = {"score_text": "score (mean ± std)", "tail_std": "tail std", "kernel_ms": "kernel ms"}
+_NUMBER_FORMATS = {"gain": "{:+.4f}", "tail_std": "{:.4f}", "kernel_ms": "{:.3f}"}
 
 
-def _cell(value) -> str:
+def format_value(column: str, value) -> str:
+    """One cell of a leaderboard table as the text, Markdown and HTML tables print it.
+
+    Example:
+        >>> format_value("gain", 0.01234), format_value("p", 0.0004), format_value("wins", None)
+        ('+0.0123', '<0.001', '-')
+    """
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
+    if column == "p":
+        return format_p(value)
+    if column in _NUMBER_FORMATS:
+        return _NUMBER_FORMATS[column].format(value)
     if isinstance(value, float):
         return f"{value:.4g}"
     return str(value)
 
 
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def _common_prefix(a: str, b: str) -> int:
+    n = 0
+    while n < min(len(a), len(b)) and a[n] == b[n]:
+        n += 1
+    return n
+
+
+def short_forms(texts: list[str], width: int = 60, head: int = 16) -> list[str]:
+    """``texts`` cut to ``width`` characters, different texts kept different.
+
+    A text that fits is left alone; a longer one is cut with ``...``.  Where two
+    different texts would be cut to the same form (rational candidates share their
+    first hundred characters and differ in their initial values), each shows its
+    first ``head`` characters, ``...``, and its text from the last space before
+    the point where it departs from the text closest to it.
+
+    Example:
+        >>> a = "(a0 + a1*x)/(1 + abs(b1)*abs(x)); a0=0.021, a1=0.5, b1=0.1"
+        >>> short_forms([a, a.replace("a0=0.021", "a0=0.034"), "relu(x)"], width=40)
+        ['(a0 + a1*x)/(1 +...a0=0.021, a1=0.5, ...', '(a0 + a1*x)/(1 +...a0=0.034, a1=0.5, ...', 'relu(x)']
+    """
+    forms = [_cut(t, width) for t in texts]
+    groups: dict[str, set[str]] = {}
+    for text, form in zip(texts, forms):
+        groups.setdefault(form, set()).add(text)
+    for i, text in enumerate(texts):
+        others = groups[forms[i]] - {text}
+        if not others:
+            continue
+        # where this text departs from its nearest neighbour, from the start of that word
+        split = max(_common_prefix(text, o) for o in others)
+        start = max(text.rfind(" ", 0, split) + 1, head)
+        forms[i] = text[:head] + "..." + _cut(text[start:], width - head - 3)
+    return forms
+
+
 def _display(df: pd.DataFrame, columns: list[str], width: int = 60) -> tuple[list[str], list[list[str]]]:
-    headers = [_TABLE_HEADERS.get(c, c) for c in columns]
+    headers = [TABLE_HEADERS.get(c, c) for c in columns]
+    formulas = short_forms([str(v) for v in df["formula"]], width) if "formula" in columns else []
     rows = []
-    for _, row in df.iterrows():
-        cells = []
-        for c in columns:
-            v = row[c]
-            if c == "gain" and isinstance(v, float) and not math.isnan(v):
-                text = f"{v:+.4f}"
-            elif c == "kernel_ms" and isinstance(v, float) and not math.isnan(v):
-                text = f"{v:.3f}"
-            elif c == "p" and isinstance(v, float) and not math.isnan(v):
-                text = format_p(v)
-            else:
-                text = _cell(v)
-            if c == "formula":
-                text = text if len(text) <= width else text[: width - 3] + "..."
-                if isinstance(row.get("baseline"), str):
-                    text += f"  [{row['baseline']}]"
-            cells.append(text)
+    for i, (_, row) in enumerate(df.iterrows()):
+        cells = [formulas[i] + _baseline_tag(row) if c == "formula" else format_value(c, row[c]) for c in columns]
         rows.append(cells)
     return headers, rows
+
+
+def _baseline_tag(row) -> str:
+    return f"  [{row['baseline']}]" if isinstance(row.get("baseline"), str) else ""
 
 
 def _text_table(headers: list[str], rows: list[list[str]]) -> str:
@@ -305,7 +459,7 @@ def render(ranked: pd.DataFrame, failed: pd.DataFrame | None = None, fmt: str = 
         as_records = lambda df: json.loads(df.to_json(orient="records"))  # noqa: E731 - NaN -> null
         return json.dumps({"ranked": as_records(ranked), "failed": as_records(failed)}, indent=2)
     table = _text_table if fmt == "table" else _markdown_table
-    parts = [table(*_display(ranked, _TABLE_COLUMNS)) if len(ranked) else "(no scored candidates)"]
+    parts = [table(*_display(ranked, TABLE_COLUMNS)) if len(ranked) else "(no scored candidates)"]
     if len(failed):
         parts.append(f"\nfailed ({len(failed)}):" if fmt == "table" else f"\n**Failed ({len(failed)})**\n")
         parts.append(table(*_display(failed, ["id", "formula", "status", "reason"])))

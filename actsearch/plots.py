@@ -18,6 +18,7 @@ Example:
 from __future__ import annotations
 
 import io
+import math
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -136,6 +137,7 @@ def show_figure(
     metric: str = "score",
     learned: Sequence[Mapping[str, float]] = (),
     title: str | None = None,
+    stability: str | None = None,
 ) -> Figure:
     """Shape and derivative, plus learning curves and per-layer learned shapes when given.
 
@@ -146,6 +148,11 @@ def show_figure(
         metric: the curves' metric name (y label).
         learned: learned parameter values, one mapping per activation layer; drawn
             against the initial shape when the candidate has parameters.
+        stability: the leaderboard's flag (``unstable``, ``not converged``), named in
+            the learning curves' title when it is not ``stable``.
+
+    The learning curves shade the last epochs that the leaderboard's ``tail std``
+    reads and give each seed's standard deviation over them in the legend.
     """
     curves = [list(c) for c in curves if len(c)]
     layers = [dict(v) for v in learned] if candidate.params else []
@@ -154,15 +161,7 @@ def show_figure(
     _shape_axes(axes[0], axes[1], candidate, candidate.name or "candidate")
     i = 2
     if curves:
-        ax = axes[i]
-        labels = list(curve_labels) if curve_labels else [f"seed {k}" for k in range(len(curves))]
-        for k, c in enumerate(curves):
-            ax.plot(range(1, len(c) + 1), c, marker="o" if len(c) < 20 else None, ms=3, lw=1.5, label=labels[k])
-        ax.set_title("learning curves")
-        ax.set_xlabel("epoch")
-        ax.xaxis.get_major_locator().set_params(integer=True)
-        ax.set_ylabel(metric)
-        ax.legend(fontsize=8)
+        _curves_axes(axes[i], curves, curve_labels, metric, stability)
         i += 1
     if layers:
         ax = axes[i]
@@ -188,30 +187,61 @@ def show_figure(
     return fig
 
 
+def _curves_axes(ax, curves, labels, metric: str, stability: str | None) -> None:
+    from .leaderboard import TAIL_EPOCHS, tail_stats
+
+    labels = list(labels) if labels else [f"seed {k}" for k in range(len(curves))]
+    longest = max(len(c) for c in curves)
+    tail = min(TAIL_EPOCHS, longest)
+    if longest >= 3:  # the window the leaderboard's tail std reads
+        ax.axvspan(longest - tail + 0.5, longest + 0.5, color="0.92", zorder=0, lw=0)
+    for k, c in enumerate(curves):
+        std = tail_stats([c]).std
+        label = labels[k] if math.isnan(std) else f"{labels[k]} (last {min(tail, len(c))}: ±{std:.3f})"
+        ax.plot(range(1, len(c) + 1), c, marker="o" if len(c) < 20 else None, ms=3, lw=1.5, label=label)
+    flagged = isinstance(stability, str) and stability != "stable"
+    if flagged:
+        ax.set_title(f"learning curves: {stability}", color="C3")
+    else:
+        ax.set_title("learning curves")
+    ax.set_xlabel("epoch")
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.set_ylabel(metric)
+    ax.legend(fontsize=8)
+
+
 def progress_figure(trials: Sequence[int], scores: Sequence[float], failed: Sequence[int] = (),
-                    metric: str = "score") -> Figure:
-    """Score per trial with the best so far; failed trials marked at the bottom."""
+                    metric: str = "score", pruned: Sequence[tuple[int, float]] = ()) -> Figure:
+    """Score per trial with the best so far; failed trials marked at the bottom.
+
+    ``pruned`` holds ``(trial, score)`` of candidates stopped early: drawn hollow and
+    left out of the best so far, as their scores are from a lower budget.
+    """
     fig, (ax,) = _figure(1)
     fig.set_size_inches(8, 3.5)
     if trials:
         best = np.maximum.accumulate(np.asarray(scores, dtype=float))
         ax.scatter(trials, scores, s=14, color="C0", label="candidate")
         ax.step(trials, best, where="post", color="C1", label="best so far")
+    if pruned:
+        ax.scatter(*zip(*pruned), s=14, facecolors="none", edgecolors="C0", label="stopped early")
     if failed:
-        low = min(scores) if scores else 0.0
+        low = min(list(scores) + [s for _, s in pruned], default=0.0)
         ax.scatter(failed, [low] * len(failed), marker="x", color="C3", s=18, label="failed")
     ax.set_xlabel("trial")
     ax.set_ylabel(metric)
     ax.set_title("search progress")
-    if trials or failed:
+    if trials or failed or pruned:
         ax.legend(fontsize=8)
     return fig
 
 
 def save_png(fig: Figure, path: "str | Path", dpi: int = 110) -> Path:
-    """Write ``fig`` as PNG to ``path``."""
+    """Write ``fig`` as PNG to ``path``, whole or not at all (:func:`actsearch._files.write_files`)."""
+    from ._files import write_files
+
     path = Path(path)
-    fig.savefig(path, format="png", dpi=dpi)
+    write_files({path: png_bytes(fig, dpi)})
     return path
 
 
@@ -222,11 +252,16 @@ def png_bytes(fig: Figure, dpi: int = 110) -> bytes:
     return buf.getvalue()
 
 
-def figure_for(ref, *, storage: str | None = None, search: str | None = None) -> Figure:
+_LOOK_UP = "look up"
+
+
+def figure_for(ref, *, storage: str | None = None, search: str | None = None,
+               stability: str | None = _LOOK_UP) -> Figure:
     """The ``show`` figure of a store reference, preset, formula or candidate.
 
     Stored candidates add the learning curves of their runs (one per seed) and, for
     candidates with parameters, the shape each layer learned against the initial one.
+    Their leaderboard stability flag is looked up unless ``stability`` gives it.
     """
     from ._refs import resolve
 
@@ -237,11 +272,24 @@ def figure_for(ref, *, storage: str | None = None, search: str | None = None) ->
     entry = resolved.record
     r = entry.result
     score = f"{r.metric or 'score'} {r.score:.4f} ± {r.spread:.4f}" if r.ok else r.status
+    if r.status == "pruned":
+        score += f", stopped early after {max(map(len, r.curves), default=0)} epoch(s)"
     title = f"{entry.id}: {_short(cand.text, 90)}  ({score})"
     first = (entry.config.get("seed", 0) if r.first_seed is None else r.first_seed) or 0
     labels = [f"seed {first + k}" for k in range(len(r.curves))]
+    if stability == _LOOK_UP:
+        stability = _stability_of(entry, storage)
     return show_figure(cand, curves=r.curves, curve_labels=labels, metric=r.metric or "score",
-                       learned=r.learned_params, title=title)
+                       learned=r.learned_params, title=title, stability=stability)
+
+
+def _stability_of(entry, storage: str | None) -> str | None:
+    """The leaderboard's stability flag of a stored run (relative to its search's references)."""
+    from .leaderboard import leaderboard
+
+    ranked = leaderboard(storage, entry.search)
+    row = ranked[ranked["id"] == entry.id]
+    return row.iloc[0]["stability"] if len(row) else None
 
 
 def default_png_name(ref) -> str:

@@ -23,14 +23,17 @@ from __future__ import annotations
 import base64
 import html
 import math
+import numbers
 from pathlib import Path
 
 import pandas as pd
 
 from . import plots
+from ._files import make_folder, remove_folders, write_files
 from ._store_view import StoreView
 from .errors import ActsearchError
-from .leaderboard import failures, format_p, leaderboard
+from .leaderboard import STABILITY_FLOOR, STABILITY_RATIO, TABLE_COLUMNS, TABLE_HEADERS, TAIL_EPOCHS
+from .leaderboard import failures, format_value, leaderboard
 
 __all__ = ["write_report", "report_html"]
 
@@ -41,11 +44,8 @@ table { border-collapse: collapse; font-size: 0.85em; margin: 0.5em 0; }
 th, td { border: 1px solid #ddd; padding: 3px 8px; text-align: left; vertical-align: top; }
 th { background: #f4f4f4; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
 code { font-size: 0.95em; } img { max-width: 100%; } .muted { color: #777; }
+.warn { color: #b00; font-size: 0.8em; font-weight: normal; }
 """
-
-_SHOWN = ["rank", "id", "formula", "family", "score_text", "gain", "wins", "p", "params", "kernel_ms", "status"]
-_HEADERS = {"score_text": "score (mean ± std)", "kernel_ms": "kernel ms"}
-
 
 def _png(fig) -> str:
     data = base64.b64encode(plots.png_bytes(fig)).decode("ascii")
@@ -62,23 +62,12 @@ def _safe_url(url: str) -> str:
 
 
 def _fmt(column: str, value) -> tuple[str, bool]:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-", True
-    if column == "gain":
-        return f"{value:+.4f}", True
-    if column == "kernel_ms":
-        return f"{value:.3f}", True
-    if column == "p":
-        return format_p(value), True
-    if isinstance(value, float):
-        return f"{value:.4g}", True
-    if isinstance(value, int):
-        return str(value), True
-    return str(value), False
+    """The cell's text (as in the text table) and whether it is a number (right-aligned)."""
+    return format_value(column, value), value is None or isinstance(value, numbers.Number)
 
 
 def _table(df: pd.DataFrame, columns: list[str]) -> str:
-    head = "".join(f"<th>{html.escape(_HEADERS.get(c, c))}</th>" for c in columns)
+    head = "".join(f"<th>{html.escape(TABLE_HEADERS.get(c, c))}</th>" for c in columns)
     body = []
     for _, row in df.iterrows():
         cells = []
@@ -94,17 +83,50 @@ def _table(df: pd.DataFrame, columns: list[str]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
-def _scored(entry) -> bool:
+def _scored(entry, status: str = "ok") -> bool:
     r = entry.result
-    return bool(r.ok and r.score is not None and math.isfinite(r.score))
+    return bool(r.status == status and r.score is not None and math.isfinite(r.score))
 
 
 def _progress_figure(entries):
     done = [e for e in entries if _scored(e)]
+    stopped = [e for e in entries if _scored(e, "pruned")]
     metric = next((e.result.metric for e in entries if e.result.metric), "score")
     return plots.progress_figure(
-        [e.trial for e in done], [e.result.score for e in done], [e.trial for e in entries if not _scored(e)], metric
+        [e.trial for e in done], [e.result.score for e in done],
+        [e.trial for e in entries if not (_scored(e) or _scored(e, "pruned"))], metric,
+        pruned=[(e.trial, e.result.score) for e in stopped],
     )
+
+
+_NOTE = (
+    "gain: score minus the best reference activation (relu, gelu, silu) of the same task; wins: seeds on which "
+    "the candidate beat that reference trained on the same seed; p: one-sided paired t-test; tail std: standard "
+    "deviation of the metric over the last {k} epochs of each seed's curve, averaged over seeds; stability: "
+    "<b>unstable</b> when those epochs swing around their trend more than {r:g} times as much as any reference's "
+    "(and by more than {f:g}), <b>not converged</b> when the trend itself still moves more than {r:g} times as far "
+    "as the references' (and more than {f:g}). Use an id with <code>actsearch show ID</code> or "
+    "<code>actsearch export ID --out my_act.py</code>."
+).format(k=TAIL_EPOCHS, r=STABILITY_RATIO, f=STABILITY_FLOOR)
+
+
+def _best_section(ranked: pd.DataFrame, storage: str, show_top: int) -> list[str]:
+    """The pictures of the best searched candidates that trained to the end, their
+    stability flags in the headings; candidates stopped early are only counted."""
+    searched = ranked[ranked["baseline"].isna()]
+    best = searched[searched["status"] == "ok"].head(show_top)
+    stopped = int((searched["status"] != "ok").sum())
+    parts = ["<h2>Best candidates</h2>"] if len(best) or stopped else []
+    if stopped:
+        parts.append(f'<p class="muted">{stopped} candidate(s) stopped early (scored at a lower budget) are not '
+                     "shown here; the leaderboard lists them as pruned.</p>")
+    for _, row in best.iterrows():
+        flag = row["stability"]
+        warn = (f' <span class="warn">{html.escape(flag)}: tail std {format_value("tail_std", row["tail_std"])}</span>'
+                if isinstance(flag, str) and flag != "stable" else "")
+        parts.append(f"<h3>#{row['rank']} <code>{html.escape(row['id'])}</code>{warn}</h3>")
+        parts.append(_png(plots.figure_for(row["id"], storage=storage, stability=flag)))
+    return parts
 
 
 def report_html(search: str | None = None, *, storage: str | None = None, show_top: int = 3) -> str:
@@ -133,33 +155,27 @@ def report_html(search: str | None = None, *, storage: str | None = None, show_t
     if entries:
         parts += ["<h2>Progress</h2>", _png(_progress_figure(entries))]
     parts.append("<h2>Leaderboard</h2>")
-    parts.append(_table(ranked, _SHOWN) if len(ranked) else "<p>No candidate was scored.</p>")
-    parts.append(
-        '<p class="muted">gain: score minus the best reference activation (relu, gelu, silu) of the same task; '
-        "wins: seeds on which the candidate beat that reference trained on the same seed; p: one-sided "
-        "paired t-test. "
-        "Use an id with <code>actsearch show ID</code> or <code>actsearch export ID --out my_act.py</code>.</p>"
-    )
+    parts.append(_table(ranked, TABLE_COLUMNS) if len(ranked) else "<p>No candidate was scored.</p>")
+    parts.append(f'<p class="muted">{_NOTE}</p>')
     if len(failed):
         parts += [f"<h2>Failed ({len(failed)})</h2>", _table(failed, ["id", "formula", "status", "reason"])]
-    best = ranked[ranked["baseline"].isna()].head(show_top) if len(ranked) else ranked
-    if len(best):
-        parts.append("<h2>Best candidates</h2>")
-        for _, row in best.iterrows():
-            parts.append(f"<h3>#{row['rank']} <code>{html.escape(row['id'])}</code></h3>")
-            parts.append(_png(plots.figure_for(row["id"], storage=view.url)))
+    parts += _best_section(ranked, view.url, show_top)
     parts.append("</body></html>")
     return "\n".join(parts)
 
 
 def write_report(out: "str | Path", search: str | None = None, *, storage: str | None = None) -> Path:
-    """Write ``out/index.html`` (and ``out/leaderboard.csv``); returns the HTML path."""
+    """Write ``out/index.html`` (and ``out/leaderboard.csv``); returns the HTML path.
+
+    Both files are written, or neither (and a folder created for them is removed).
+    """
     folder = Path(out)
-    if folder.exists() and not folder.is_dir():
-        raise ActsearchError(f"--out {str(folder)!r} exists and is not a folder")
-    page = report_html(search, storage=storage)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "index.html"
-    path.write_text(page, encoding="utf-8")
-    leaderboard(storage, search).to_csv(folder / "leaderboard.csv", index=False)
-    return path
+    created = make_folder(folder)
+    try:
+        page = report_html(search, storage=storage)
+        table = leaderboard(storage, search).to_csv(index=False)
+        write_files({folder / "index.html": page, folder / "leaderboard.csv": table})
+    except BaseException:  # an unknown search, an unwritable file, Ctrl-C: leave no folder behind
+        remove_folders(created)
+        raise
+    return folder / "index.html"

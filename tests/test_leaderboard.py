@@ -308,3 +308,148 @@ def test_all_searches_pair_only_runs_of_the_same_epochs(tmp_path):
     assert together.loc["x*tanh(x)", "gain"] == pytest.approx(0.83 - 0.91)
     assert together.loc["x*tanh(x)", "wins"] == alone.loc["x*tanh(x)", "wins"] == "3/3"
     assert together.loc["x*tanh(x)", "p"] == pytest.approx(alone.loc["x*tanh(x)", "p"])
+
+
+# -- rows that must stay apart, stability of the last epochs, the report's best --------
+RATIONAL = ("(a0 + a1*x + a2*x**2 + a3*x**3)/(1 + abs(b1)*abs(x) + abs(b2)*x**2); "
+            "a0={a0}, a1=0.5, a2=0.3, a3=0.01, b1=0.2, b2=0.05")
+
+
+def test_rational_candidates_stay_distinguishable_in_the_text_table(tmp_path, commands, capsys):
+    url = f"sqlite:///{tmp_path / 'rational.sqlite'}"
+    s = Store(url).open_search("rat", {"task": "digits", "epochs": 3, "seeds": 2})
+    a0s = ["0.0211", "0.0234", "0.0291"]
+    for i, a0 in enumerate(a0s):  # the same formula, only the initial a0 differs
+        _record(s, RATIONAL.format(a0=a0), 0.9 - i / 100)
+    _record(s, "relu(x)", 0.8)
+    assert commands(["leaderboard", "--storage", url]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    rows = {line.split()[1]: line for line in lines[2:] if line.strip()}
+    df = leaderboard(url)
+    cells = []
+    for _, row in df[df["baseline"].isna()].iterrows():
+        a0 = actsearch.parse(row["formula"]).params["a0"]
+        start = rows[row["id"]].index(row["id"]) + len(row["id"])
+        cell = rows[row["id"]][start:].split("  custom")[0].strip()
+        assert f"a0={a0:g}" in cell, cell  # the value that tells it apart is on its row
+        assert len(cell) <= 60 and cell.startswith("(a0 + a1*x")
+        cells.append(cell)
+    assert len(set(cells)) == 3
+    md = render(df, fmt="markdown")
+    assert all(md.count(f"a0={float(a0):g}") == 1 for a0 in a0s)
+
+
+def test_short_forms_cut_only_what_is_too_long():
+    from actsearch.leaderboard import short_forms
+
+    long_a = "x*tanh(x) + " + " + ".join(f"{k}*x**{k}" for k in range(2, 12))
+    long_b = long_a.replace("11*x**11", "12*x**11")
+    forms = short_forms(["relu(x)", long_a, long_a, long_b], width=40)
+    assert forms[0] == "relu(x)"
+    assert forms[1] == forms[2] != forms[3]  # the same text: the same form
+    assert all(len(f) <= 40 for f in forms)
+    assert forms[1].startswith(long_a[:16]) and forms[1].endswith("11*x**11")
+    assert forms[3].endswith("12*x**11")
+    assert short_forms([long_a], width=40) == [long_a[:37] + "..."]  # nothing to tell apart: a plain cut
+
+
+def _curved(search, text, curves, task="digits", status="ok", epochs=10):
+    c = actsearch.parse(text)
+    last = [cv[-1] for cv in curves]
+    search.record(Result(key=c.key, text=c.text, status=status, score=float(np.mean(last)), seed_scores=last,
+                         spread=float(np.std(last)), curves=[list(cv) for cv in curves], task=task,
+                         fingerprint=c.fingerprint(), epochs=epochs, seeds=len(curves), first_seed=0))
+
+
+def _alternating(low, high, early=(0.1, 0.3, 0.5, 0.6, 0.7)):
+    """Five early epochs the tail must ignore, then low, high, low, high, low."""
+    return list(early) + [low, high, low, high, low]
+
+
+def _pstd(values):
+    m = sum(values) / len(values)
+    return math.sqrt(sum((v - m) ** 2 for v in values) / len(values))
+
+
+@pytest.fixture
+def curves_store(tmp_path):
+    """Synthetic curves whose stability is known by construction.
+
+    Around a flat trend, low/high/low/high/low has a least-squares slope of zero, so
+    its swing around the trend is its standard deviation, 0.4899 * |high - low|; a
+    straight line has no swing and moves 4 steps over five epochs.
+    """
+    url = f"sqlite:///{tmp_path / 'curves.sqlite'}"
+    s = Store(url).open_search("curves", {"task": "digits", "epochs": 10, "seeds": 2})
+    _curved(s, "relu(x)", [_alternating(0.80, 0.82), _alternating(0.81, 0.83)])  # swing 0.0098
+    _curved(s, "gelu(x)", [_alternating(0.81, 0.82), _alternating(0.81, 0.82)])  # swing 0.0049
+    _curved(s, "x**2*softsign(x)", [_alternating(0.9, 0.6), _alternating(0.85, 0.65)])  # 30 and 20 points
+    _curved(s, "x*tanh(x)", [[0.1] * 5 + [0.70, 0.72, 0.74, 0.76, 0.78]] * 2)  # still rising 0.02 an epoch
+    _curved(s, "x*erf(x)", [_alternating(0.80, 0.83)] * 2)  # swing 0.0147: below 2 x relu's 0.0098
+    _curved(s, "x - sin(x)", [[0.2]], status="pruned")  # stopped after one epoch
+    _curved(s, "softplus(x)", [[0.5, 0.8]] * 2)  # two epochs: too short to judge
+    # another task without references: the 0.01 floor alone decides
+    _curved(s, "x*erf(x)", [_alternating(0.80, 0.83)] * 2, task="mnist1d-mlp")
+    return url
+
+
+def test_tail_std_is_the_spread_of_the_last_five_epochs_averaged_over_seeds(curves_store):
+    df = leaderboard(curves_store, task="digits").set_index("formula")
+    expected = {
+        "relu(x)": (_pstd([0.80, 0.82, 0.80, 0.82, 0.80]) + _pstd([0.81, 0.83, 0.81, 0.83, 0.81])) / 2,
+        "x**2*softsign(x)": (_pstd([0.9, 0.6, 0.9, 0.6, 0.9]) + _pstd([0.85, 0.65, 0.85, 0.65, 0.85])) / 2,
+        "x*tanh(x)": _pstd([0.70, 0.72, 0.74, 0.76, 0.78]),
+    }
+    for formula, value in expected.items():
+        assert df.loc[formula, "tail_std"] == pytest.approx(value, rel=1e-9)
+    assert df.loc["x**2*softsign(x)", "tail_std"] == pytest.approx(0.4899 * (0.3 + 0.2) / 2, rel=1e-3)
+    for formula in ("x - sin(x)", "softplus(x)"):
+        assert math.isnan(df.loc[formula, "tail_std"])
+
+
+def test_stability_flags_follow_the_documented_rule(curves_store):
+    df = leaderboard(curves_store, task="digits").set_index("formula")
+    assert df.loc["x**2*softsign(x)", "stability"] == "unstable"  # swings 15x relu's
+    assert df.loc["x*tanh(x)", "stability"] == "not converged"  # moves 0.08, relu's trend 0
+    assert df.loc["x*erf(x)", "stability"] == "stable"  # 0.0147 < 2 x 0.0098
+    assert df.loc["relu(x)", "stability"] == df.loc["gelu(x)", "stability"] == "stable"
+    for formula in ("x - sin(x)", "softplus(x)"):  # stopped early; too short
+        assert pd.isna(df.loc[formula, "stability"])
+    alone = leaderboard(curves_store, task="mnist1d-mlp").set_index("formula")
+    assert alone.loc["x*erf(x)", "stability"] == "unstable"  # 0.0147 > the 0.01 floor, no reference
+
+
+def test_stability_in_every_format_and_the_report(curves_store, tmp_path):
+    df = leaderboard(curves_store, task="digits")
+    flags = {i: f if isinstance(f, str) else None for i, f in zip(df["id"], df["stability"])}
+    assert set(flags.values()) == {"stable", "unstable", "not converged", None}
+    unstable = next(i for i, f in flags.items() if f == "unstable")
+    back = pd.read_csv(io.StringIO(render(df, fmt="csv")))
+    assert {i: f if isinstance(f, str) else None for i, f in zip(back["id"], back["stability"])} == flags
+    assert back["tail_std"].tolist() == pytest.approx(df["tail_std"].tolist(), nan_ok=True)
+    data = json.loads(render(df, fmt="json"))
+    assert {r["id"]: r["stability"] for r in data["ranked"]} == flags
+    text = render(df)
+    assert "tail std" in text.splitlines()[0] and "stability" in text.splitlines()[0]
+    line = next(ln for ln in text.splitlines() if ln.split()[1] == unstable)
+    assert re.search(r"\s0\.1225\s+unstable\s", line), line
+    md = render(df, fmt="markdown")
+    assert re.search(rf"\| {re.escape(unstable)} \|.*\| 0\.1225 \| unstable \|", md), md
+    page = write_report(tmp_path / "rep", "curves", storage=curves_store).read_text()
+    assert re.search(r"<code>x\*\*2\*softsign\(x\)</code>.*?<td class=\"num\">0\.1225</td><td>unstable</td>", page)
+    assert re.search(rf"<h3>#\d+ <code>{re.escape(unstable)}</code> <span class=\"warn\">unstable", page)
+    assert "not converged" in page and "last 5 epochs" in page
+
+
+def test_report_best_candidates_leave_out_runs_stopped_early(tmp_path):
+    url = f"sqlite:///{tmp_path / 'pruned.sqlite'}"
+    s = Store(url).open_search("p", {"task": "digits", "epochs": 10, "seeds": 1})
+    _curved(s, "relu(x)", [[0.5, 0.6, 0.7]])
+    _curved(s, "x*tanh(x)", [[0.5, 0.6, 0.72]])
+    _curved(s, "x*erf(x)", [[0.99]], status="pruned")  # stopped after one epoch, at a high score
+    page = write_report(tmp_path / "rep", storage=url).read_text()
+    best = page.split("<h2>Best candidates</h2>", 1)[1]
+    headings = re.findall(r"<h3>#\d+ <code>([^<]+)</code>", best)
+    assert headings == ["p:1"]
+    assert "1 candidate(s) stopped early" in best
+    assert "<td>pruned</td>" in page  # still listed in the leaderboard, as pruned

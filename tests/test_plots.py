@@ -123,3 +123,103 @@ def test_stored_learning_curves_are_labelled_with_their_training_seeds(tmp_path)
     fig = figure_for("fresh:0", storage=url)
     legends = [t.get_text() for ax in fig.axes if ax.get_legend() for t in ax.get_legend().get_texts()]
     assert "seed 5" in legends and "seed 6" in legends and "seed 0" not in legends
+
+
+# -- instability made visible; --out that cannot be written -------------------------
+def _read_only_folder(tmp_path):
+    """A folder this process cannot write: a chmod'ed one, or /proc where root ignores modes."""
+    import os
+
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    folder.chmod(0o555)
+    if not os.access(folder, os.W_OK):
+        return folder
+    if os.path.isdir("/proc"):
+        return __import__("pathlib").Path("/proc")
+    pytest.skip("no read-only folder available to this user")
+
+
+def _one_line_error(capsys):
+    err = capsys.readouterr().err
+    assert err.startswith("actsearch: error:") and len(err.strip().splitlines()) == 1, err
+    return err
+
+
+def test_stored_unstable_run_shows_its_swings(tmp_path):
+    from actsearch.plots import figure_for
+    from actsearch.result import Result
+    from actsearch.store import Store
+
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    s = Store(url).open_search("swings", {"task": "digits", "epochs": 8, "seeds": 2, "seed": 0})
+    runs = {"relu(x)": [[0.5, 0.6, 0.7, 0.8, 0.81, 0.8, 0.81, 0.8]] * 2,
+            "x**2*softsign(x)": [[0.5, 0.6, 0.7, 0.9, 0.6, 0.9, 0.6, 0.9], [0.5, 0.6, 0.7, 0.8, 0.7, 0.8, 0.7, 0.8]]}
+    for text, curves in runs.items():
+        c = actsearch.parse(text)
+        s.record(Result(key=c.key, text=c.text, score=0.85, seed_scores=[c_[-1] for c_ in curves], curves=curves,
+                        task="digits", fingerprint=c.fingerprint(), epochs=8, first_seed=0))
+    fig = figure_for("swings:1", storage=url)
+    ax = next(a for a in fig.axes if a.get_title().startswith("learning curves"))
+    assert ax.get_title() == "learning curves: unstable"
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    # the standard deviation of each seed's last five epochs, written out
+    for seed, tail in enumerate(([0.7, 0.9, 0.6, 0.9, 0.6, 0.9][1:], [0.7, 0.8, 0.7, 0.8, 0.7, 0.8][1:])):
+        mean = sum(tail) / 5
+        std = math.sqrt(sum((v - mean) ** 2 for v in tail) / 5)
+        assert f"seed {seed} (last 5: ±{std:.3f})" in legend
+    (shade,) = ax.patches  # the last five epochs, 4 to 8
+    # a Rectangle in newer matplotlib, a Polygon in older ones
+    xs = [shade.get_x(), shade.get_x() + shade.get_width()] if hasattr(shade, "get_width") else [
+        x for x, _ in shade.get_xy()]
+    assert (min(xs), max(xs)) == pytest.approx((3.5, 8.5))
+    calm = next(a for a in figure_for("swings:0", storage=url).axes if a.get_title().startswith("learning curves"))
+    assert calm.get_title() == "learning curves"
+
+
+def test_progress_figure_keeps_runs_stopped_early_out_of_the_best():
+    fig = progress_figure([0, 1, 3], [0.5, 0.7, 0.6], failed=[4], pruned=[(2, 0.95)])
+    (ax,) = fig.axes
+    (best,) = ax.lines
+    assert max(best.get_ydata()) == pytest.approx(0.7)  # the pruned 0.95 is not "best so far"
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "stopped early" in labels
+
+
+def test_report_out_that_cannot_be_written_is_one_line_and_leaves_nothing(tmp_path, monkeypatch, capsys):
+    from actsearch.result import Result
+    from actsearch.store import Store
+
+    monkeypatch.setattr(cli, "COMMAND_MODULES", ["report", "show"])
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    c = actsearch.parse("x*erf(x)")
+    Store(url).open_search("s", {"task": "digits", "epochs": 2, "seeds": 1}).record(
+        Result(key=c.key, text=c.text, score=0.6, seed_scores=[0.6], curves=[[0.5, 0.6]], task="digits"))
+    # the CSV's place is taken by a folder: the page must not be written alone
+    half = tmp_path / "half"
+    (half / "leaderboard.csv").mkdir(parents=True)
+    assert cli.main(["report", "--storage", url, "--out", str(half)]) == 2
+    assert "leaderboard.csv" in _one_line_error(capsys)
+    assert sorted(p.name for p in half.iterdir()) == ["leaderboard.csv"]
+    # a read-only folder, and a folder to create inside one
+    locked = _read_only_folder(tmp_path)
+    for out in (locked, locked / "new"):
+        before = sorted(p.name for p in locked.iterdir()) if locked.name == "locked" else None
+        assert cli.main(["report", "--storage", url, "--out", str(out)]) == 2
+        _one_line_error(capsys)
+        if before is not None:
+            assert sorted(p.name for p in locked.iterdir()) == before
+    # onto a file, and a search that does not exist: no folder left behind
+    (tmp_path / "file").write_text("keep")
+    assert cli.main(["report", "--storage", url, "--out", str(tmp_path / "file")]) == 2
+    _one_line_error(capsys)
+    assert (tmp_path / "file").read_text() == "keep"
+    assert cli.main(["report", "--storage", url, "--name", "zzz", "--out", str(tmp_path / "new" / "rep")]) == 2
+    _one_line_error(capsys)
+    assert not (tmp_path / "new").exists()
+    # show onto a folder named like a picture
+    (tmp_path / "pic.png").mkdir()
+    assert cli.main(["show", "x*erf(x)", "--out", str(tmp_path / "pic.png")]) == 2
+    assert "is a folder" in _one_line_error(capsys)
+    assert cli.main(["report", "--storage", url, "--out", str(tmp_path / "ok")]) == 0
+    assert sorted(p.name for p in (tmp_path / "ok").iterdir()) == ["index.html", "leaderboard.csv"]

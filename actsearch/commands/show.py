@@ -26,10 +26,6 @@ def run(args) -> int:
     out = args.out or default_png_name(args.ref)
     if not out.lower().endswith(".png"):
         raise ActsearchError(f"--out {out!r} must end in .png")
-    fig = figure_for(args.ref, storage=args.storage, search=args.search)
-    try:
-        path = save_png(fig, out)
-    except OSError as exc:
-        raise ActsearchError(f"cannot write {out!r}: {exc.strerror or exc}") from None
+    path = save_png(figure_for(args.ref, storage=args.storage, search=args.search), out)  # one-line errors
     print(f"wrote {path}")
     return 0
