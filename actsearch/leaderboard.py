@@ -313,11 +313,14 @@ def leaderboard(
     with the reference named by ``against`` (``relu``, ``gelu`` or ``silu``).
 
     Columns: ``rank, id, formula, family, score, spread, seeds, score_text, gain,
-    gain_vs, wins, p, baseline, params, kernel_ms, status, task, metric, search, key``.
+    gain_vs, wins, p, tail_std, stability, baseline, params, kernel_ms, status, task,
+    metric, search, key``.
     ``id`` (``SEARCH:NUMBER``) is what ``actsearch show`` and ``export`` accept;
     ``formula`` is canonical text (``actsearch.parse`` reads it); ``gain_vs`` names
     the reference the gain is measured against; ``wins`` and ``p`` compare seed by
-    seed with it (module docstring); ``baseline`` names the reference a row is
+    seed with it; ``tail_std`` and ``stability`` (``stable``, ``unstable``, ``not
+    converged``; None for runs stopped early or shorter than three epochs) say how much
+    its last epochs move (module docstring); ``baseline`` names the reference a row is
     (``None`` for searched candidates); ``params`` counts learnable
     parameters per activation; ``kernel_ms`` is the fused kernel's forward+backward
     time when the search recorded it, else ``NaN``.

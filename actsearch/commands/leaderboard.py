@@ -10,8 +10,9 @@ def register(subparsers) -> None:
         "leaderboard",
         help="rank the candidates of a search",
         description="Rank scored candidates (mean score over seeds, higher is better) with their gain over the "
-        "best reference activation (relu/gelu/silu) of the same task; failed candidates are listed "
-        "separately with their reasons.",
+        "best reference activation (relu/gelu/silu) of the same task, how much its last epochs swing (tail std) "
+        "and whether that is more than the references' (stability: unstable, not converged); failed candidates "
+        "are listed separately with their reasons. Pass an id (SEARCH:NUMBER) to show or export.",
     )
     p.add_argument("--storage", default=None, help="results database URL (default: sqlite:///results/actsearch.db)")
     which = p.add_mutually_exclusive_group()
