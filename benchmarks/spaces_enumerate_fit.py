@@ -8,6 +8,7 @@ times are medians of ``REPEATS`` runs.
 
 from __future__ import annotations
 
+import argparse
 import statistics
 import time
 
@@ -29,6 +30,12 @@ def _median_time(fn):
 
 
 def main() -> None:
+    global REPEATS
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--repeats", type=int, default=REPEATS, help="cold runs per figure (median)")
+    ap.add_argument("--targets", nargs="+", default=list(TARGETS), choices=list(TARGETS))
+    args = ap.parse_args()
+    REPEATS = args.repeats
     print("## grammar enumerate() of shape 1")
     print("| binary ops | trees | distinct functions | median time (s) |")
     print("| --- | --- | --- | --- |")
@@ -48,7 +55,7 @@ def main() -> None:
     print("| target | " + " | ".join(VERSIONS) + " |")
     print("| --- |" + " --- |" * len(VERSIONS))
     fit_times = []
-    for target in TARGETS:
+    for target in args.targets:
         row = []
         for version in VERSIONS:
             def run():

@@ -33,3 +33,21 @@ def test_gpu_benchmark_smoke_on_cpu(tmp_path):
         assert text.count(f"| {label} | eager |") == 2  # charlm and mnist1d-mlp
     assert "failed" not in text
     assert "{'ok': 4}" in text
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["benchmarks/export_speed.py", "--rows", "4", "--features", "16", "--repeats", "2"],
+     ["crrelu", "rational(3,2)", "polynorm"]),
+    (["benchmarks/task_accuracy.py", "--seeds", "1", "--tasks", "mnist1d-mlp", "--epochs", "1"],
+     ["| mnist1d-mlp | 1 |", "(search default)"]),
+    (["benchmarks/spaces_enumerate_fit.py", "--repeats", "1", "--targets", "gelu"],
+     ["## grammar enumerate() of shape 1", "| gelu |"]),
+    (["benchmarks/optimisers_synthetic.py", "--repeats", "3", "--bootstrap", "50", "--budget", "30"],
+     ["| random |", "| surrogate-shuffled |"]),
+    (["benchmarks/throughput.py", "--budget", "4", "--workers", "1", "--epochs", "1"],
+     ["| no Ray, 1 process |", "| Ray Tune, 1 worker |"]),
+])
+def test_benchmark_script_smoke(args, expected):
+    out = _run(args)
+    for needle in expected:
+        assert needle in out, (needle, out[-2000:])
