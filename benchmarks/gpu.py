@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -58,22 +57,10 @@ def _candidate(ref: str):
     return actsearch.preset(ref) if ref in actsearch.presets() else actsearch.parse(ref)
 
 
-def _sync(device) -> None:
-    if torch.device(device).type == "cuda":
-        torch.cuda.synchronize()
-
-
 def _median_ms(fn, repeats: int, device, warmup: int = 3) -> float:
-    for _ in range(warmup):
-        fn()
-    _sync(device)
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        _sync(device)
-        times.append(time.perf_counter() - t0)
-    return 1e3 * statistics.median(times)
+    from actsearch.compile._bench import _median_time
+
+    return 1e3 * _median_time(fn, repeats, device, warmup=warmup)
 
 
 # -- (a) kernels ----------------------------------------------------------------

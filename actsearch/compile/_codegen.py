@@ -37,7 +37,7 @@ __all__ = ["generate_source", "kernel_size_ok", "CODEGEN_VERSION", "MAX_SOURCE_C
 #: bump when the generated code changes, so cached kernels are regenerated
 #: (2: powers and repeated template arguments through temporaries, only the
 #: helpers a kernel calls)
-CODEGEN_VERSION = 2
+CODEGEN_VERSION = 3
 
 #: largest generated module source, in characters; the largest candidates of the
 #: search spaces need under 20,000 (helpers included)
@@ -123,8 +123,8 @@ def _elementwise_source(candidate) -> str:
     body = f'''
 @triton.jit
 def fwd(x_ptr, p_ptr, y_ptr, n, BLOCK: tl.constexpr):
-    pid = tl.program_id(0)
-    offs = pid.to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
+    pid = tl.program_id(0).to(tl.int64)
+    offs = pid * BLOCK + tl.arange(0, BLOCK)
     mask = offs < n
     x = tl.load(x_ptr + offs, mask=mask, other=0.0).to(tl.float32)
 {chr(10).join(fwd.lines)}
@@ -134,8 +134,8 @@ def fwd(x_ptr, p_ptr, y_ptr, n, BLOCK: tl.constexpr):
 
 @triton.jit
 def bwd(x_ptr, g_ptr, p_ptr, gx_ptr, gp_ptr, n, BLOCK: tl.constexpr):
-    pid = tl.program_id(0)
-    offs = pid.to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
+    pid = tl.program_id(0).to(tl.int64)
+    offs = pid * BLOCK + tl.arange(0, BLOCK)
     mask = offs < n
     x = tl.load(x_ptr + offs, mask=mask, other=0.0).to(tl.float32)
     g = tl.load(g_ptr + offs, mask=mask, other=0.0).to(tl.float32)
