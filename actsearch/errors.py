@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["ActsearchError", "ExpressionError", "CompileError", "StoreError", "TaskError"]
+__all__ = ["ActsearchError", "ExpressionError", "CompileError", "StoreError", "TaskError", "UnknownNameError"]
 
 
 class ActsearchError(Exception):
@@ -36,3 +36,10 @@ class StoreError(ActsearchError):
 
 class TaskError(ActsearchError):
     """A scoring task could not be found, loaded or run."""
+
+
+class UnknownNameError(ActsearchError, KeyError):
+    """An unknown space, preset, task or optimiser name (the message names the choices)."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])

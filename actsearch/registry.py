@@ -1,41 +1,48 @@
-"""Names users type -> search spaces and presets."""
+"""Names users type -> search spaces and presets; the references.
+
+Words used throughout actsearch:
+
+* a **preset** is a named candidate (``crrelu``, ``rational-gelu``, ``relu``, ...):
+  :func:`preset`, :func:`presets`;
+* the **references** are the presets every search trains first and every
+  leaderboard compares with: :data:`REFERENCES` (relu, gelu, silu), :func:`references`.
+
+Example:
+    >>> import actsearch
+    >>> from actsearch.registry import REFERENCES, references
+    >>> [c.name for c in references()] == list(REFERENCES)
+    True
+    >>> actsearch.space("nope")
+    Traceback (most recent call last):
+    actsearch.errors.UnknownNameError: unknown search space 'nope'; choose one of: entropy, grammar, polynomial, rational
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from ._lazy import load_class
-from .errors import ActsearchError
+from ._lazy import Registry, unknown_name
+from ._presets import PRESETS
+from .errors import UnknownNameError
 from .expr import Candidate
 
-__all__ = ["space", "spaces", "preset", "presets", "UnknownNameError", "REFERENCES"]
+__all__ = ["space", "spaces", "preset", "presets", "references", "UnknownNameError", "REFERENCES", "SPACES"]
 
 #: the reference presets every search trains first and every leaderboard compares with
 REFERENCES = ("relu", "gelu", "silu")
 
-#: space name -> "module:Class" under actsearch.search_spaces
-_SPACES = {
+#: search space name -> class under actsearch.search_spaces (``SPACES.register`` adds yours)
+SPACES = Registry("search space", {
     "rational": "rational:RationalSpace",
     "polynomial": "polynomial:PolynomialSpace",
     "entropy": "entropy:EntropySpace",
     "grammar": "grammar:GrammarSpace",
-}
-
-
-class UnknownNameError(ActsearchError, KeyError):
-    """An unknown space, preset, task or optimiser name."""
-
-    def __str__(self) -> str:  # KeyError would quote the message
-        return str(self.args[0])
-
-
-def _unknown(kind: str, name: str, known) -> UnknownNameError:
-    return UnknownNameError(f"unknown {kind} {name!r}; choose one of: {', '.join(sorted(known))}")
+}, "actsearch.search_spaces")
 
 
 def spaces() -> list[str]:
     """Names accepted by :func:`space`."""
-    return sorted(_SPACES)
+    return SPACES.names()
 
 
 def space(name: str, **options: Any):
@@ -47,24 +54,22 @@ def space(name: str, **options: Any):
         >>> s.sample(np.random.default_rng(0)).family
         'rational'
     """
-    target = _SPACES.get(name)
-    if target is None:
-        raise _unknown("search space", name, _SPACES)
-    return load_class("actsearch.search_spaces", target)(**options)
+    return SPACES.get(name, **options)
 
 
 def presets() -> dict[str, str]:
     """Preset name -> one-line description."""
-    from ._presets import PRESETS
-
     return {k: v.description for k, v in PRESETS.items()}
 
 
 def preset(name: str) -> Candidate:
-    """The named seed or reference function, e.g. ``crrelu`` or ``rational-gelu``."""
-    from ._presets import PRESETS
-
+    """The named candidate, e.g. ``crrelu``, ``rational-gelu`` or the reference ``relu``."""
     entry = PRESETS.get(name)
     if entry is None:
-        raise _unknown("preset", name, PRESETS)
+        raise unknown_name("preset", name, sorted(PRESETS))
     return entry.build()
+
+
+def references() -> list[Candidate]:
+    """The :data:`REFERENCES` as candidates, in order."""
+    return [preset(name) for name in REFERENCES]

@@ -19,7 +19,7 @@ import math
 import numpy as np
 from scipy.special import erf
 
-from actsearch.registry import UnknownNameError
+from actsearch._lazy import unknown_name
 
 __all__ = ["ucb", "expected_improvement", "acquire", "ACQUISITIONS"]
 
@@ -49,4 +49,4 @@ def acquire(name: str, mean, std, best: float | None = None, kappa: float = 1.0,
         return ucb(mean, std, kappa)
     if name == "ei":
         return expected_improvement(mean, std, float(np.max(mean)) if best is None else best, xi)
-    raise UnknownNameError(f"unknown acquisition {name!r}; choose one of: {', '.join(ACQUISITIONS)}")
+    raise unknown_name("acquisition", name, ACQUISITIONS)

@@ -26,7 +26,7 @@ import warnings
 
 import numpy as np
 
-from actsearch.registry import UnknownNameError
+from actsearch._lazy import unknown_name
 
 __all__ = ["SurrogateModel", "KNNModel", "GPModel", "ForestModel", "make_model", "MODELS"]
 
@@ -139,5 +139,5 @@ def make_model(name: str, seed: int = 0, **options) -> SurrogateModel:
     """A fresh model by name (``knn``, ``gp``, ``rf``)."""
     cls = MODELS.get(name)
     if cls is None:
-        raise UnknownNameError(f"unknown surrogate model {name!r}; choose one of: {', '.join(sorted(MODELS))}")
+        raise unknown_name("surrogate model", name, sorted(MODELS))
     return cls(seed=seed, **options)

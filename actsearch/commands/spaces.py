@@ -72,10 +72,9 @@ def register(subparsers) -> None:
 
 
 def _space_class(name: str):
-    from actsearch._lazy import load_class
-    from actsearch.registry import _SPACES
+    from actsearch.registry import SPACES
 
-    return load_class("actsearch.search_spaces", _SPACES[name])
+    return SPACES.load(name)
 
 
 def _summary(cls) -> str:

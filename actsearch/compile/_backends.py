@@ -28,6 +28,7 @@ from pathlib import Path
 
 import torch
 
+from actsearch._lazy import Registry
 from actsearch.errors import CompileError
 
 __all__ = ["Backend", "register_backend", "unregister_backend", "get_backend", "backend_names",
@@ -127,37 +128,28 @@ class TritonBackend(Backend):
 
 
 #: name -> backend, in registration order; ``auto`` is not a backend but a choice among them
-_TABLE: dict[str, Backend] = {b.name: b for b in (TritonBackend(), InductorBackend(), EagerBackend())}
+BACKEND_TABLE = Registry("backend", {b.name: b for b in (TritonBackend(), InductorBackend(), EagerBackend())},
+                         call=False, sort=False, error=CompileError, first=("auto",))
 
 
 def register_backend(backend: Backend, *, replace: bool = False) -> None:
     """Make ``backend`` selectable as ``compile_candidate(..., backend=backend.name)``."""
     if not isinstance(backend, Backend):
         raise CompileError(f"a backend must be an actsearch.compile.Backend instance, got {type(backend).__name__}")
-    name = backend.name
-    if not name or not isinstance(name, str) or name == "auto":
-        raise CompileError(f"a backend needs a name other than 'auto', got {name!r}")
-    if name in _TABLE and not replace:
-        raise CompileError(f"backend {name!r} is already registered (pass replace=True to replace it)")
-    _TABLE[name] = backend
+    BACKEND_TABLE.register(backend.name, backend, replace=replace)
 
 
 def unregister_backend(name: str) -> None:
     """Remove a backend added with :func:`register_backend` (built-ins stay)."""
-    if name in ("triton", "inductor", "eager"):
-        raise CompileError(f"backend {name!r} is built in and cannot be removed")
-    _TABLE.pop(name, None)
+    BACKEND_TABLE.unregister(name)
 
 
 def backend_names() -> tuple[str, ...]:
     """``auto`` and every registered backend, as ``backend=`` accepts them."""
-    return ("auto", *_TABLE)
+    return tuple(BACKEND_TABLE.choices())
 
 
 def get_backend(name: str | Backend) -> Backend:
     if isinstance(name, Backend):
         return name
-    backend = _TABLE.get(name)
-    if backend is None:
-        raise CompileError(f"unknown backend {name!r}; choose one of: {', '.join(backend_names())}")
-    return backend
+    return BACKEND_TABLE.get(name)

@@ -22,28 +22,28 @@ import os
 import sys
 from typing import Any
 
-from actsearch._lazy import load_class
+from actsearch._lazy import Registry
 from actsearch.errors import TaskError
 
 from .base import ActivationFactory, Task, TrainResult
 
-__all__ = ["Task", "TrainResult", "ActivationFactory", "get_task", "tasks", "FunctionTask", "DEFAULT_TASK"]
+__all__ = ["Task", "TrainResult", "ActivationFactory", "get_task", "tasks", "FunctionTask", "DEFAULT_TASK", "TASKS"]
 
 DEFAULT_TASK = "mnist1d-mlp"
 
-#: task name -> "module:Class" under actsearch.tasks
-_TASKS = {
+#: task name -> Task class (built-ins under actsearch.tasks, imported when asked for)
+TASKS = Registry("task", {
     "mnist1d-mlp": "mnist1d:MNIST1DMLP",
     "mnist1d-cnn": "mnist1d:MNIST1DCNN",
     "digits": "digits:DigitsCNN",
     "cifar10-resnet": "cifar10:CIFAR10ResNet",
     "charlm": "charlm:CharLM",
-}
+}, "actsearch.tasks", hint=" or 'package.module:function'")
 
 
 def tasks() -> list[str]:
-    """Built-in task names."""
-    return sorted(_TASKS)
+    """Registered task names."""
+    return TASKS.names()
 
 
 class FunctionTask(Task):
@@ -144,14 +144,7 @@ def _make_task(name: str, options: dict[str, Any]) -> Task:
         if not task.name:
             task.name = name
         return task
-    target = _TASKS.get(name)
-    if target is None:
-        from actsearch.registry import UnknownNameError
-
-        raise UnknownNameError(
-            f"unknown task {name!r}; choose one of: {', '.join(sorted(_TASKS))} or 'package.module:function'"
-        )
-    cls = load_class("actsearch.tasks", target)
+    cls = TASKS.load(name)
     try:
         return cls(**options)
     except (TypeError, ValueError) as exc:  # an unknown option, or a value that is not a number
