@@ -1,6 +1,9 @@
-"""Named presets: the seeds' functions and the reference activations, exactly.
+"""Presets: named candidates, the seeds' functions and plain activations, exactly.
 
 ``PRESETS`` maps a name to a :class:`Preset`; ``actsearch.preset(name)`` builds it.
+Three of them, relu, gelu and silu, are the references every search trains
+(:data:`actsearch.registry.REFERENCES`).  Presets are built from the search-space
+families (this module sits above :mod:`actsearch.search_spaces`).
 
 Example:
     >>> from actsearch._presets import PRESETS
@@ -33,7 +36,8 @@ class Preset:
         return _build(self.name)
 
 
-def _reference(text: str, name: str) -> Callable[[], Candidate]:
+def _plain(text: str, name: str) -> Callable[[], Candidate]:
+    # family "reference": the label stored searches and leaderboards show for plain activations
     return lambda: parse(text, family="reference", name=name)
 
 
@@ -63,10 +67,10 @@ def _poly(kind: str, name: str) -> Callable[[], Candidate]:
 
 
 _ENTRIES = [
-    Preset("relu", "ReLU, max(x, 0): reference", _reference("relu(x)", "relu")),
-    Preset("gelu", "GELU, x * Phi(x) (exact erf form): reference", _reference("gelu(x)", "gelu")),
-    Preset("silu", "SiLU / swish, x * sigmoid(x): reference", _reference("silu(x)", "silu")),
-    Preset("swish", "alias of silu", _reference("silu(x)", "swish")),
+    Preset("relu", "ReLU, max(x, 0): reference", _plain("relu(x)", "relu")),
+    Preset("gelu", "GELU, x * Phi(x) (exact erf form): reference", _plain("gelu(x)", "gelu")),
+    Preset("silu", "SiLU / swish, x * sigmoid(x): reference", _plain("silu(x)", "silu")),
+    Preset("swish", "alias of silu", _plain("silu(x)", "swish")),
     Preset("crrelu", "CRReLU (Sun et al. 2024): relu(x) + eps x exp(-x^2/2), eps = 0.01", _crrelu),
     Preset("polyrelu", "PolyReLU order 3 (PolyCom): w0 r^3 + w1 r^2 + w2 r + b, r = relu(x), w = 1/3, b = 0",
            _poly("polyrelu", "polyrelu")),

@@ -91,27 +91,6 @@ class StoreView:
         # the best run: completed before pruned, then the highest score
         return max(scored, key=lambda e: (e.result.status == "ok", e.result.score))
 
-    def reference(self, ref: str, search: str | None = None):
-        """``ref`` resolved to a :class:`actsearch._refs.Reference` with provenance."""
-        from ._refs import Reference
-        from .export import Provenance
-        from .expr import parse
-
-        e = self.entry(ref, search)
-        r = e.result
-        candidate = parse(r.text, family=r.family, name=r.name or None)
-        provenance = Provenance(
-            search=e.search,
-            trial=e.trial,
-            task=e.task or None,
-            metric=r.metric or None,
-            score=r.score if r.ok else None,
-            spread=r.spread if r.ok else None,
-            seeds=len(r.seed_scores) or None,
-            learned=[{k: float(v) for k, v in layer.items() if k in candidate.params} for layer in r.learned_params],
-        )
-        return Reference(candidate, "store", provenance, record=e)
-
 
 def open_view(url: str | None = None) -> StoreView:
     return StoreView(url)

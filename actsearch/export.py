@@ -30,13 +30,13 @@ import math
 import re
 import sys
 import textwrap
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from torch import nn
 
 from ._files import write_files
+from ._refs import Provenance, resolve
 from ._torch_source import TorchSourcePrinter
 from .errors import ActsearchError
 from .expr import Candidate
@@ -54,40 +54,24 @@ class ExportError(ActsearchError):
     """A candidate could not be exported, or an exported file could not be loaded."""
 
 
-@dataclass
-class Provenance:
-    """Where an exported candidate came from; written into the file's docstring.
-
-    ``learned`` holds the parameter values learned in the best run, one mapping per
-    activation layer in model order (empty when unknown).
-    """
-
-    search: str | None = None
-    trial: int | None = None
-    task: str | None = None
-    metric: str | None = None
-    score: float | None = None
-    spread: float | None = None
-    seeds: int | None = None
-    learned: list[dict[str, float]] = field(default_factory=list)
-
-    def lines(self) -> list[str]:
-        if self.search is None:
-            return []
-        where = f"search {_doc_safe(self.search)!r}"
-        if self.trial is not None:
-            where += f", trial {self.trial}"
-        if self.task:
-            where += f", task {_doc_safe(self.task)!r}"
-        out = [f"Found by actsearch in {where}."]
-        if self.score is not None and math.isfinite(self.score):
-            score = f"{self.score:.4f}"
-            if self.spread is not None and math.isfinite(self.spread):
-                score += f" +/- {self.spread:.4f}"
-            metric = _doc_safe(self.metric or "score")
-            seeds = f" over {self.seeds} seed{'s' if self.seeds != 1 else ''}" if self.seeds else ""
-            out.append(f"Score: {metric} {score}{seeds}.")
-        return out
+def _provenance_lines(p: Provenance) -> list[str]:
+    """The docstring lines saying where the candidate came from (none when unknown)."""
+    if p.search is None:
+        return []
+    where = f"search {_doc_safe(p.search)!r}"
+    if p.trial is not None:
+        where += f", trial {p.trial}"
+    if p.task:
+        where += f", task {_doc_safe(p.task)!r}"
+    out = [f"Found by actsearch in {where}."]
+    if p.score is not None and math.isfinite(p.score):
+        score = f"{p.score:.4f}"
+        if p.spread is not None and math.isfinite(p.spread):
+            score += f" +/- {p.spread:.4f}"
+        metric = _doc_safe(p.metric or "score")
+        seeds = f" over {p.seeds} seed{'s' if p.seeds != 1 else ''}" if p.seeds else ""
+        out.append(f"Score: {metric} {score}{seeds}.")
+    return out
 
 
 def _doc_safe(text: str) -> str:
@@ -183,7 +167,7 @@ def export_source(
 
     doc = [f"{class_name}: an activation function exported by actsearch.", ""]
     doc += _wrap(f"f(x) = {_doc_safe(formula)}", "    ", "        ") + [""]
-    doc += provenance.lines()
+    doc += _provenance_lines(provenance)
     if candidate.params:
         initial = ", ".join(f"{k}={v!r}" for k, v in candidate.params.items())
         doc += _wrap(f"Initial parameter values: {initial}.", "", "")
@@ -284,8 +268,6 @@ def export(
     Returns the path written.  ``learned=True`` needs a store reference whose best run
     recorded learned parameters.
     """
-    from ._refs import resolve
-
     ref = resolve(source, storage=storage, search=search)
     text = export_source(ref.candidate, class_name=class_name, provenance=ref.provenance, learned=learned)
     path = Path(out)
@@ -334,8 +316,6 @@ def load(
         if not path.is_file():
             raise ExportError(f"no such file: {str(path)!r}")
         return _load_file(path, args, kwargs)
-    from ._refs import resolve
-
     ref = resolve(path_or_id, storage=storage, search=search)
     candidate = ref.candidate
     layer = kwargs.pop("layer", None)

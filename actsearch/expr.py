@@ -24,15 +24,15 @@ from typing import Any, Mapping
 import numpy as np
 import sympy
 import torch
-from torch import nn
 
 from ._parser import X, param_symbol, parse_text
 from ._text import canonical_text
 from ._torch_eval import build_torch_fn
 from .errors import ExpressionError
 from .functions import is_elementwise
+from .modules import CandidateModule
 
-__all__ = ["Candidate", "CandidateModule", "parse", "probe_inputs", "X"]
+__all__ = ["Candidate", "parse", "probe_inputs", "X"]
 
 _PROBE_SEED = 20240601
 _FINGERPRINT_DIGITS = 6
@@ -218,34 +218,3 @@ def parse(
     """
     expr, values = parse_text(text, dict(params) if params else None)
     return Candidate(expr, values, family=family, name=name)
-
-
-class CandidateModule(nn.Module):
-    """Eager PyTorch module computing a candidate, parameters as ``nn.Parameter``.
-
-    Shape: any ``(*, F)`` input; output has the same shape.  Elementwise candidates
-    act on each element; row-wise ones (``rmsnorm``) normalise over the last dim.
-
-    Example:
-        >>> import torch, actsearch
-        >>> m = actsearch.parse("a*x + relu(x); a=0.1").module()
-        >>> m(torch.ones(2, 3)).shape
-        torch.Size([2, 3])
-    """
-
-    def __init__(self, candidate: Candidate, dtype: torch.dtype = torch.float32):
-        super().__init__()
-        self.candidate = candidate
-        self.params = nn.ParameterDict(
-            {k: nn.Parameter(torch.tensor(v, dtype=dtype)) for k, v in candidate.params.items()}
-        )
-        self._fn = candidate.torch_fn()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        values = {k: p.to(x.dtype) if p.dtype != x.dtype else p for k, p in self.params.items()}
-        return self._fn(x, values)
-
-    def extra_repr(self) -> str:
-        values = ", ".join(f"{k}={p.detach().item():.4g}" for k, p in self.params.items())
-        formula = self.candidate.text.split(";")[0]
-        return f"{formula!r}" + (f", {values}" if values else "")

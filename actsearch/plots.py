@@ -294,10 +294,10 @@ def _stability_of(entry, storage: str | None) -> str | None:
 
 def default_png_name(ref) -> str:
     """A file name for ``show``'s picture of ``ref``: ``crrelu.png``, ``SEARCH-12.png``, ..."""
-    from ._refs import is_store_reference
+    from ._refs import is_stored_id
 
     text = str(getattr(ref, "text", ref)).strip()
-    if is_store_reference(text) or text.replace("-", "").replace("_", "").isalnum():
+    if is_stored_id(text) or text.replace("-", "").replace("_", "").isalnum():
         stem = text
     else:
         from .expr import parse

@@ -48,12 +48,6 @@ class SearchSpace(abc.ABC):
         """True when ``candidate`` belongs to this space (used by the shared tests)."""
         return candidate.family == self.name
 
-    def baselines(self) -> list[Candidate]:
-        """The reference activations every search scores: relu, gelu, silu."""
-        from actsearch.registry import preset
-
-        return [preset("relu"), preset("gelu"), preset("silu")]
-
     def __repr__(self) -> str:
         opts = ", ".join(f"{k}={v!r}" for k, v in self.options.items())
         return f"{type(self).__name__}({opts})"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from actsearch.expr import CandidateModule
+from actsearch.modules import CandidateModule
 
 __all__ = ["EagerActivation"]
 

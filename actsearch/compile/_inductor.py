@@ -10,7 +10,7 @@ import types
 
 import torch
 
-from actsearch.expr import CandidateModule
+from actsearch.modules import CandidateModule
 
 __all__ = ["InductorActivation", "compiled_fn"]
 

@@ -21,7 +21,7 @@ import triton
 import triton.language as tl
 
 from actsearch.errors import CompileError
-from actsearch.expr import CandidateModule
+from actsearch.modules import CandidateModule
 
 from ._launch import BLOCK, FP_FUSION, MAX_ROW, num_warps, row_block
 
