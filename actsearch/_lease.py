@@ -45,6 +45,9 @@ __all__ = ["Lease", "lease_seconds", "holder", "TABLE"]
 TABLE = "actsearch_leases"
 #: the columns naming a lease's holder, set from the bound parameters of Lease.acquire
 _HOLDER = "owner = :o, host = :h, node = :d, pid = :p, since = :s"
+#: owners of the leases this process holds: a row of this pid with another owner is
+#: one whose release failed (a full disk), no longer anybody's
+_LIVE: set[str] = set()
 _DEFAULT_TTL = 30.0
 
 # the database's clock in seconds since 1970, per SQLAlchemy dialect name
@@ -105,6 +108,15 @@ def _gone(pid: int) -> bool:
         return False
 
 
+def _abandoned(row: dict, node: str) -> bool:
+    """A lease row left by a process of this machine that has ended, or by this
+    process after its release failed."""
+    if row["node"] != node:
+        return False  # another machine: only expiry tells
+    pid = int(row["pid"])
+    return _gone(pid) or (pid == os.getpid() and row["owner"] not in _LIVE)
+
+
 def holder(engine, name: str) -> dict | None:
     """The lease row of search ``name`` with ``age`` (seconds since its last
     heartbeat), or ``None`` when nobody holds it."""
@@ -151,6 +163,7 @@ class Lease:
         import sqlalchemy as sa
 
         ensure_table(self.engine)
+        _LIVE.add(self.owner)  # before the row exists: a racing thread of this process must see it alive
         params = {"n": self.name, "o": self.owner, "h": self.host, "d": _node(), "p": self.pid, "s": self.since,
                   "ttl": self.ttl}
         now = _now(self.engine)
@@ -168,7 +181,8 @@ class Lease:
                 row = holder(self.engine, self.name)
                 if row is None:
                     return self.acquire()  # released between our two statements: try again
-                if not (row["node"] == params["d"] and _gone(int(row["pid"])) and self._take(row["owner"], params)):
+                if not (_abandoned(row, params["d"]) and self._take(row["owner"], params)):
+                    _LIVE.discard(self.owner)
                     raise StoreError(busy_message(self.name, row, self.ttl)) from None
         self._thread = threading.Thread(target=_beat, args=(weakref.ref(self), self._stop, self.ttl / 3),
                                         name=f"actsearch-lease-{self.name}", daemon=True)
@@ -236,6 +250,7 @@ def _give_back(engine, name: str, owner: str, stop: threading.Event) -> None:
     import sqlalchemy as sa
 
     stop.set()
+    _LIVE.discard(owner)
     try:
         with engine.begin() as conn:
             conn.execute(sa.text(f"DELETE FROM {TABLE} WHERE search = :n AND owner = :o"), {"n": name, "o": owner})

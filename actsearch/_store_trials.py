@@ -104,13 +104,12 @@ def trial_params(params: dict[str, float], family: str, choices: tuple[str, ...]
 
 def is_recorded(trial) -> bool:
     """A finished trial that holds a result (not a running or interrupted one)."""
-    return trial.state.is_finished() and "status" in trial.user_attrs
+    return trial.state.is_finished() and "status" in trial.user_attrs and INTERRUPTED not in trial.user_attrs
 
 
 def is_inflight(trial) -> bool:
-    """A trial handed to a worker and never recorded: running, or interrupted."""
-    if "status" in trial.user_attrs:
-        return False
+    """A trial handed to a worker and never recorded: running, or interrupted (even
+    one whose recording stopped half-way: its state is what says it was recorded)."""
     from optuna.trial import TrialState
 
     return trial.state == TrialState.RUNNING or INTERRUPTED in trial.user_attrs

@@ -26,6 +26,7 @@ COMMAND_MODULES = [
     "show",
     "export",
     "report",
+    "delete",
     "bench_kernel",
     "benchmark",
 ]

@@ -389,20 +389,17 @@ class StoredSearch:
         """Save the search's state; leaving ``running`` marks its unrecorded trials
         interrupted.  After a write failed for good this is one best-effort try
         (the first error is what the user is told)."""
-        storage = self.store.storage
-
-        def write():
-            if state != "running":
-                self.close_running()
-            storage.set_study_user_attr(self.study_id, "state", state)
-
-        if self.store.failed is None:
-            self._write("saving the search's state", write)
-            return
-        try:
-            write()
-        except Exception:  # noqa: BLE001 - best effort on a store that already failed
-            pass
+        steps = [self.close_running] if state != "running" else []
+        steps.append(lambda: self._write("saving the search's state", self.store.storage.set_study_user_attr,
+                                         self.study_id, "state", state))
+        for step in steps:
+            if self.store.failed is None:
+                step()
+                continue
+            try:
+                step()
+            except Exception:  # noqa: BLE001 - best effort, each step alone, on a store that already failed
+                pass
 
     def close_running(self) -> None:
         """Mark the trials still ``RUNNING`` as interrupted (``FAIL``): their driver is gone."""

@@ -148,7 +148,9 @@ def confirm(
 def _check_resumable(view, name, search, top, seeds, first_seed) -> None:
     """Refuse resuming ``name`` as a confirmation of ``search`` with other seeds or candidates."""
     if name not in view.names():
-        raise ActsearchError(f"cannot resume confirmation {name!r}: it is not in {view.url!r}")
+        from actsearch.store import masked
+
+        raise ActsearchError(f"cannot resume confirmation {name!r}: it is not in {masked(view.url)}")
     prior = view.config(name)
     if prior.get("confirms") != search:
         raise ActsearchError(f"{name!r} is not a confirmation of search {search!r}")
