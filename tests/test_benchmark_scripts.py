@@ -46,6 +46,8 @@ def test_gpu_benchmark_smoke_on_cpu(tmp_path):
      ["| random |", "| surrogate-shuffled |"]),
     (["benchmarks/throughput.py", "--budget", "4", "--workers", "1", "--epochs", "1"],
      ["| no Ray, 1 process |", "| Ray Tune, 1 worker |"]),
+    (["benchmarks/cpu_backend.py", "--backends", "eager", "--repeats", "1", "--budget", "4", "--epochs", "1"],
+     ["| 1 | eager |", "fastest: eager"]),
 ])
 def test_benchmark_script_smoke(args, expected):
     out = _run(args)
