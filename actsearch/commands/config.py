@@ -25,6 +25,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from actsearch._files import write_files
     from actsearch._store_view import StoreView
     from actsearch.errors import ActsearchError
     from actsearch.search.config_file import stored_as_file
@@ -37,9 +38,5 @@ def run(args: argparse.Namespace) -> int:
     if args.out is None:
         print(text, end="")
         return 0
-    try:
-        with open(args.out, "w", encoding="utf-8") as fh:
-            fh.write(text)
-    except OSError as exc:
-        raise ActsearchError(f"cannot write {args.out!r}: {exc.strerror or exc}") from None
+    write_files({args.out: text})
     return 0
