@@ -61,7 +61,7 @@ import numpy as np
 
 from actsearch.errors import ActsearchError
 from actsearch.expr import Candidate, parse
-from actsearch.optimizers.base import Optimizer
+from actsearch.optimizers.base import INT, PLAIN, Optimizer
 from actsearch.result import Result
 from actsearch.search_spaces.base import SearchSpace
 
@@ -221,6 +221,7 @@ class PermutationRandom(Optimizer):
     """
 
     name = "random"
+    saved = {"asked": INT, "told": INT, "order": PLAIN}
 
     def __init__(self, space, seed: int = 0):
         super().__init__(space, seed)
@@ -242,12 +243,6 @@ class PermutationRandom(Optimizer):
 
     def tell(self, candidate: Candidate, result: Result) -> None:
         self.told += 1
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "seed": self.seed, "asked": self.asked, "told": self.told, "order": self.order}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.asked, self.told, self.order = int(state["asked"]), int(state["told"]), list(state["order"])
 
 
 class ShuffledFeatures:
@@ -360,13 +355,18 @@ def replay_runs(table: Table, optimizer: str, repeats: int = 200, budget: int | 
     ``min_evals`` evaluations: the prefix, and so every figure taken from it, is
     the same as without stopping (optimisers are causal), only cheaper.
     """
+    from threadpoolctl import threadpool_limits  # a dependency of scikit-learn
+
     space = TableSpace(table, base)
     if budget is None:
         budget = len(table.by_fingerprint)
     runs = []
-    for r in range(repeats):
-        opt = make_optimizer(optimizer, space, seed=seed + r, **(options or {}))
-        runs.append(_search(opt, table, budget, stop_at, min_evals))
+    # one thread: the models fit tens of points, where extra OpenMP/BLAS threads only
+    # spin (on a loaded 2-core machine the surrogate ran 8x slower with them)
+    with threadpool_limits(limits=1):
+        for r in range(repeats):
+            opt = make_optimizer(optimizer, space, seed=seed + r, **(options or {}))
+            runs.append(_search(opt, table, budget, stop_at, min_evals))
     return runs
 
 
