@@ -11,19 +11,25 @@ polynomial weights...) get Gaussian noise.  Each evaluated child pushes out the
 early result.  Failed results rank below every successful one.
 
 Until ``population_size`` results have been told, :meth:`ask` returns fresh samples.
-A candidate whose fingerprint was already asked is redrawn, up to ``max_tries`` times.
+A child whose fingerprint was already asked or told is redrawn, up to ``max_tries``
+times (:meth:`~actsearch.optimizers.base.Optimizer.propose_new`): told a repeat's
+result again, the population would fill with copies of its best member.
 
 Example:
     >>> import actsearch
     >>> from actsearch.optimizers.evolution import RegularizedEvolution
-    >>> opt = RegularizedEvolution(actsearch.space("grammar"), seed=0)  # doctest: +SKIP
-    >>> opt.ask().family  # doctest: +SKIP
-    'grammar'
+    >>> from actsearch.result import Result
+    >>> opt = RegularizedEvolution(actsearch.space("grammar"), seed=0, population_size=2, sample_size=1)
+    >>> for score in (0.5, 0.7):
+    ...     c = opt.ask()
+    ...     opt.tell(c, Result(key=c.key, text=c.text, score=score))
+    >>> child = opt.ask()  # the population is full: a mutation or crossover of a tournament winner
+    >>> child.family, child.fingerprint() in opt.seen
+    ('grammar', True)
 """
 
 from __future__ import annotations
 
-from typing import Any
 
 import numpy as np
 
@@ -31,7 +37,7 @@ from actsearch.errors import ActsearchError
 from actsearch.expr import Candidate
 from actsearch.result import Result
 
-from .base import Optimizer
+from .base import FINGERPRINTS, INT, Optimizer, scored
 
 __all__ = ["RegularizedEvolution", "perturb_params"]
 
@@ -78,6 +84,7 @@ class RegularizedEvolution(Optimizer):
     """
 
     name = "evolution"
+    saved = {"told": INT, "population": scored("fitness"), "seen": FINGERPRINTS}
 
     def __init__(self, space, seed: int = 0, population_size: int = 20, sample_size: int = 5,
                  crossover_prob: float = 0.25, param_mutation_prob: float = 0.5,
@@ -100,10 +107,7 @@ class RegularizedEvolution(Optimizer):
 
     # -- ask/tell ----------------------------------------------------------------
     def ask(self) -> Candidate:
-        for _ in range(self.max_tries):
-            child = self._propose()
-            if child.fingerprint() not in self.seen:
-                break
+        child = self.propose_new(self._propose, self.seen, self.max_tries)
         self.seen.add(child.fingerprint())
         return child
 
@@ -138,25 +142,3 @@ class RegularizedEvolution(Optimizer):
             if best is None or value > best_fit:
                 best, best_fit = cand, value
         return best
-
-    # -- state -------------------------------------------------------------------
-    def state_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "seed": self.seed,
-            "rng": self._rng_state(),
-            "told": self.told,
-            "population": [{"text": c.text, "family": c.family, "fitness": f} for c, f in self.population],
-            "seen": sorted(self.seen),
-        }
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        from actsearch.expr import parse
-
-        self._set_rng_state(state["rng"])
-        self.told = int(state["told"])
-        self.population = [
-            (parse(m["text"], family=m["family"]), None if m["fitness"] is None else float(m["fitness"]))
-            for m in state["population"]
-        ]
-        self.seen = set(state["seen"])

@@ -14,19 +14,25 @@ modes:
 
 ``mode="auto"`` picks ``params`` when the template has parameters, else ``choice``.
 The sampler is rebuilt before every ask with a seed drawn from ``self.rng`` and the
-study holds only what was told, so :meth:`state_dict` (the told trials: parameters,
-value, system attributes) and a replay into a fresh in-memory study with
-``study.add_trial`` continue exactly where the original stopped.  Failed results
+study holds only what was told, so the saved state (the told trials: parameters,
+value, system attributes) replayed into a fresh in-memory study with
+``study.add_trial`` continues exactly where the original stopped.  Failed results
 are told as failed trials (TPE ignores them) unless ``failure_score`` is given.
 A suggestion equal (by fingerprint) to an already-told candidate is told its known
-value internally and redrawn, up to ``max_tries`` times.
+value and redrawn, one equal to a candidate still being evaluated is failed and
+redrawn, up to ``max_tries`` suggestions in all
+(:meth:`~actsearch.optimizers.base.Optimizer.propose_new`): the study learns from
+every suggestion it makes.
 
 Example:
     >>> import actsearch
     >>> from actsearch.optimizers.optuna_opt import OptunaOptimizer
-    >>> opt = OptunaOptimizer(actsearch.space("rational"), seed=0, preset="rational-gelu")  # doctest: +SKIP
-    >>> sorted(opt.ask().params)[:2]  # doctest: +SKIP
-    ['a0', 'a1']
+    >>> opt = OptunaOptimizer(actsearch.space("entropy"), seed=0, preset="crrelu")
+    >>> opt.mode, opt.template.text
+    ('params', 'eps*x*exp(-x**2/2) + relu(x); eps=0.01')
+    >>> c = opt.ask()  # eps drawn from [0.01 - 0.5, 0.01 + 0.5]
+    >>> c.expr == opt.template.expr, -0.49 <= c.params["eps"] <= 0.51
+    (True, True)
 """
 
 from __future__ import annotations
@@ -41,7 +47,7 @@ from actsearch.errors import ActsearchError
 from actsearch.expr import Candidate
 from actsearch.result import Result
 
-from .base import Optimizer
+from .base import PLAIN, SAME, Optimizer, Saved
 
 __all__ = ["OptunaOptimizer"]
 
@@ -71,6 +77,15 @@ class OptunaOptimizer(Optimizer):
     """
 
     name = "optuna"
+    saved = {
+        "mode": SAME,
+        "template": Saved(lambda c: c.text, match=True),
+        "told": PLAIN,
+        "told_values": PLAIN,
+        # pending trials were running: they return as finished trials when told
+        "pending": Saved(lambda pending: {text: {"params": p["params"]} for text, p in pending.items()},
+                         lambda saved: {text: {"trial": None, "params": p["params"]} for text, p in saved.items()}),
+    }
 
     def __init__(self, space, seed: int = 0, sampler: str = "tpe", preset: str | None = None,
                  mode: str = "auto", width: float = 1.0, min_width: float = 0.5, pool_size: int = 256,
@@ -113,6 +128,7 @@ class OptunaOptimizer(Optimizer):
         self.told: list[dict[str, Any]] = []  # what a restore replays
         self.told_values: dict[str, float | None] = {}  # fingerprint -> value told
         self.pending: dict[str, dict[str, Any]] = {}  # text -> {"trial": n, "params": {...}}
+        self._suggested: dict[str, Any] = {}  # the study's latest suggestion: {"trial": n, "params": {...}}
 
     # -- setup -------------------------------------------------------------------
     def _template(self, rng: np.random.Generator) -> Candidate:
@@ -186,27 +202,25 @@ class OptunaOptimizer(Optimizer):
 
     # -- ask/tell ----------------------------------------------------------------
     def ask(self) -> Candidate:
-        from optuna.trial import TrialState
-
         pending_fps = {self._decode(p["params"]).fingerprint() for p in self.pending.values()}
-        for _ in range(self.max_tries):
-            self.study.sampler = self._sampler()
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                trial = self.study.ask(self.distributions)
-            params = dict(trial.params)
-            cand = self._decode(params)
-            fp = cand.fingerprint()
-            if fp in self.told_values:
-                self._finish(trial.number, params, self.told_values[fp])
-                continue
-            if fp in pending_fps:
-                frozen = self.study.tell(trial.number, state=TrialState.FAIL)
-                self._record(params, None, frozen.system_attrs)
-                continue
-            break
-        self.pending[cand.text] = {"trial": trial.number, "params": params}
+        cand = self.propose_new(self._suggest, self.told_values.keys() | pending_fps, self.max_tries,
+                                dropped=self._drop)
+        self.pending[cand.text] = self._suggested
         return cand
+
+    def _suggest(self) -> Candidate:
+        """One suggestion of the study, from a sampler seeded by ``self.rng``."""
+        self.study.sampler = self._sampler()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            trial = self.study.ask(self.distributions)
+        self._suggested = {"trial": trial.number, "params": dict(trial.params)}
+        return self._decode(self._suggested["params"])
+
+    def _drop(self, cand: Candidate) -> None:
+        """Close the trial of a repeated suggestion: the known value, or failed while in flight."""
+        number, params = self._suggested["trial"], self._suggested["params"]
+        self._finish(number, params, self.told_values.get(cand.fingerprint()))
 
     def tell(self, candidate: Candidate, result: Result) -> None:
         value = float(result.score) if result.ok else self.failure_score
@@ -244,28 +258,8 @@ class OptunaOptimizer(Optimizer):
         self.told.append(json.loads(json.dumps({"params": params, "value": value,
                                                 "system_attrs": dict(system_attrs)})))
 
-    # -- state -------------------------------------------------------------------
-    def state_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "seed": self.seed,
-            "rng": self._rng_state(),
-            "mode": self.mode,
-            "template": self.template.text,
-            "told": [dict(t) for t in self.told],
-            "told_values": dict(self.told_values),
-            "pending": {text: {"params": p["params"]} for text, p in self.pending.items()},
-        }
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        if state.get("template") != self.template.text or state.get("mode") != self.mode:
-            raise _fail("saved state was made with another template or mode "
-                        f"({state.get('template')!r}, {state.get('mode')!r}); use the same seed and options")
+    def _restored(self) -> None:
+        told, self.told = self.told, []
         self._new_study()
-        self.told = []
-        for t in state["told"]:
+        for t in told:
             self._add(t["params"], t["value"], t["system_attrs"])
-        self.told_values = dict(state["told_values"])
-        # pending trials were running: they return as finished trials when told
-        self.pending = {text: {"trial": None, "params": p["params"]} for text, p in state["pending"].items()}
-        self._set_rng_state(state["rng"])

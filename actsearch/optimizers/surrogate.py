@@ -12,20 +12,27 @@ not yet asked; otherwise ``pool_size`` candidates, half fresh samples and half
 mutations (structural, then numeric parameters) of the ``n_parents`` best so far.
 
 The model is fitted to the *ranks* of the scores (scaled to [0, 1]); failed results
-rank below every success, so the model learns to avoid their region;
-their fingerprints are never proposed again, nor is anything already asked.
+rank below every success, so the model learns to avoid their region.  Nothing
+already asked or told is proposed again (the pool leaves it out, and a fresh
+sample that repeats is redrawn, :meth:`~actsearch.optimizers.base.Optimizer.propose_new`):
+the acquisition's best would otherwise be the same candidate ask after ask.
 
 Example:
     >>> import actsearch
     >>> from actsearch.optimizers.surrogate import SurrogateOptimizer
-    >>> opt = SurrogateOptimizer(actsearch.space("grammar"), seed=0, model="rf")  # doctest: +SKIP
-    >>> opt.ask().family  # doctest: +SKIP
-    'grammar'
+    >>> from actsearch.result import Result
+    >>> space = actsearch.space("polynomial", kind="polyrelu")
+    >>> opt = SurrogateOptimizer(space, seed=0, n_initial=2, pool_size=8, n_points=8)
+    >>> for score in (0.5, 0.7):
+    ...     c = opt.ask()
+    ...     opt.tell(c, Result(key=c.key, text=c.text, score=score))
+    >>> best = opt.ask()  # the pool's candidate with the highest upper confidence bound
+    >>> space.contains(best), len(opt.history)
+    (True, 2)
 """
 
 from __future__ import annotations
 
-from typing import Any
 
 import numpy as np
 
@@ -36,7 +43,7 @@ from actsearch.surrogates.acquisition import ACQUISITIONS, acquire
 from actsearch.surrogates.features import FeatureExtractor
 from actsearch.surrogates.models import MODELS, make_model
 
-from .base import Optimizer
+from .base import FINGERPRINTS, Optimizer, scored
 from .evolution import perturb_params
 
 __all__ = ["SurrogateOptimizer"]
@@ -74,6 +81,7 @@ class SurrogateOptimizer(Optimizer):
     """
 
     name = "surrogate"
+    saved = {"history": scored("score"), "seen": FINGERPRINTS}
 
     def __init__(self, space, seed: int = 0, model: str = "knn", acquisition: str = "ucb",
                  kappa: float = 0.3, xi: float = 0.0, n_initial: int = 8, pool_size: int = 256,
@@ -117,11 +125,7 @@ class SurrogateOptimizer(Optimizer):
 
     # -- internals ---------------------------------------------------------------
     def _fresh_sample(self) -> Candidate:
-        for _ in range(self.max_tries):
-            cand = self.space.sample(self.rng)
-            if cand.fingerprint() not in self.seen:
-                return cand
-        return cand
+        return self.propose_new(lambda: self.space.sample(self.rng), self.seen, self.max_tries)
 
     def _enumerated(self) -> list[Candidate] | None:
         if not getattr(self.space, "finite", False):
@@ -180,23 +184,3 @@ class SurrogateOptimizer(Optimizer):
         value = acquire(self.acquisition, mean, std, best=best, kappa=self.kappa, xi=self.xi)
         value = np.where(np.isfinite(value), value, -np.inf)
         return pool[int(np.argmax(value))]
-
-    # -- state -------------------------------------------------------------------
-    def state_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "seed": self.seed,
-            "rng": self._rng_state(),
-            "history": [{"text": c.text, "family": c.family, "score": s} for c, s in self.history],
-            "seen": sorted(self.seen),
-        }
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        from actsearch.expr import parse
-
-        self._set_rng_state(state["rng"])
-        self.history = [
-            (parse(h["text"], family=h["family"]), None if h["score"] is None else float(h["score"]))
-            for h in state["history"]
-        ]
-        self.seen = set(state["seen"])
