@@ -28,6 +28,8 @@ __all__ = [
     "choice",
     "check_choice",
     "check_int",
+    "check_float",
+    "param_crossover",
     "reject_unknown",
     "jitter_params",
     "mix_params",
@@ -87,6 +89,16 @@ def check_int(option: str, value: Any, low: int, high: int, space: str) -> int:
     return number
 
 
+def check_float(option: str, value: Any, low: float, high: float, space: str) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise SearchSpaceError(f"{space}: option {option}={value!r} must be a number") from None
+    if not low <= number <= high:
+        raise SearchSpaceError(f"{space}: option {option}={value!r} must be between {low:g} and {high:g}")
+    return number
+
+
 def jitter_params(candidate: Candidate, rng: np.random.Generator, scale: float, floor: float = 0.01) -> Candidate:
     """Every parameter perturbed by Gaussian noise relative to its size.
 
@@ -108,3 +120,11 @@ def mix_params(a: Candidate, b: Candidate, rng: np.random.Generator) -> dict[str
         take_b = bool(rng.integers(2))
         out[k] = b.params[k] if take_b and k in b.params else v
     return out
+
+
+def param_crossover(space, a: Candidate, b: Candidate, rng: np.random.Generator) -> Candidate:
+    """``a``'s formula with parameter values mixed from both parents (:func:`mix_params`);
+    a mutation of ``b`` when ``a`` is outside ``space``."""
+    if not space.contains(a):
+        return space.mutate(b, rng)
+    return a.with_params(mix_params(a, b, rng))

@@ -9,7 +9,7 @@ better of the two wins.  Fits are cached: the same request returns the same
 coefficients in every process.
 
 Example:
-    >>> from search_spaces._fit import fit_rational
+    >>> from actsearch.search_spaces._fit import fit_rational
     >>> fit = fit_rational("gelu", "A", 5, 4)
     >>> len(fit.a), len(fit.b), fit.max_error < 1e-2
     (6, 4, True)

@@ -48,17 +48,8 @@ from actsearch._parser import X, param_symbol
 from actsearch.expr import Candidate
 from actsearch.functions import DERIVED_HEADS, FUNCTIONS
 
-from ._common import (
-    SearchSpaceError,
-    body,
-    check_choice,
-    check_int,
-    choice,
-    finish,
-    mix_params,
-    reject_unknown,
-    round_sig,
-)
+from ._common import (SearchSpaceError, body, check_choice, check_float, check_int, choice, finish, param_crossover,
+                     reject_unknown, round_sig)
 from .base import SearchSpace
 
 __all__ = ["EntropySpace", "eafo_expr", "eafo_candidate", "derivative_ratio", "BASES", "SMOOTH_BASES"]
@@ -152,12 +143,7 @@ class EntropySpace(SearchSpace):
                 f"entropy: order {self.order} needs a smooth base ({', '.join(SMOOTH_BASES)}); "
                 f"{base} has a step in f' after one correction"
             )
-        try:
-            self.scale = float(scale)
-        except (TypeError, ValueError):
-            raise SearchSpaceError(f"entropy: option scale={scale!r} must be a number") from None
-        if not 0.0 <= self.scale <= 1.0:
-            raise SearchSpaceError(f"entropy: option scale={scale!r} must be between 0 and 1")
+        self.scale = check_float("scale", scale, 0.0, 1.0, FAMILY)
 
     # -- structure ----------------------------------------------------------
     def structure(self, candidate: Candidate) -> tuple[str, int] | None:
@@ -209,6 +195,4 @@ class EntropySpace(SearchSpace):
         return eafo_candidate(base, order, [self._eps(rng, e) for e in eps])
 
     def crossover(self, a: Candidate, b: Candidate, rng: np.random.Generator) -> Candidate:
-        if not self.contains(a):
-            return self.mutate(b, rng)
-        return a.with_params(mix_params(a, b, rng))
+        return param_crossover(self, a, b, rng)

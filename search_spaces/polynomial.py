@@ -32,17 +32,8 @@ from actsearch._parser import X, param_symbol
 from actsearch.expr import Candidate
 from actsearch.functions import FUNCTIONS
 
-from ._common import (
-    SearchSpaceError,
-    body,
-    check_choice,
-    check_int,
-    choice,
-    finish,
-    jitter_params,
-    mix_params,
-    reject_unknown,
-)
+from ._common import (SearchSpaceError, body, check_choice, check_float, check_int, choice, finish, jitter_params,
+                     param_crossover, reject_unknown)
 from .base import SearchSpace
 
 __all__ = ["PolynomialSpace", "polynomial_expr", "polynomial_candidate", "KINDS", "BASES"]
@@ -125,12 +116,7 @@ class PolynomialSpace(SearchSpace):
         self.kind = check_choice("kind", kind, (*KINDS, "any"), FAMILY)
         self.order = order if order == "any" else check_int("order", order, 1, _MAX_ORDER, FAMILY)
         self.base = check_choice("base", base, (*BASES, "any"), FAMILY)
-        try:
-            self.jitter = float(jitter)
-        except (TypeError, ValueError):
-            raise SearchSpaceError(f"polynomial: option jitter={jitter!r} must be a number") from None
-        if not 0.0 <= self.jitter <= 10.0:
-            raise SearchSpaceError(f"polynomial: option jitter={jitter!r} must be between 0 and 10")
+        self.jitter = check_float("jitter", jitter, 0.0, 10.0, FAMILY)
 
     # -- structure ----------------------------------------------------------
     def structure(self, candidate: Candidate) -> tuple[str, int, str] | None:
@@ -193,6 +179,4 @@ class PolynomialSpace(SearchSpace):
         return jitter_params(candidate, rng, max(self.jitter, 0.05))
 
     def crossover(self, a: Candidate, b: Candidate, rng: np.random.Generator) -> Candidate:
-        if not self.contains(a):
-            return self.mutate(b, rng)
-        return a.with_params(mix_params(a, b, rng))
+        return param_crossover(self, a, b, rng)

@@ -35,23 +35,13 @@ import re
 import numpy as np
 import sympy
 import torch
-import torch.nn.functional as F
 
 from actsearch._parser import X, param_symbol
 from actsearch.expr import Candidate
 
-from ._common import (
-    SearchSpaceError,
-    body,
-    check_choice,
-    check_int,
-    choice,
-    finish,
-    jitter_params,
-    mix_params,
-    reject_unknown,
-)
-from ._fit import FIT_RANGE, TARGETS, VERSIONS, fit_rational, rational_numpy
+from ._common import (SearchSpaceError, body, check_choice, check_float, check_int, choice, finish, jitter_params,
+                     param_crossover, reject_unknown)
+from ._fit import FIT_RANGE, TARGETS, VERSIONS, fit_rational, rational_numpy, target_torch
 from .base import SearchSpace
 
 __all__ = ["RationalSpace", "rational_expr", "rational_candidate", "fitted_rational", "fit_error"]
@@ -103,24 +93,13 @@ def _body_text(version: str, m: int, n: int) -> str:
     return body(Candidate(rational_expr(version, m, n), params))
 
 
-_TORCH_TARGETS = {
-    "leaky_relu": lambda z: F.leaky_relu(z, 0.01),
-    "relu": torch.relu,
-    "gelu": F.gelu,
-    "swish": F.silu,
-    "tanh": torch.tanh,
-    "sigmoid": torch.sigmoid,
-    "identity": lambda z: z,
-}
-
-
 def fit_error(candidate: Candidate, target: str, points: int = 601) -> float:
     """Max |candidate - target| on [-3, 3], evaluated by the candidate's eager module
-    in float64 against torch's own ``target``."""
+    in float64 against the function table's torch form of ``target``."""
     z = torch.linspace(*FIT_RANGE, points, dtype=torch.float64)
     with torch.no_grad():
         y = candidate.module(torch.float64)(z)
-    return float((y - _TORCH_TARGETS[target](z)).abs().max())
+    return float((y - target_torch(target, z)).abs().max())
 
 
 @functools.lru_cache(maxsize=None)
@@ -189,12 +168,7 @@ class RationalSpace(SearchSpace):
         self.version = check_choice("version", version, (*VERSIONS, "any"), FAMILY)
         self.degrees = _parse_degrees(degrees)
         self.target = check_choice("target", target, (*TARGETS, "any"), FAMILY)
-        try:
-            self.jitter = float(jitter)
-        except (TypeError, ValueError):
-            raise SearchSpaceError(f"rational: option jitter={jitter!r} must be a number") from None
-        if not 0.0 <= self.jitter <= 10.0:
-            raise SearchSpaceError(f"rational: option jitter={jitter!r} must be between 0 and 10")
+        self.jitter = check_float("jitter", jitter, 0.0, 10.0, FAMILY)
 
     # -- structure ----------------------------------------------------------
     def structure(self, candidate: Candidate) -> tuple[str, int, int] | None:
@@ -248,6 +222,4 @@ class RationalSpace(SearchSpace):
         return jitter_params(candidate, rng, max(self.jitter, 0.02))
 
     def crossover(self, a: Candidate, b: Candidate, rng: np.random.Generator) -> Candidate:
-        if not self.contains(a):
-            return self.mutate(b, rng)
-        return a.with_params(mix_params(a, b, rng))
+        return param_crossover(self, a, b, rng)
