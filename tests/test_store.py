@@ -1,4 +1,5 @@
-"""The results store: round trips, trial states, foreign databases."""
+"""The results store: round trips, trial states, running trials, foreign databases, masked URLs,
+and what optuna-dashboard reads."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ import sqlite3
 import optuna
 import pytest
 
+import actsearch
+from actsearch._store_url import scrub
 from actsearch.errors import StoreError
 from actsearch.result import Result
-from actsearch.store import SCHEMA, Store
+from actsearch.store import SCHEMA, Store, masked
 
 
 @pytest.fixture
@@ -117,3 +120,84 @@ def test_foreign_databases_are_refused(tmp_path):
         store.open_search("theirs", {}, resume=True)
     assert store.searches() == []
     assert SCHEMA == "actsearch/1"
+
+
+def test_trials_run_from_hand_out_to_record(url):
+    """A started candidate is a RUNNING trial (what the dashboard shows live), not a result;
+    left running by a driver that died, it is marked interrupted on resume and stays in flight."""
+    relu, tanh = actsearch.parse("relu(x)"), actsearch.parse("a*tanh(x); a=0.5", family="rational")
+    store = Store(url)
+    lease = store.lease("s")
+    s = store.open_search("s", {"task": "digits", "epochs": 2, "seeds": 2, "space": "rational",
+                                "metric": "val_accuracy"}, lease=lease)
+    first = s.start(relu, relu.fingerprint(), protected=True)
+    s.start(tanh, tanh.fingerprint())
+    s.record(_result("relu(x)", fingerprint=relu.fingerprint()), trial=first)
+    study = optuna.load_study(study_name="s", storage=url)
+    assert study.metric_names == ["val_accuracy"]
+    done, running = study.trials
+    assert done.state.name == "COMPLETE" and running.state.name == "RUNNING"
+    assert done.datetime_start < done.datetime_complete and done.params == {"family": "custom"}
+    assert running.params == {"family": "rational", "a": 0.5}
+    assert running.distributions["a"] == optuna.distributions.FloatDistribution(-100, 100)
+    assert [r.text for r in s.results()] == ["relu(x)"]
+    assert s.inflight == [{"text": tanh.text, "family": "rational", "name": "", "protected": False}]
+    lease.release()  # its driver is gone without closing the search: the trial is still RUNNING
+    lease = Store(url).lease("s")
+    again = Store(url).open_search("s", {"task": "digits"}, resume=True, lease=lease)
+    interrupted = optuna.load_study(study_name="s", storage=url).trials[1]
+    assert interrupted.state.name == "FAIL" and "interrupted" in interrupted.user_attrs
+    assert [r.text for r in again.results()] == ["relu(x)"] and len(again.inflight) == 1
+    trial = again.start(tanh, tanh.fingerprint())
+    again.record(_result(tanh.text, fingerprint=tanh.fingerprint()), trial=trial)
+    assert again.inflight == [] and [r.text for r in again.results()] == ["relu(x)", tanh.text]
+    again.set_state("finished")
+    lease.release()
+    assert [x["n_trials"] for x in Store(url).searches()] == [2]  # recorded candidates only
+
+
+@pytest.mark.parametrize("url_in, shown, secret", [
+    ("postgresql://ana:pa55@db:5432/r", "postgresql://ana:***@db:5432/r", "pa55"),
+    ("postgresql+psycopg://ana:p%40ss:w@db/r?sslmode=require", "postgresql+psycopg://ana:***@db/r?sslmode=require",
+     "p@ss:w"),
+    ("postgresql://db/r?user=ana&password=pa55", "postgresql://db/r?user=ana&password=***", "pa55"),
+    ("postgresql://ana@db/r", "postgresql://ana@db/r", None),
+    ("postgresql://db:5432/r", "postgresql://db:5432/r", None),
+    ("sqlite:///results/actsearch.db", "sqlite:///results/actsearch.db", None),
+])
+def test_masked_urls(url_in, shown, secret):
+    assert masked(url_in) == shown
+    if secret:  # a driver's message may quote the URL or the password itself (decoded)
+        said = scrub(f"failed for {url_in}: password {secret!r} rejected", url_in)
+        assert secret not in said and url_in not in said and "***" in said
+
+
+@pytest.mark.filterwarnings("ignore:Some regimes for parameter")  # importance from 4 trials: rough, but it runs
+def test_the_dashboard_sees_a_real_search(ray_session, tmp_path):
+    """What optuna-dashboard reads, after and during a real small search: params with
+    distributions (importance works), metric names, start and end times, RUNNING trials."""
+    from actsearch.search import run_search
+    from actsearch.search.events import SearchEvents
+
+    url = "sqlite:///" + str(tmp_path / "d.db")
+    seen_running = []
+
+    class Watch(SearchEvents):
+        def trial_started(self, snapshot, text):
+            trials = optuna.load_study(study_name="dash", storage=url).trials
+            seen_running.append([t.user_attrs["text"] for t in trials if t.state.name == "RUNNING"])
+
+    outcome = run_search(task="digits", space="rational", budget=4, epochs=2, workers=2, storage=url, name="dash",
+                         references=("relu",), results_dir=str(tmp_path / "ray"), progress=Watch())
+    assert outcome.finished and len(Store(url).results("dash")) == 4
+    assert len(seen_running) == 4 and all(seen_running)
+    study = optuna.load_study(study_name="dash", storage=url)
+    assert study.metric_names == ["val_accuracy"]
+    assert [t.state.name for t in study.trials].count("RUNNING") == 0
+    for t in study.trials:
+        assert t.datetime_start < t.datetime_complete
+        assert t.params["family"] == t.user_attrs["family"]
+        if t.user_attrs["family"] == "rational":
+            assert {"a0", "b1"} <= set(t.params)
+            assert isinstance(t.distributions["a0"], optuna.distributions.FloatDistribution)
+    assert "family" in optuna.importance.get_param_importances(study)
