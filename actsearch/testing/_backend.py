@@ -25,6 +25,8 @@ import tempfile
 
 import torch
 
+from ._common import Checker
+
 __all__ = ["check_backend"]
 
 _SHAPES = ((7,), (3, 5), (2, 3, 33))
@@ -65,22 +67,13 @@ def _candidate(ref):
     return actsearch.preset(ref) if ref in actsearch.presets() else actsearch.parse(ref)
 
 
-class _Checker:
-    def __init__(self, backend, candidate):
-        self.where = f"backend {backend.name!r} on {candidate.text!r}"
-
-    def expect(self, ok: bool, what: str) -> None:
-        if not ok:
-            raise AssertionError(f"{self.where}: {what}")
-
-
 def _check_one(backend, c, dev, cache) -> None:
     from actsearch.compile import compile_candidate
     from actsearch.compile._check import check_module
     from actsearch.compile._pipeline import summary
     from actsearch.errors import CompileError
 
-    chk = _Checker(backend, c)
+    chk = Checker(f"backend {backend.name!r} on {c.text!r}")
     try:
         m = compile_candidate(c, backend=backend, device=dev, check=False, cache_dir=cache)
         other = compile_candidate(c, backend=backend, device=dev, check=False, cache_dir=cache)
