@@ -6,7 +6,7 @@ to [0, 1].  Adam, lr 3e-3, batch 64.
 Example:
     >>> import torch
     >>> from actsearch.tasks import get_task
-    >>> get_task("digits").train(torch.nn.ReLU, budget=1, seed=0)["status"]
+    >>> get_task("digits").train(torch.nn.ReLU, budget=1, seed=0).status
     'ok'
 """
 

@@ -13,7 +13,7 @@ Example:
     >>> import torch
     >>> from actsearch.tasks import get_task
     >>> out = get_task("mnist1d-mlp").train(torch.nn.ReLU, budget=1, seed=0)
-    >>> out["status"], len(out["curve"])
+    >>> out.status, len(out.curve)
     ('ok', 1)
 """
 
