@@ -15,7 +15,7 @@ Example:
     >>> import torch
     >>> from actsearch.tasks import get_task
     >>> out = get_task("charlm", steps_per_epoch=2).train(torch.nn.GELU, budget=1, seed=0)
-    >>> out["status"], out["score"] < 0
+    >>> out.status, out.score < 0
     ('ok', True)
 """
 
