@@ -48,6 +48,8 @@ def _log(name: str, line: str) -> None:
 
 def faulty(act_factory, budget, seed, report):
     """Misbehaves according to f(1) of the candidate ``x + k`` (so f(1) = 1 + k)."""
+    import socket
+
     import torch
 
     act = act_factory()
@@ -59,17 +61,40 @@ def faulty(act_factory, budget, seed, report):
         return {"score": float("nan")}
     if v == 4.0:
         raise MemoryError()
-    if v == 5.0:  # never finishes on its own; the trial timeout must stop it
+    if v == 5.0:  # never finishes on its own, and swallows everything: only a kill stops it
         while True:
-            act(torch.ones(8))
-            time.sleep(0.01)
+            try:
+                act(torch.ones(8))
+                time.sleep(0.01)
+            except:  # noqa: E722 - the point of the test
+                pass
     if v == 6.0:
         marker = os.path.join(os.environ["ACTSEARCH_FAULT_DIR"], "killed-once")
         if not os.path.exists(marker):
             open(marker, "w").close()
-            os.kill(os.getpid(), signal.SIGKILL)  # the worker process dies mid-trial
+            os.kill(os.getppid(), signal.SIGKILL)  # the Ray worker (the trial's supervisor) dies mid-trial
+            time.sleep(60)
     if v == 7.0:
         raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+    if v == 8.0:
+        time.sleep(1000)  # blocked in C: no exception can land
+    if v == 9.0:
+        a, b = socket.socketpair()
+        a.recv(1)  # blocked in C for ever
+    if v == 10.0:
+        os._exit(3)
+    if v == 11.0:
+        sys.exit(3)
+    if v == 12.0:
+        raise KeyboardInterrupt
+    if v == 13.0:
+        os.kill(os.getpid(), signal.SIGKILL)  # the process the task runs in dies: the candidate's doing
+    if v == 14.0:
+        return {"score": "high"}
+    if v == 15.0:
+        return {"score": 10**400}
+    if v == 16.0:
+        return {"curve": [0.5] * budget}
     for epoch in range(1, budget + 1):
         report(epoch, {"score": 0.5})
     return {"score": 0.5, "curve": [0.5] * budget}
@@ -193,9 +218,18 @@ def test_unreachable_ray_address_fails_fast(capsys, tmp_path, only_search):
 FAULTY = {"x + 1": ("error", "boom from the task", 1),
           "x + 2": ("nan", "non-finite", 1),
           "x + 3": ("error", "out of memory", 1),
-          "x + 4": ("timeout", "time limit of 4 s", 1),
-          "x + 5": ("ok", "", 2),  # worker killed the first time, retried once
+          "x + 4": ("timeout", "time limit of 4 s", 1),  # a bare except: around its loop
+          "x + 5": ("ok", "", 2),  # its Ray worker killed the first time: retried once
           "x + 6": ("error", "out of memory", 1),
+          "x + 7": ("timeout", "time limit of 4 s", 1),  # time.sleep(1000)
+          "x + 8": ("timeout", "time limit of 4 s", 1),  # socket recv
+          "x + 9": ("error", "the task ended the worker process with exit code 3", 1),  # os._exit(3)
+          "x + 10": ("error", "SystemExit: 3", 1),
+          "x + 11": ("error", "KeyboardInterrupt", 1),
+          "x + 12": ("error", "killed by SIGKILL", 1),
+          "x + 13": ("error", "score 'high' (str), not a number", 1),
+          "x + 14": ("error", "score too large for a float", 1),
+          "x + 15": ("error", "returned no score", 1),
           "x/(x - 0.5)": ("nan", "rejected before training", 0),
           "exp(exp(x))": ("nan", "rejected before training: non-finite output", 0),
           "x/(1 + 0.3*x + 0.9*x**2 - 0.7*x**3)": ("nan", "denominator crosses zero near x=1.9", 0),

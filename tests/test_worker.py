@@ -67,3 +67,44 @@ def test_a_trial_on_a_missing_gpu_is_an_error_result():
 def test_kernel_ms_times_the_given_dtype():
     m = actsearch.parse("x*sigmoid(x)").module()
     assert kernel_ms(m, "cpu", torch.bfloat16, shape=(8, 16), repeats=3) > 0
+
+
+# -- the supervisor: trials in a process of their own -----------------------------------
+def test_supervisor_keeps_its_process_and_recovers_from_a_stopped_trial():
+    """Trials reuse one child process; a trial Tune stops (SystemExit out of
+    tune.report) is told to stop at its next epoch, and the next trial reuses the child."""
+    from actsearch.search.supervisor import Supervisor
+
+    spec = TrialSpec(text="x*tanh(x)", task="digits", epochs=4, seeds=(0,), backend="eager", trial_timeout=120)
+    seen = []
+
+    def stop_at_first_report(progress):
+        seen.append(progress.step)
+        raise SystemExit(0)  # what tune.report raises when the scheduler stopped the trial
+
+    with Supervisor() as sup:
+        first, task_error = sup.run(spec)
+        assert first.status == "ok" and task_error == "" and len(first.curves[0]) == 4
+        with pytest.raises(SystemExit):
+            sup.run(spec, report=stop_at_first_report)
+        assert seen == [1]
+        again, _ = sup.run(spec)
+        assert again.status == "ok" and again.score == first.score  # same seed, same score
+        assert sup.starts == 1
+
+
+def test_supervisor_says_why_a_task_could_not_be_built():
+    from actsearch.search.supervisor import Supervisor
+
+    with Supervisor() as sup:
+        result, task_error = sup.run(TrialSpec(text="x", task="no_such_module_here:train", epochs=1))
+    assert result.status == "error" and "no_such_module_here" in result.message
+    assert "cannot import task module" in task_error
+
+
+def test_exit_reasons():
+    from actsearch.search.supervisor import exit_reason
+
+    assert exit_reason(3) == "the task ended the worker process with exit code 3"
+    assert "SIGSEGV" in exit_reason(-11) and "segmentation fault" in exit_reason(-11)
+    assert "SIGKILL" in exit_reason(-9)

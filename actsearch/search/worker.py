@@ -9,6 +9,13 @@ On the worker, the spec's device is resolved (``cuda`` is the GPU Ray assigned t
 the trial), the candidate is compiled for that device (``--backend auto``: Triton on
 CUDA, eager on a CPU; the pre-use check runs on the device) and the task trains
 there, data resident on the device, in the spec's precision.
+
+In a search, :func:`trainable` does not train in the Ray worker itself: it hands the
+spec to a child process it can kill (:mod:`actsearch.search.supervisor`), which runs
+:func:`evaluate`'s steps there.  Run on its own, :func:`evaluate` stops a trial at
+``trial_timeout`` with an exception raised in its thread (:class:`_Deadline`), which
+a task blocked in C or one that swallows every exception can defeat; the supervisor's
+kill cannot be defeated.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from __future__ import annotations
 import ctypes
 import json
 import math
+import os
 import statistics
 import threading
 import time
@@ -23,9 +31,13 @@ from typing import Any, Callable
 
 from .spec import FAILED_SCORE, TrialProgress, TrialSpec
 
-__all__ = ["evaluate", "trainable", "screen", "kernel_ms", "final_metrics"]
+__all__ = ["evaluate", "trainable", "screen", "kernel_ms", "final_metrics", "failed_result"]
 
 _TASKS: dict[str, Any] = {}
+
+#: the folder the worker process started in (Tune may change into a trial's folder
+#: later): the trial processes run here, where a cluster's shipped working_dir lies
+HOME = os.getcwd()
 
 #: probe inputs of the pre-training screen, and the magnitude past which an output or
 #: gradient counts as a pole/overflow (float32 training cannot recover from either)
@@ -36,6 +48,11 @@ _LIMIT = 1e8
 class TrialTimeout(BaseException):
     """Raised inside the trial's thread at the deadline.  A BaseException so that a
     task's own ``except Exception`` (TrainLoop has one) does not swallow it."""
+
+
+class TrialStopped(BaseException):
+    """Raised at the end of an epoch of a trial whose ``stop()`` says so (the
+    scheduler stopped it; nobody waits for its result any more)."""
 
 
 class _Deadline:
@@ -196,10 +213,13 @@ def _task(name: str, options: dict):
 class _Run:
     """The state of one trial while it trains: filled in by :meth:`build` and :meth:`train`."""
 
-    def __init__(self, spec: TrialSpec, report: Callable[[TrialProgress], None] | None):
-        self.spec, self.report = spec, report
+    def __init__(self, spec: TrialSpec, report: Callable[[TrialProgress], None] | None,
+                 stop: Callable[[], bool] | None = None):
+        self.spec, self.report, self.stop = spec, report, stop
         self.start = time.perf_counter()
         self.status, self.message = "ok", ""
+        #: why the task could not even be built here ("" if it was): not the candidate's fault
+        self.task_error = ""
         self.curves: list[list[float]] = []
         self.seed_scores: list[float] = []
         self.learned: list[dict[str, float]] = []
@@ -223,7 +243,11 @@ class _Run:
         torch.set_num_threads(max(1, spec.cpu_threads))
         try:
             self.runtime = Runtime(resolve_device(spec.device), spec.precision)
-            self.task = _task(spec.task, dict(spec.task_options))
+            try:
+                self.task = _task(spec.task, dict(spec.task_options))
+            except Exception as exc:  # noqa: BLE001 - it was built on the driver: this worker's environment
+                self.task_error = _failure(exc)
+                raise
             self.metric = self.task.metric
             self.candidate = parse(spec.text, family=spec.family, name=spec.name or None)
             module = compile_candidate(self.candidate, backend=spec.backend, device=self.runtime.device)
@@ -252,6 +276,8 @@ class _Run:
             curve: list[float] = []
 
             def on_epoch(epoch: int, metrics: dict, i=i, curve=curve) -> None:
+                if self.stop is not None and self.stop():
+                    raise TrialStopped()
                 curve.append(float(metrics[task.metric]))
                 step = i * spec.epochs + epoch
                 if self.report is None or step >= spec.total_steps or step not in report_steps:
@@ -312,7 +338,16 @@ def evaluate(spec: TrialSpec, report: Callable[[TrialProgress], None] | None = N
     ``report`` gets a :class:`TrialProgress` after each epoch listed in
     ``spec.report_steps`` (default: every epoch) but the last.
     """
-    run = _Run(spec, report)
+    return run_steps(spec, report)[0]
+
+
+def run_steps(spec: TrialSpec, report: Callable[[TrialProgress], None] | None = None,
+              stop: Callable[[], bool] | None = None):
+    """:func:`evaluate`, plus why the task could not be built here (``""`` if it was).
+
+    ``stop()`` is asked after every epoch; when it says so, :class:`TrialStopped`
+    ends the trial (a supervisor whose trial the scheduler stopped)."""
+    run = _Run(spec, report, stop)
     deadline = _Deadline(spec.trial_timeout)
     try:
         with deadline:
@@ -321,20 +356,51 @@ def evaluate(spec: TrialSpec, report: Callable[[TrialProgress], None] | None = N
                 run.train()
             deadline.disarm()
     except TrialTimeout:
-        run.status, run.message = "timeout", f"exceeded the per-candidate time limit of {spec.trial_timeout:g} s"
+        run.status, run.message = "timeout", timeout_message(spec)
+    return run.result(), run.task_error
+
+
+def timeout_message(spec: TrialSpec) -> str:
+    return f"exceeded the per-candidate time limit of {spec.trial_timeout:g} s"
+
+
+def failed_result(spec: TrialSpec, status: str, message: str, progress: TrialProgress | None = None,
+                  elapsed: float = 0.0):
+    """The :class:`~actsearch.result.Result` of a trial that ended without one of its
+    own (killed at its deadline, its process died): ``status`` and ``message``, with
+    the learning curves of its last ``progress`` report."""
+    from actsearch.expr import parse
+
+    run = _Run(spec, None)
+    run.start -= elapsed
+    run.status, run.message = status, message
+    try:
+        run.candidate = parse(spec.text, family=spec.family, name=spec.name or None)
+    except Exception:  # noqa: BLE001 - the driver knows the candidate anyway
+        pass
+    if progress is not None:
+        run.curves = [list(c) for c in progress.curves]
+        run.train_time = max(0.0, progress.elapsed - progress.setup_time)
     return run.result()
 
 
-def final_metrics(result, spec: TrialSpec) -> dict[str, Any]:
-    """What the trial reports last: the scheduler's score and the whole result."""
+def final_metrics(result, spec: TrialSpec, task_error: str = "") -> dict[str, Any]:
+    """What the trial reports last: the scheduler's score and the whole result
+    (and ``task_error`` when the task could not be built on the worker)."""
     score = result.score if result.score is not None else FAILED_SCORE
-    return {"step": spec.total_steps, "score": score, "done": True, "result": json.dumps(result.to_dict())}
+    out = {"step": spec.total_steps, "score": score, "done": True, "result": json.dumps(result.to_dict())}
+    if task_error:
+        out["task_error"] = task_error
+    return out
 
 
 def trainable(config: dict) -> None:
-    """The Ray Tune function trainable."""
+    """The Ray Tune function trainable: the trial runs in the supervisor's child
+    process (:mod:`actsearch.search.supervisor`), its reports forwarded to Tune."""
     from ray import tune
 
+    from .supervisor import run_trial
+
     spec = TrialSpec.from_config(config)
-    result = evaluate(spec, lambda progress: tune.report(progress.to_metrics()))
-    tune.report(final_metrics(result, spec))
+    result, task_error = run_trial(spec, lambda progress: tune.report(progress.to_metrics()))
+    tune.report(final_metrics(result, spec, task_error))
