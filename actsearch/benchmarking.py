@@ -19,7 +19,7 @@ proposals missing from the table are evaluations with a failed result.
 
 Optimisers: every name of the registry, with two replay-only names:
 
-* ``random``: the baseline, *without* replacement: a random permutation of the
+* ``random``: the optimiser the others are compared with, *without* replacement: a random permutation of the
   table's distinct functions (:class:`PermutationRandom`).  The registry's random
   search samples with replacement; under the rule above its repeats would cost
   nothing, which makes it the same distribution, but the permutation is exact.

@@ -1,9 +1,9 @@
 """A winner -> a standalone ``.py`` file defining an ``nn.Module`` that needs only torch.
 
 :func:`export` writes the file, :func:`export_source` returns its text, :func:`load`
-turns an exported file, a store reference, a preset name or a formula back into a
-module.  The generated forward pass is printed from the candidate's sympy
-expression by :class:`actsearch._torch_source.TorchSourcePrinter`; parameter values
+turns an exported file, a stored run (``SEARCH:NUMBER`` or a key), a preset name or
+a formula back into a module.  The generated forward pass is printed from the
+candidate's sympy expression by :class:`actsearch._torch_source.TorchSourcePrinter`; parameter values
 are written as float literals (no pickle, nothing evaluated at import beyond the
 class definition).
 
@@ -263,9 +263,9 @@ def export(
     storage: str | None = None,
     search: str | None = None,
 ) -> Path:
-    """Write ``source`` (a candidate, store reference, preset name or formula) to ``out``.
+    """Write ``source`` (a candidate, stored run, preset name or formula) to ``out``.
 
-    Returns the path written.  ``learned=True`` needs a store reference whose best run
+    Returns the path written.  ``learned=True`` needs a stored run whose best run
     recorded learned parameters.
     """
     ref = resolve(source, storage=storage, search=search)
@@ -304,7 +304,7 @@ def load(
     learned: bool = False,
     **kwargs: Any,
 ) -> nn.Module:
-    """A fresh module from an exported ``.py`` file, a store reference, a preset or a formula.
+    """A fresh module from an exported ``.py`` file, a stored run, a preset or a formula.
 
     For an exported file, ``args``/``kwargs`` go to its class (e.g. ``layer=2``).
     For anything else the eager ``candidate.module()`` is returned; with

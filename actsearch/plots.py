@@ -257,7 +257,7 @@ _LOOK_UP = "look up"
 
 def figure_for(ref, *, storage: str | None = None, search: str | None = None,
                stability: str | None = _LOOK_UP) -> Figure:
-    """The ``show`` figure of a store reference, preset, formula or candidate.
+    """The ``show`` figure of a stored run (``SEARCH:NUMBER`` or key), preset, formula or candidate.
 
     Stored candidates add the learning curves of their runs (one per seed) and, for
     candidates with parameters, the shape each layer learned against the initial one.
