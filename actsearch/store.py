@@ -181,13 +181,27 @@ class Store:
                         "state": study.user_attrs.get("state", ""), "n_trials": n})
         return out
 
-    def lease(self, name: str) -> Lease:
+    def lease(self, name: str, *, new: bool = False) -> Lease:
         """Take search ``name``'s lease (one driver per search; see :mod:`actsearch._lease`):
-        a :class:`StoreError` naming the holder when another driver has it."""
+        a :class:`StoreError` naming the holder when another driver has it.  With
+        ``new`` (a search about to be created), also refused when a search ``name``
+        exists already: before any work is done, not after Ray started."""
         if self.readonly:
             raise StoreError(f"results store {masked(self.url)} is open read-only: it cannot run a search")
         # _read, not _write: a refusal is an answer, not a failing store
-        return self._read(f"taking the lease of search {name!r}", lambda: Lease(self.storage.engine, name).acquire())
+        lease = self._read(f"taking the lease of search {name!r}", lambda: Lease(self.storage.engine, name).acquire())
+        try:
+            study_id = self._study_id(name) if new else None
+            if study_id is not None and not self._half_created(study_id, lease):
+                self._check_schema(study_id, name)
+                raise StoreError(self._exists(name))
+        except BaseException:
+            lease.release()
+            raise
+        return lease
+
+    def _exists(self, name: str) -> str:
+        return f"search {name!r} already exists in {masked(self.url)}; pass --resume or another --name"
 
     def open_search(self, name: str, config: dict[str, Any], resume: bool = False,
                     lease: Lease | None = None) -> "StoredSearch":
@@ -207,8 +221,7 @@ class Store:
         if study_id is not None:
             attrs = self._check_schema(study_id, name)
             if not resume:
-                raise StoreError(f"search {name!r} already exists in {masked(self.url)}; "
-                                 "pass --resume or another --name")
+                raise StoreError(self._exists(name))
             old = attrs.get("config", {})
             for field in ("task", "space", "optimizer", "epochs", "seeds", "seed"):
                 if field in config and field in old and config[field] != old[field]:
