@@ -113,6 +113,19 @@ def slow_counting(act_factory, budget, seed, report):
     return {"score": score, "curve": [score] * budget}
 
 
+#: the pytest process: the driver of the searches below (trial processes inherit it)
+DRIVER_PID = int(os.environ.setdefault("ACTSEARCH_TEST_DRIVER_PID", str(os.getpid())))
+
+
+def env_broken(**options):
+    """A task that loads in the driver but not where the trials run (a missing dependency)."""
+    if os.getpid() != DRIVER_PID:
+        raise ModuleNotFoundError("No module named 'only_on_the_driver'")
+    from actsearch.tasks import get_task
+
+    return get_task("digits", **options)
+
+
 def _key(y) -> str:
     return ",".join(f"{float(v):.4g}" for v in y)
 
@@ -210,8 +223,23 @@ def test_bad_storage(capsys, tmp_path, only_search):
 def test_unreachable_ray_address_fails_fast(capsys, tmp_path, only_search):
     url = _url(tmp_path / "s.db")
     _fails(capsys, ["--address", "127.0.0.1:1", "--storage", url], "cannot reach the Ray cluster", limit=10)
-    _fails(capsys, ["--address", "ray://127.0.0.1:1", "--storage", url], "127.0.0.1:1", limit=10)
+    err = _fails(capsys, ["--address", "ray://127.0.0.1:1", "--storage", url], "127.0.0.1:1", limit=10)
+    assert "Ray Client (ray://) addresses are not supported" in err and "HOST:PORT" in err
     assert Store(url).searches() == []  # nothing half-created
+
+
+def test_bad_loggers_and_files(capsys, tmp_path, only_search):
+    url = _url(tmp_path / "s.db")
+    _fails(capsys, ["--logger", "nope", "--storage", url], "unknown logger 'nope'", "csv, json, tensorboard")
+    _fails(capsys, ["--task", "charlm", "--task-option", "path=no-such-corpus.txt", "--storage", url],
+           "cannot read charlm text file 'no-such-corpus.txt': no such file")
+    _fails(capsys, ["--working-dir", str(tmp_path / "nowhere"), "--storage", url], "is not a folder")
+    _fails(capsys, ["--py-module", str(tmp_path / "nothing.txt"), "--storage", url], "is not a package folder")
+    assert Store(url).searches() == []
+    from actsearch.search import SearchConfig
+
+    with pytest.raises(actsearch.ActsearchError, match="Ray Tune Callback objects"):
+        SearchConfig(callbacks=[print]).check()
 
 
 # -- 2, 4, 5. failing candidates, a lost worker, numerical hazards -----------------------
@@ -239,13 +267,28 @@ FAULTY = {"x + 1": ("error", "boom from the task", 1),
 
 @pytest.fixture(scope="module")
 def faulty_search(ray_session, tmp_path_factory):
+    """The search, what it printed (nothing: Ray's messages go to its log) and its notes."""
+    import contextlib
+    import io
+
     from actsearch.search import run_search
+    from actsearch.search.events import SearchEvents
+
+    class Notes(SearchEvents):
+        def __init__(self):
+            self.notes = []
+
+        def note(self, message):
+            self.notes.append(message)
 
     url = _url(tmp_path_factory.mktemp("faulty") / "s.db")
+    events, printed = Notes(), io.StringIO()
     t0 = time.perf_counter()
-    outcome = run_search(task="test_faults:faulty", space="grammar", budget=len(FAULTY), workers=2, epochs=1,
-                         candidates=list(FAULTY), storage=url, name="faulty", references=(), early_stop=False,
-                         backend="eager", trial_timeout=4, max_failures=2)
+    with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed):
+        outcome = run_search(task="test_faults:faulty", space="grammar", budget=len(FAULTY), workers=2, epochs=1,
+                             candidates=list(FAULTY), storage=url, name="faulty", references=(), early_stop=False,
+                             backend="eager", trial_timeout=4, max_failures=2, progress=events)
+    outcome.printed, outcome.notes = printed.getvalue(), events.notes
     return outcome, url, time.perf_counter() - t0
 
 
@@ -272,6 +315,23 @@ def test_failures_are_not_retried_but_a_lost_worker_is(faulty_search):
             continue
         v = _value_at_one(actsearch.compile(actsearch.parse(text), backend="eager"))
         assert calls[v] == trained, (text, calls)
+
+
+def test_a_lost_worker_is_one_line_and_ray_speaks_to_its_log(faulty_search):
+    outcome, url, _ = faulty_search
+    log = os.path.join(os.path.dirname(url[len("sqlite:///"):]), "ray", "faulty", "ray.log")
+    assert outcome.printed == ""  # no raylet lines, no ActorDiedError traceback on the terminal
+    lost = [n for n in outcome.notes if "was lost" in n]
+    assert len(lost) == 1 and "x + 5" in lost[0] and "Tune retries the trial" in lost[0] and log in lost[0]
+    with open(log) as f:
+        assert "ActorDiedError" in f.read()
+
+
+def test_trial_loggers_are_off_unless_asked(faulty_search):
+    _, url, _ = faulty_search
+    folder = os.path.join(os.path.dirname(url[len("sqlite:///"):]), "ray", "faulty")
+    written = {name for _, _, files in os.walk(folder) for name in files}
+    assert not written & {"progress.csv", "result.json"}
 
 
 def test_kernel_ms_recorded(faulty_search):
@@ -330,6 +390,75 @@ def test_timeout_stops_a_task_that_swallows_exceptions():
                              trial_timeout=1.0), report=lambda m: None)
     assert out.status == "timeout" and "1 s" in out.message
     assert 1.0 <= time.perf_counter() - t0 < 5.0
+
+
+def test_a_task_the_workers_cannot_load_stops_the_search(ray_session, tmp_path):
+    """It loads here, not where the trials run: one line naming the cause; nothing
+    recorded against the candidates, which wait in flight for a resume."""
+    from actsearch.search import run_search
+
+    url = _url(tmp_path / "s.db")
+    with pytest.raises(actsearch.ActsearchError) as info:
+        run_search(task="test_faults:env_broken", optimizer=None, references=("relu", "gelu"), budget=2,
+                   workers=2, epochs=1, storage=url, name="env", backend="eager", early_stop=False)
+    message = str(info.value)
+    assert "\n" not in message
+    for needle in ("cannot load task 'test_faults:env_broken'", "No module named 'only_on_the_driver'",
+                   "--working-dir", "--resume"):
+        assert needle in message, message
+    search = Store(url).search("env")
+    assert search.state == "interrupted" and search.results() == []
+    assert {c["text"] for c in search.inflight} == {"relu(x)", actsearch.preset("gelu").text}
+
+
+def test_charlm_corpus_path_relative_to_where_the_search_starts(ray_session, tmp_path, monkeypatch):
+    """The README's `--task charlm --task-option path=corpus.txt`: trials run in other folders."""
+    from actsearch.search import run_search
+
+    (tmp_path / "corpus.txt").write_text("the quick brown fox jumps over the lazy dog; " * 60)
+    monkeypatch.chdir(tmp_path)
+    options = {"path": "corpus.txt", "steps_per_epoch": "2", "context": "16", "d_model": "16", "layers": "1",
+               "val_windows": "8", "batch_size": "4"}
+    outcome = run_search(task="charlm", task_options=options, optimizer=None, references=("relu",), budget=1,
+                         workers=1, epochs=1, storage=_url(tmp_path / "s.db"), name="lm", backend="eager",
+                         early_stop=False)
+    [result] = outcome.results
+    assert result.status == "ok", result.message
+    assert str(tmp_path / "corpus.txt") in result.task  # the absolute path, in the task's spec
+
+
+def test_experiment_loggers_and_callbacks(ray_session, tmp_path):
+    """--logger csv/json/tensorboard write each trial's reports; Ray Tune callbacks see the
+    trials; neither enters the stored configuration."""
+    import importlib.util
+    import json
+
+    from ray.tune import Callback
+
+    from actsearch.search import run_search
+
+    class Recorder(Callback):
+        def __init__(self):
+            self.completed = []
+
+        def on_trial_complete(self, iteration, trials, trial, **info):
+            self.completed.append(trial.config["text"])
+
+    recorder = Recorder()
+    tensorboard = importlib.util.find_spec("tensorboardX") is not None
+    url = _url(tmp_path / "s.db")
+    run_search(task="test_faults:faulty", optimizer=None, candidates=["x*tanh(x)"], references=(), budget=1,
+               workers=1, epochs=2, storage=url, name="logged", backend="eager", early_stop=False,
+               loggers=["csv", "json"] + (["tensorboard"] if tensorboard else []), callbacks=[recorder])
+    assert recorder.completed == [actsearch.parse("x*tanh(x)").text]
+    [trial_dir] = [d for d in (tmp_path / "ray" / "logged").iterdir() if d.is_dir()]
+    rows = (trial_dir / "progress.csv").read_text().splitlines()
+    assert "score" in rows[0].split(",") and len(rows) >= 2
+    last = json.loads((trial_dir / "result.json").read_text().splitlines()[-1])
+    assert last["score"] == 0.5 and json.loads(last["result"])["status"] == "ok"
+    if tensorboard:
+        assert list(trial_dir.glob("events.out.tfevents*"))
+    assert "callbacks" not in Store(url).search("logged").config
 
 
 class _FnTask:

@@ -83,8 +83,8 @@ def test_supervisor_keeps_its_process_and_recovers_from_a_stopped_trial():
         raise SystemExit(0)  # what tune.report raises when the scheduler stopped the trial
 
     with Supervisor() as sup:
-        first, task_error = sup.run(spec)
-        assert first.status == "ok" and task_error == "" and len(first.curves[0]) == 4
+        first, env_error = sup.run(spec)
+        assert first.status == "ok" and env_error == "" and len(first.curves[0]) == 4
         with pytest.raises(SystemExit):
             sup.run(spec, report=stop_at_first_report)
         assert seen == [1]
@@ -97,9 +97,19 @@ def test_supervisor_says_why_a_task_could_not_be_built():
     from actsearch.search.supervisor import Supervisor
 
     with Supervisor() as sup:
-        result, task_error = sup.run(TrialSpec(text="x", task="no_such_module_here:train", epochs=1))
+        result, env_error = sup.run(TrialSpec(text="x", task="no_such_module_here:train", epochs=1))
     assert result.status == "error" and "no_such_module_here" in result.message
-    assert "cannot import task module" in task_error
+    assert env_error.startswith("cannot load task 'no_such_module_here:train'")
+    assert "cannot import task module" in env_error
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error on a machine without a GPU")
+def test_a_missing_gpu_is_the_workers_environment_not_the_candidate():
+    from actsearch.search.worker import run_steps
+
+    result, env_error = run_steps(TrialSpec(text="x*tanh(x)", task="digits", epochs=1, device="cuda"))
+    assert result.status == "error" and env_error.startswith("cannot use device 'cuda'")
+    assert run_steps(TrialSpec(text="x*tanh(x)", task="digits", epochs=1))[1] == ""
 
 
 def test_exit_reasons():

@@ -31,11 +31,14 @@ __all__ = ["SearchConfig", "REFERENCES", "MAY_CHANGE", "resume_config", "from_st
 #: it runs, not what it measures (``budget`` may only grow)
 MAY_CHANGE = frozenset({"budget", "workers", "trial_timeout", "max_failures", "address", "device", "backend",
                         "cpus_per_trial", "gpus_per_trial", "working_dir", "py_modules", "loggers", "storage",
-                        "name", "resume", "results_dir"})
+                        "name", "resume", "results_dir", "callbacks"})
+
+#: options that may change but are not command-line options worth listing
+_NOT_SHOWN = frozenset({"storage", "name", "resume", "results_dir", "callbacks"})
 
 #: fields of the config the store keeps under other names, or not at all
 _NOT_STORED = frozenset({"storage", "name", "resume", "address", "workers", "max_failures", "results_dir", "notes",
-                         "working_dir", "py_modules", "loggers"})
+                         "working_dir", "py_modules", "loggers", "callbacks"})
 
 
 @dataclass
@@ -60,11 +63,16 @@ class SearchConfig:
         workers: parallel trials (``None``: as many as the cluster's resources allow).
         cpus_per_trial, gpus_per_trial: Ray resources of one trial; ``gpus_per_trial``
             may be a fraction (trials share a GPU); ``None``: 0.25 on CUDA, 0 on a CPU.
-        address: a Ray cluster to join (``host:port``, ``ray://host:port`` or ``auto``).
+        address: a Ray cluster to join: ``host:port`` of its head (the normal form), or
+            ``auto`` (one started on this machine with ``ray start``).  Ray Client
+            addresses (``ray://``) are refused.
         working_dir: a folder shipped to every node of the cluster (Ray's ``runtime_env``);
             ``None``: the current folder when the task is a user's ``module:function``.
         py_modules: local packages or modules shipped to every node.
-        loggers: per-trial experiment loggers (e.g. ``csv``, ``tensorboard``).
+        loggers: per-trial experiment loggers: ``csv``, ``json``, ``tensorboard`` (files
+            under ``results_dir``; off unless asked: they cost time).
+        callbacks: Ray Tune ``Callback`` objects (e.g. W&B's or MLflow's), Python API
+            only; never stored.
         storage: results store URL (``None``: ``sqlite:///results/actsearch.db``).
         name: the search's name (``None``: ``TASK-SPACE-OPTIMIZER-N``).
         resume: continue the search ``name``.
@@ -97,6 +105,7 @@ class SearchConfig:
     working_dir: str | None = None
     py_modules: list[str] = field(default_factory=list)
     loggers: list[str] = field(default_factory=list)
+    callbacks: list = field(default_factory=list)
     storage: str | None = None
     name: str | None = None
     resume: bool = False
@@ -131,6 +140,10 @@ class SearchConfig:
             raise ActsearchError(f"unknown backend {self.backend!r}; choose one of: {', '.join(BACKENDS)}")
         check_device_name(self.device)
         check_precision(self.precision)
+        from .ray_backend import check_callbacks, check_loggers
+
+        check_loggers(self.loggers)
+        check_callbacks(self.callbacks)
 
     def stored(self, *, task_spec: str, epochs: int, metric: str) -> dict[str, Any]:
         """The record the store keeps (``task_spec``, ``epochs`` and ``metric`` are
@@ -199,5 +212,5 @@ def resume_config(stored: dict[str, Any], given: dict[str, Any]) -> SearchConfig
     if conflicts:
         raise ActsearchError(f"cannot resume search {given.get('name') or base.name!r} with other settings: "
                              + "; ".join(conflicts) + ". Options that may change on a resume: "
-                             + ", ".join(sorted(MAY_CHANGE - {'storage', 'name', 'resume', 'results_dir'})))
+                             + ", ".join(sorted(MAY_CHANGE - _NOT_SHOWN)))
     return replace(base, **{**changes, "resume": True})

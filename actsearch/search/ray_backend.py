@@ -1,11 +1,18 @@
 """Running a search's trials on Ray Tune: the cluster, the resources, the scheduler.
 
 :func:`ray_cluster` starts a private local Ray instance (``address=None``) or joins
-a cluster; :func:`plan_placement` turns ``--device``, ``--workers``,
-``--cpus-per-trial`` and ``--gpus-per-trial`` into what each trial asks Ray for;
-:func:`run_trials` runs a :class:`~actsearch.search.driver.Driver` through a Tune
-``Searcher`` with ASHA (references and the user's candidates are never stopped
-early).  Trials that ask for a GPU (share) see the GPU Ray assigns them as ``cuda``.
+a cluster (``host:port`` of its head, the normal form; ``auto``); :func:`plan_placement`
+turns ``--device``, ``--workers``, ``--cpus-per-trial`` and ``--gpus-per-trial`` into
+what each trial asks Ray for; :func:`run_trials` runs a
+:class:`~actsearch.search.driver.Driver` through a Tune ``Searcher`` with ASHA
+(references and the user's candidates are never stopped early).  Trials that ask
+for a GPU (share) see the GPU Ray assigns them as ``cuda``.
+
+Ray's own messages (its loggers, the cluster's error lines, Tune's tracebacks of a
+lost worker) go to a file (``ray.log`` beside Tune's folder of the search), named in
+one line when something went wrong; errors a user can cause (an address nobody
+answers on, a cluster that wants its authentication token, a Ray Client address)
+are one line each.
 """
 
 from __future__ import annotations
@@ -15,6 +22,9 @@ import logging
 import math
 import os
 import socket
+import sys
+import threading
+import time
 from dataclasses import dataclass
 
 from actsearch.devices import check_device_name
@@ -24,7 +34,7 @@ from .driver import Driver
 from .spec import TrialProgress
 
 __all__ = ["Placement", "plan_placement", "ray_cluster", "run_trials", "check_reachable", "DEFAULT_GPU_SHARE",
-           "asha_rungs"]
+           "asha_rungs", "ray_output", "LOGGERS", "check_loggers", "check_callbacks"]
 
 #: GPU share of one trial when ``--gpus-per-trial`` is not given and trials run on
 #: CUDA: the built-in tasks are small, so four of them share a GPU
@@ -88,9 +98,13 @@ def plan_placement(device: str, resources: dict[str, float], *, workers: int | N
 
 
 def check_reachable(address: str, timeout: float = 5.0) -> None:
-    """Fail fast on a ``host:port`` nobody listens on (ray.init would retry for minutes)."""
-    target = address[len("ray://"):] if address.startswith("ray://") else address
-    host, sep, port = target.rpartition(":")
+    """Fail fast on a ``host:port`` nobody listens on (ray.init would retry for minutes),
+    and on a Ray Client address (``ray://``)."""
+    if address.startswith("ray://"):
+        raise ActsearchError(f"--address {address!r}: Ray Client (ray://) addresses are not supported (Tune would "
+                             "run the search's driver on the cluster, away from its store); run actsearch on a "
+                             "machine of the cluster with --address HOST:PORT of the head (port 6379 by default)")
+    host, sep, port = address.rpartition(":")
     if address in ("auto", "local") or not sep:
         return
     if not port.isdigit():
@@ -103,56 +117,222 @@ def check_reachable(address: str, timeout: float = 5.0) -> None:
 
 
 def _quiet_tune() -> None:
-    # the result loggers (CSV/JSON/TensorBoard per trial) cost time and disk for nothing here
+    # the result loggers (CSV/JSON/TensorBoard per trial) cost time and disk: only when asked (--logger)
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     os.environ.setdefault("TUNE_WARN_THRESHOLD_S", "1000")
     os.environ.setdefault("RAY_TRAIN_V2_ENABLED", "0")
+    # local workers stay in the folder they started in (relative paths of the user's task)
+    os.environ.setdefault("RAY_CHDIR_TO_TRIAL_DIR", "0")
     for name in ("ray", "ray.tune", "ray.train", "ray.air"):
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
+class _RayOutput:
+    """Where Ray's messages go while a search runs (see :func:`ray_output`)."""
+
+    def __init__(self, path: str):
+        import ray._private.worker as ray_worker
+
+        self.ray_worker = ray_worker
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        self.stream = open(path, "a", encoding="utf-8", errors="replace")
+        self.stream.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} actsearch (pid {os.getpid()})\n")
+        self.stream.flush()
+        self.handler = logging.StreamHandler(self.stream)
+        self.handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        self.saved: dict[str, tuple] = {}
+        self.printer = getattr(ray_worker, "print_to_stdstream", None)
+        if self.printer is not None:
+            ray_worker.print_to_stdstream = self.to_file
+        self.install()
+
+    def to_file(self, data, ignore_prefix=False) -> None:
+        """The (raylet) lines the cluster pushes to this driver (a dead worker, a lost node)."""
+        pid = data.get("pid", "")
+        self.stream.writelines(f"({pid}) {line}\n" for line in data.get("lines", ()))
+        self.stream.flush()
+
+    def install(self) -> None:
+        """Point Ray's loggers at the file (again: ray.init resets the ``ray`` logger)."""
+        names = ["ray"] + sorted(n for n, lg in logging.root.manager.loggerDict.items()
+                                 if n.startswith("ray.") and isinstance(lg, logging.Logger) and lg.handlers)
+        for name in names:
+            lg = logging.getLogger(name)
+            if name not in self.saved:
+                self.saved[name] = (lg.handlers[:], lg.propagate)
+            lg.handlers = [self.handler] if name == "ray" else []
+            lg.propagate = name != "ray"
+
+    def close(self) -> None:
+        if self.printer is not None:
+            self.ray_worker.print_to_stdstream = self.printer
+        for name, (handlers, propagate) in self.saved.items():
+            lg = logging.getLogger(name)
+            lg.handlers, lg.propagate = handlers, propagate
+        self.handler.close()
+        self.stream.close()
+
+
 @contextlib.contextmanager
-def ray_cluster(address: str | None, *, num_cpus: int | None = None, device: str = "auto"):
+def ray_output(path: str | None):
+    """Send Ray's own messages to the file ``path`` while the block runs: its Python
+    loggers (Tune's traceback of a lost worker, warnings) and the error lines the
+    cluster pushes to the driver (a dead worker or node).  ``None``: leave them be.
+    Yields an object whose ``install()`` re-applies it after a ``ray.init``."""
+    if not path:
+        yield None
+        return
+    out = _RayOutput(path)
+    try:
+        yield out
+    finally:
+        out.close()
+
+
+def _log_hint(path: str | None) -> str:
+    return f" (Ray's own messages: {path})" if path else ""
+
+
+@contextlib.contextmanager
+def ray_cluster(address: str | None, *, num_cpus: int | None = None, device: str = "auto",
+                runtime_env: dict | None = None, log_path: str | None = None):
     """Start a private local Ray instance (``address=None``) or join ``address``;
     yields the cluster's resources and shuts down what it started.
 
     A local instance never attaches to a ``ray start`` cluster running on the
     machine (``address="local"``).  ``device="cuda:N"`` shows the local instance
-    GPU N alone."""
+    GPU N alone.  ``runtime_env`` (:func:`actsearch.search.shipping.runtime_env`) is
+    the job's: what every worker gets.  Ray's own messages go to ``log_path``."""
     import ray
 
     _quiet_tune()
-    if ray.is_initialized():  # a caller's own Ray session (tests, notebooks): use it as it is
-        yield ray.cluster_resources()
+    with ray_output(log_path) as output:
+        if ray.is_initialized():  # a caller's own Ray session (tests, notebooks): use it as it is
+            yield ray.cluster_resources()
+            return
+        os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+        # local workers inherit this environment: let them import a user's --task module.
+        paths = [os.getcwd()] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+        os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
+        # ray.init keeps the handlers of its logger (the log file's): Ray's warnings go there too
+        kwargs = dict(include_dashboard=False, log_to_driver=False, configure_logging=True,
+                      logging_level=logging.WARNING if log_path else logging.ERROR)
+        env = dict(runtime_env or {})
+        if not address:
+            env.pop("env_vars", None)  # local workers inherit this process's environment
+        if env:
+            kwargs["runtime_env"] = env
+        saved_visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+        try:
+            if address:
+                _check_auth(address, log_path=log_path)
+                ray.init(address=address, **kwargs)
+            else:
+                pinned = device.startswith("cuda:")
+                if pinned:
+                    os.environ["CUDA_VISIBLE_DEVICES"] = _physical_gpu(int(device.split(":")[1]), saved_visible)
+                ray.init(address="local", num_cpus=num_cpus, **kwargs)
+        except ActsearchError:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            where = address or "a local Ray instance"
+            raise ActsearchError(f"cannot start or join {where}: {type(exc).__name__}: {_first_line(exc)}"
+                                 f"{_log_hint(log_path)}") from None
+        finally:
+            if saved_visible is None:
+                os.environ.pop("CUDA_VISIBLE_DEVICES", None)
+            else:
+                os.environ["CUDA_VISIBLE_DEVICES"] = saved_visible
+        if output is not None:
+            output.install()
+        try:
+            yield ray.cluster_resources()
+        finally:
+            ray.shutdown()
+
+
+@contextlib.contextmanager
+def _stderr_to(path: str | None):
+    """File descriptor 2 (what Ray's C++ core prints) to ``path`` for a moment."""
+    if not path:
+        yield
         return
-    os.environ.setdefault("RAY_DEDUP_LOGS", "0")
-    # local workers inherit this environment: let them import a user's --task module.
-    paths = [os.getcwd()] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
-    os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
-    kwargs = dict(include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR,
-                  configure_logging=True)
-    saved_visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    sys.stderr.flush()
+    saved = os.dup(2)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
-        if address:
-            ray.init(address=address, **kwargs)
-        else:
-            pinned = device.startswith("cuda:")
-            if pinned:
-                os.environ["CUDA_VISIBLE_DEVICES"] = _physical_gpu(int(device.split(":")[1]), saved_visible)
-            ray.init(address="local", num_cpus=num_cpus, **kwargs)
-    except Exception as exc:  # noqa: BLE001
-        where = address or "a local Ray instance"
-        raise ActsearchError(f"cannot start or join {where}: {type(exc).__name__}: {_first_line(exc)}") from None
+        os.dup2(fd, 2)
+        yield
     finally:
-        if saved_visible is None:
-            os.environ.pop("CUDA_VISIBLE_DEVICES", None)
-        else:
-            os.environ["CUDA_VISIBLE_DEVICES"] = saved_visible
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(fd)
+
+
+def _check_auth(address: str, timeout: float = 15.0, log_path: str | None = None) -> None:
+    """Ask the cluster's GCS whether it lets this process in (a fraction of a second),
+    before ray.init would retry for half a minute and print each attempt.  A cluster
+    on this machine that wants the token kept here (``~/.ray/auth_token``) gets it;
+    any other refusal is one line."""
+    if address in ("auto", "local"):
+        return  # Ray finds a local cluster and its token itself
+    with _stderr_to(log_path):  # each refused attempt is a line of Ray's C++ log
+        if not _gcs_refusal(address, timeout):
+            return
+        if (_local_host(address.rpartition(":")[0]) and os.environ.get("RAY_AUTH_MODE") is None
+                and _enable_local_token() and not _gcs_refusal(address, timeout)):
+            return
+    raise ActsearchError(f"the Ray cluster at {address!r} refused this connection: its authentication token is "
+                         "missing or wrong (Ray token authentication); set RAY_AUTH_TOKEN, or RAY_AUTH_TOKEN_PATH "
+                         "to a file, holding the cluster's token (`ray get-auth-token` on its head)")
+
+
+def _gcs_refusal(address: str, timeout: float) -> str:
+    """Why the GCS at ``address`` refuses this process for want of a token, or ``""``
+    (it lets it in, or it failed otherwise: ray.init reports that)."""
     try:
-        yield ray.cluster_resources()
-    finally:
-        ray.shutdown()
+        from ray._raylet import GcsClient
+        from ray.exceptions import AuthenticationError
+    except ImportError:
+        return ""
+    out: list[str] = []
+
+    def probe() -> None:
+        try:
+            GcsClient(address=address)
+        except AuthenticationError as exc:
+            out.append(str(exc).split(".")[0] or "authentication failed")
+        except Exception:  # noqa: BLE001 - not ours to report: ray.init says it in its words
+            pass
+
+    thread = threading.Thread(target=probe, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    return out[0] if out else ""
+
+
+def _local_host(host: str) -> bool:
+    if host in ("", "localhost", "127.0.0.1", "::1") or host.startswith("127."):
+        return True
+    try:
+        return host in {socket.gethostname(), socket.getfqdn(), socket.gethostbyname(socket.gethostname())}
+    except OSError:
+        return False
+
+
+def _enable_local_token() -> bool:
+    """Use this machine's Ray token (as ``ray.init()`` does for a cluster it finds here)."""
+    try:
+        from ray._private.authentication.authentication_token_setup import _enable_token_auth
+        from ray._raylet import AuthenticationTokenLoader
+    except ImportError:
+        return False
+    if not AuthenticationTokenLoader.instance().has_token(ignore_auth_mode=True):
+        return False
+    _enable_token_auth()
+    AuthenticationTokenLoader.instance().reset_cache()
+    return True
 
 
 def _physical_gpu(index: int, visible: str | None) -> str:
@@ -188,10 +368,51 @@ def asha_rungs(max_t: int) -> tuple[int, int, tuple[int, ...]]:
     return grace, rf, tuple(steps)
 
 
+#: ``--logger`` names -> Tune's per-trial logger callbacks (``module:Class``)
+LOGGERS = {"csv": "ray.tune.logger:CSVLoggerCallback", "json": "ray.tune.logger:JsonLoggerCallback",
+           "tensorboard": "ray.tune.logger:TBXLoggerCallback"}
+
+
+def check_loggers(names) -> None:
+    """Refuse an unknown ``--logger`` name, or tensorboard without ``tensorboardX``."""
+    import importlib.util
+
+    for name in names or ():
+        if name not in LOGGERS:
+            raise ActsearchError(f"unknown logger {name!r}; choose from: {', '.join(LOGGERS)}")
+        if name == "tensorboard" and importlib.util.find_spec("tensorboardX") is None:
+            raise ActsearchError("--logger tensorboard needs the tensorboardX package (pip install tensorboardX)")
+
+
+def check_callbacks(callbacks) -> None:
+    """Refuse anything but Ray Tune ``Callback`` objects."""
+    if not callbacks:
+        return
+    from ray.tune import Callback
+
+    for cb in callbacks:
+        if not isinstance(cb, Callback):
+            raise ActsearchError(f"callbacks must be Ray Tune Callback objects (ray.tune.Callback), "
+                                 f"not {type(cb).__name__}")
+
+
+def _logger_callbacks(names) -> list:
+    import importlib
+
+    out = []
+    for name in dict.fromkeys(names or ()):
+        module, _, cls = LOGGERS[name].partition(":")
+        out.append(getattr(importlib.import_module(module), cls)())
+    return out
+
+
 def run_trials(driver: Driver, placement: Placement, *, max_t: int, early_stop: bool, max_failures: int,
-               results_dir: str, name: str) -> None:
+               results_dir: str, name: str, loggers=(), callbacks=(), log_path: str | None = None) -> None:
     """Run the driver's trials on the Ray cluster this process is connected to, until
-    the driver has nothing more to train (or Ctrl-C)."""
+    the driver has nothing more to train (or Ctrl-C).
+
+    ``loggers`` (names of :data:`LOGGERS`) write each trial's reports under
+    ``results_dir/name/``; ``callbacks`` are the user's Ray Tune callbacks."""
     from ray import tune
     from ray.tune.schedulers import FIFOScheduler
 
@@ -205,16 +426,40 @@ def run_trials(driver: Driver, placement: Placement, *, max_t: int, early_stop: 
         scheduler = FIFOScheduler()
         driver.report_steps = ()
     resources = {"cpu": placement.cpus_per_trial, "gpu": placement.gpus_per_trial}
+    watch = _watcher_class()(driver, log_path)
     tuner = tune.Tuner(
         tune.with_resources(trainable, resources),
-        tune_config=tune.TuneConfig(search_alg=_searcher_class()(driver), scheduler=scheduler, num_samples=-1,
-                                    max_concurrent_trials=placement.workers, metric="score", mode="max",
-                                    reuse_actors=True),
+        tune_config=tune.TuneConfig(search_alg=_searcher_class()(driver, log_path), scheduler=scheduler,
+                                    num_samples=-1, max_concurrent_trials=placement.workers, metric="score",
+                                    mode="max", reuse_actors=True),
         run_config=tune.RunConfig(name=_safe(name), storage_path=os.path.abspath(results_dir),
                                   failure_config=tune.FailureConfig(max_failures=max_failures),
+                                  callbacks=[watch, *_logger_callbacks(loggers), *(callbacks or ())],
                                   verbose=0, log_to_file=False),
     )
     tuner.fit()
+
+
+def _watcher_class():
+    from ray.tune import Callback
+
+    class LostWorkers(Callback):
+        """Says in one line when a trial's Ray worker was lost and Tune retries it."""
+
+        def __init__(self, driver: Driver, log_path: str | None):
+            self.driver, self.log_path = driver, log_path
+
+        def __getstate__(self):  # pickled with Tune's config (see CandidateSearcher)
+            return {"driver": None, "log_path": self.log_path}
+
+        def on_trial_recover(self, iteration, trials, trial, **info):
+            if self.driver is None:
+                return
+            text = (trial.config or {}).get("text", "a candidate")
+            self.driver.events.note(f"the Ray worker training {text} was lost (its node died or it was killed); "
+                                    f"Tune retries the trial{_log_hint(self.log_path)}")
+
+    return LostWorkers
 
 
 def _decode(metrics: dict | None):
@@ -236,12 +481,14 @@ def _decode(metrics: dict | None):
 def _searcher_class():
     from ray.tune.search import Searcher
 
+    from actsearch.result import Result
+
     class CandidateSearcher(Searcher):
         """Wraps the driver for Ray Tune (runs in the driver process)."""
 
-        def __init__(self, driver: Driver):
+        def __init__(self, driver: Driver, log_path: str | None = None):
             super().__init__(metric="score", mode="max")
-            self.driver = driver
+            self.driver, self.log_path = driver, log_path
 
         def __getstate__(self):
             # Tune pickles its whole config for Tuner.restore, which actsearch never uses
@@ -262,12 +509,33 @@ def _searcher_class():
 
         def on_trial_complete(self, trial_id, result=None, error=False):
             try:
+                if result and result.get("env_error"):
+                    # the task builds here but not on the worker: its environment, not the
+                    # candidate; left unrecorded (in flight), so a resume trains it
+                    self._environment_failed(result["env_error"])
+                    return
                 outcome = _decode(result)
                 if error and outcome is not None and not hasattr(outcome, "status"):
                     outcome = None  # a worker that died after a progress report: not a scheduler stop
+                if error and outcome is None:
+                    outcome = Result(key="", text="", status="error",
+                                     message="its Ray worker was lost on every try (node died or the worker was "
+                                             f"killed){_log_hint(self.log_path)}")
                 self.driver.complete(trial_id, outcome)
             except Exception as exc:  # noqa: BLE001
                 self.driver.error = self.driver.error or exc
+
+        def _environment_failed(self, why: str) -> None:
+            if self.driver.error is not None:
+                return
+            task = self.driver.defaults.task
+            hint = ""
+            if why.startswith("cannot load task"):
+                hint = (" (it loads here, so the workers' environment differs: ship its folder with --working-dir "
+                        "DIR or its package with --py-module PATH)" if ":" in task else
+                        " (it loads here: install actsearch and the task's dependencies alike on every node)")
+            self.driver.error = ActsearchError(f"the Ray workers {why}{hint}; the search stopped and lost nothing: "
+                                               "--resume continues it")
 
     return CandidateSearcher
 

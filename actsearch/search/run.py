@@ -8,10 +8,16 @@ killed driver left in flight; run the :class:`~actsearch.search.driver.Driver`
 through :func:`~actsearch.search.ray_backend.run_trials`.  Ctrl-C stops Tune
 cleanly; everything recorded stays in the store.
 
-Faults: a lost worker process is retried (``max_failures``); a candidate that
-raises, returns NaN, runs out of memory or passes ``trial_timeout`` seconds is
-recorded with its status and reason and is not retried.  Before training, each
-candidate is screened on [-10, 10] (see :func:`actsearch.search.worker.screen`).
+Faults: each trial trains in a process of its own that the Ray worker supervises
+(:mod:`~actsearch.search.supervisor`).  A candidate that raises (anything), returns
+NaN or garbage, runs out of memory, ends or crashes its process, or passes
+``trial_timeout`` seconds (its process is killed) is recorded once with its status
+and reason and is not retried; only a lost Ray worker (its node died) is retried
+(``max_failures``).  A task that loads here but not on the workers stops the search
+in one line (their environment differs; nothing is recorded for it and ``--resume``
+continues).  Before training, each candidate is screened on [-10, 10] (see
+:func:`actsearch.search.worker.screen`).  Ray's own messages go to ``ray.log`` in
+Tune's folder of the search.
 
 Example (Python API, the same as ``actsearch search``)::
 
@@ -37,7 +43,8 @@ from actsearch.store import DEFAULT_URL, Store, masked
 from .config import SearchConfig, resume_config
 from .driver import Driver, QueueOnly, SearchOutcome, TrialDefaults
 from .events import SearchEvents, as_events
-from .ray_backend import check_reachable, plan_placement, ray_cluster, run_trials
+from .ray_backend import _safe, check_reachable, plan_placement, ray_cluster, run_trials
+from .shipping import runtime_env, trial_task_options
 
 __all__ = ["run_search", "stderr_progress"]
 
@@ -83,6 +90,11 @@ def run_search(config: SearchConfig | None = None, /, *,
     if config.address:
         check_reachable(config.address)  # before the store: an unreachable cluster leaves nothing behind
     task_obj = get_task(config.task, **config.task_options)
+    # what the workers get: the user's folder and packages on a cluster, paths they can open
+    shipment = runtime_env(task=config.task, address=config.address, working_dir=config.working_dir,
+                           py_modules=config.py_modules)
+    trial_options = trial_task_options(config.task_options, getattr(task_obj, "path_options", ()),
+                                       shipment.working_dir)
     epochs = int(config.epochs or task_obj.default_budget)
     if task_obj.score_epochs > epochs:
         raise ActsearchError(f"score_epochs {task_obj.score_epochs} is more than the {epochs} epochs each run "
@@ -101,14 +113,20 @@ def run_search(config: SearchConfig | None = None, /, *,
     results_dir = config.results_dir or _results_dir(url)
 
     # one driver per search: a second one is refused here, in one line, before Ray starts
-    lease = store.lease(name)
+    lease = store.lease(name, new=not config.resume)
     t_ray = time.perf_counter()
     ray_start = fit_time = 0.0
     driver = None
     num_cpus = None if config.workers is None else max(1, round(config.workers * config.cpus_per_trial))
     events.note(f"joining the Ray cluster at {config.address}" if config.address else "starting a local Ray instance")
+    if shipment.working_dir:
+        events.note(f"shipping {shipment.working_dir} to the cluster's workers")
+    for note in shipment.notes:
+        events.note(note)
+    log_path = os.path.join(os.path.abspath(results_dir), _safe(name), "ray.log")
     try:
-        with ray_cluster(config.address, num_cpus=num_cpus, device=config.device) as resources:
+        with ray_cluster(config.address, num_cpus=num_cpus, device=config.device, runtime_env=shipment.env,
+                         log_path=log_path) as resources:
             ray_start = time.perf_counter() - t_ray
             placement = plan_placement(config.device, resources, workers=config.workers,
                                        cpus_per_trial=config.cpus_per_trial, gpus_per_trial=config.gpus_per_trial,
@@ -116,12 +134,14 @@ def run_search(config: SearchConfig | None = None, /, *,
             stored_search = store.open_search(name, config.stored(task_spec=task_obj.spec, epochs=epochs,
                                                                   metric=task_obj.metric), resume=config.resume,
                                              lease=lease)
-            driver = _driver(config, stored_search, opt, user, task_obj, epochs, placement, store, events)
+            driver = _driver(config, stored_search, opt, user, task_obj, epochs, placement, store, events,
+                             trial_options)
             events.search_started(driver.snapshot(), placement.describe())
             t_fit = time.perf_counter()
             # Tune turns the first Ctrl-C into a graceful stop; one before or after it lands here
             run_trials(driver, placement, max_t=epochs * config.seeds, early_stop=config.early_stop,
-                       max_failures=config.max_failures, results_dir=results_dir, name=name)
+                       max_failures=config.max_failures, results_dir=results_dir, name=name,
+                       loggers=config.loggers, callbacks=config.callbacks, log_path=log_path)
             fit_time = time.perf_counter() - t_fit
     except KeyboardInterrupt:
         pass
@@ -145,11 +165,12 @@ def run_search(config: SearchConfig | None = None, /, *,
         finished=driver.finished, trained=driver.trained, reused=driver.reused,
         wall_time=time.perf_counter() - start,
         timings={"ray_start": ray_start, "fit": fit_time, "train": driver.train_time, "worker": driver.worker_time},
+        notes=list(shipment.notes),
     )
 
 
 def _driver(config: SearchConfig, stored, opt, user: list[Candidate], task_obj, epochs: int, placement,
-            store: Store, events: SearchEvents) -> Driver:
+            store: Store, events: SearchEvents, trial_options: dict) -> Driver:
     """The driver of ``stored``, its queue and optimiser state restored on a resume."""
     if config.resume and stored.optimizer_state:
         opt.load_state_dict(stored.optimizer_state)
@@ -166,7 +187,7 @@ def _driver(config: SearchConfig, stored, opt, user: list[Candidate], task_obj, 
             if item.get("protected"):
                 protected.add(cand.fingerprint())
     seeds = tuple(range(config.seed, config.seed + config.seeds))
-    defaults = TrialDefaults(task=config.task, task_options=dict(config.task_options), task_spec=task_obj.spec,
+    defaults = TrialDefaults(task=config.task, task_options=dict(trial_options), task_spec=task_obj.spec,
                              metric=task_obj.metric, epochs=epochs, seeds=seeds, backend=config.backend,
                              device=placement.device, precision=config.precision, early_stop=config.early_stop,
                              trial_timeout=config.trial_timeout, cpu_threads=max(1, int(placement.cpus_per_trial)))

@@ -27,7 +27,7 @@ Tune (``max_failures``); its child notices that its parent is gone and exits.
 
 Messages are JSON over a socket pair: ``{"trial", "spec"}`` and ``{"abort"}`` to the
 child; ``{"ready"}``, then ``{"trial", "progress"}``, ``{"trial", "result",
-"task_error"}`` or ``{"trial", "crash"}`` back.  Nothing here needs Ray.
+"env_error"}`` or ``{"trial", "crash"}`` back.  Nothing here needs Ray.
 
 Example::
 
@@ -206,8 +206,9 @@ class Supervisor:
 
     # -- a trial ---------------------------------------------------------------
     def run(self, spec: TrialSpec, report: Callable[[TrialProgress], None] | None = None):
-        """Train ``spec`` in the child: ``(Result, task_error)``, where ``task_error``
-        says why the task could not even be built there (``""`` if it was)."""
+        """Train ``spec`` in the child: ``(Result, env_error)``, where ``env_error``
+        says why no trial can run there (``""`` if one can: see
+        :func:`~actsearch.search.worker.run_steps`)."""
         from .worker import failed_result, timeout_message
 
         t0 = time.monotonic()
@@ -249,7 +250,7 @@ class Supervisor:
                 if "result" in msg:
                     from actsearch.result import Result
 
-                    return Result.from_dict(msg["result"]), msg.get("task_error", "")
+                    return Result.from_dict(msg["result"]), msg.get("env_error", "")
                 return failed_result(spec, "error", msg.get("crash", "the task failed"), last,
                                      time.monotonic() - start), ""
         except BaseException:
@@ -319,9 +320,9 @@ def _child(fd: int) -> None:
         tid = int(msg["trial"])
         spec = TrialSpec.from_config(msg["spec"])
         try:
-            result, task_error = worker.run_steps(
+            result, env_error = worker.run_steps(
                 spec, lambda p: send({"trial": tid, "progress": p.to_metrics()}), stop=lambda: tid in aborted)
-            send({"trial": tid, "result": result.to_dict(), "task_error": task_error})
+            send({"trial": tid, "result": result.to_dict(), "env_error": env_error})
         except worker.TrialStopped:
             send({"trial": tid, "crash": "stopped"})
         except BaseException as exc:  # noqa: BLE001 - SystemExit, KeyboardInterrupt: the task's, a result

@@ -218,8 +218,9 @@ class _Run:
         self.spec, self.report, self.stop = spec, report, stop
         self.start = time.perf_counter()
         self.status, self.message = "ok", ""
-        #: why the task could not even be built here ("" if it was): not the candidate's fault
-        self.task_error = ""
+        #: why no trial of this spec can run here ("" if one can): the task does not load, the
+        #: device is missing; this worker's environment, not the candidate
+        self.env_error = ""
         self.curves: list[list[float]] = []
         self.seed_scores: list[float] = []
         self.learned: list[dict[str, float]] = []
@@ -242,11 +243,15 @@ class _Run:
         # a worker's share of the CPUs: W workers on W cores do not oversubscribe
         torch.set_num_threads(max(1, spec.cpu_threads))
         try:
-            self.runtime = Runtime(resolve_device(spec.device), spec.precision)
+            try:
+                self.runtime = Runtime(resolve_device(spec.device), spec.precision)
+            except Exception as exc:  # noqa: BLE001 - the device the search asked for is not here
+                self.env_error = f"cannot use device {spec.device!r}: {_failure(exc)}"
+                raise
             try:
                 self.task = _task(spec.task, dict(spec.task_options))
             except Exception as exc:  # noqa: BLE001 - it was built on the driver: this worker's environment
-                self.task_error = _failure(exc)
+                self.env_error = f"cannot load task {spec.task!r}: {_failure(exc)}"
                 raise
             self.metric = self.task.metric
             self.candidate = parse(spec.text, family=spec.family, name=spec.name or None)
@@ -343,7 +348,8 @@ def evaluate(spec: TrialSpec, report: Callable[[TrialProgress], None] | None = N
 
 def run_steps(spec: TrialSpec, report: Callable[[TrialProgress], None] | None = None,
               stop: Callable[[], bool] | None = None):
-    """:func:`evaluate`, plus why the task could not be built here (``""`` if it was).
+    """:func:`evaluate`, plus why no trial can run here (``""`` if one can): the task
+    does not load, the device is missing.
 
     ``stop()`` is asked after every epoch; when it says so, :class:`TrialStopped`
     ends the trial (a supervisor whose trial the scheduler stopped)."""
@@ -357,7 +363,7 @@ def run_steps(spec: TrialSpec, report: Callable[[TrialProgress], None] | None = 
             deadline.disarm()
     except TrialTimeout:
         run.status, run.message = "timeout", timeout_message(spec)
-    return run.result(), run.task_error
+    return run.result(), run.env_error
 
 
 def timeout_message(spec: TrialSpec) -> str:
@@ -384,13 +390,13 @@ def failed_result(spec: TrialSpec, status: str, message: str, progress: TrialPro
     return run.result()
 
 
-def final_metrics(result, spec: TrialSpec, task_error: str = "") -> dict[str, Any]:
+def final_metrics(result, spec: TrialSpec, env_error: str = "") -> dict[str, Any]:
     """What the trial reports last: the scheduler's score and the whole result
-    (and ``task_error`` when the task could not be built on the worker)."""
+    (and ``env_error`` when no trial can run on the worker)."""
     score = result.score if result.score is not None else FAILED_SCORE
     out = {"step": spec.total_steps, "score": score, "done": True, "result": json.dumps(result.to_dict())}
-    if task_error:
-        out["task_error"] = task_error
+    if env_error:
+        out["env_error"] = env_error
     return out
 
 
@@ -402,5 +408,5 @@ def trainable(config: dict) -> None:
     from .supervisor import run_trial
 
     spec = TrialSpec.from_config(config)
-    result, task_error = run_trial(spec, lambda progress: tune.report(progress.to_metrics()))
-    tune.report(final_metrics(result, spec, task_error))
+    result, env_error = run_trial(spec, lambda progress: tune.report(progress.to_metrics()))
+    tune.report(final_metrics(result, spec, env_error))

@@ -116,13 +116,18 @@ class CharLM(Task):
     metric = "neg_bpc"
     default_budget = 5
     full_budget = 30
+    #: options that name files: a search hands them to its workers as paths they can open
+    path_options = ("path",)
 
     def __init__(self, path: str | None = None, steps_per_epoch: int = 100, batch_size: int = 32,
                  lr: float = 3e-3, context: int = 64, d_model: int = 64, layers: int = 2,
                  val_windows: int = 256):
-        opts = {"path": os.path.abspath(path)} if path else {}
-        super().__init__(**opts)
-        self.path = path
+        # resolved now, against the folder the task is made in: a trial may run elsewhere
+        self.path = os.path.abspath(os.path.expanduser(path)) if path else None
+        if self.path and not os.path.isfile(self.path):
+            raise TaskError(f"cannot read charlm text file {path!r}: "
+                            f"{'it is a folder' if os.path.isdir(self.path) else 'no such file'}")
+        super().__init__(**({"path": self.path} if self.path else {}))
         self.steps, self.batch_size, self.lr = int(steps_per_epoch), int(batch_size), float(lr)
         self.context, self.d_model, self.layers = int(context), int(d_model), int(layers)
         self.val_windows = int(val_windows)
