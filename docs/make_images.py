@@ -6,8 +6,10 @@ Usage::
     .venv/bin/python docs/make_images.py --storage URL --name SEARCH   # an existing one
 
 Writes ``docs/leaderboard.md`` (the top rows, Markdown), ``docs/show-best.png`` (the
-best searched candidate: shape, derivative, learning curves, learned shapes) and
-``docs/README-snippet.md`` (the commands that made them).  The search database goes
+best searched candidate: shape, derivative, learning curves, learned shapes),
+``docs/live-progress.svg`` (the live panel of ``actsearch search`` half-way through
+the search, as a terminal shows it) and ``docs/README-snippet.md`` (the commands that
+made them).  The search database goes
 to ``results/`` (git-ignored).
 """
 
@@ -22,6 +24,40 @@ ROOT = HERE.parent
 
 #: the demo search: same settings as ``actsearch search`` with these options
 SEARCH = dict(task="digits", space="rational", optimizer="random", budget=12, workers=2, seeds=2)
+
+
+def _live_snapshot(at: int, path: Path):
+    """SearchEvents that draw the live panel (with the lines above it) once ``at``
+    candidates are recorded, into an SVG, as a 110-column terminal shows it."""
+    import io
+
+    from rich.console import Console
+
+    from actsearch.commands._live import LiveDisplay
+    from actsearch.search.events import SearchEvents
+
+    class Snapshot(SearchEvents):
+        def __init__(self):
+            self.display = LiveDisplay(io.StringIO())
+            self.display.console = Console(file=io.StringIO(), width=110, record=True, force_terminal=True)
+            self.saved = False
+
+        def search_started(self, snapshot, placement):
+            # the panel is drawn once into the recording below, not kept live
+            self.display.snapshot, self.display.placement = snapshot, placement
+
+        def trial_started(self, snapshot, text):
+            self.display.snapshot = snapshot
+
+        def trial_recorded(self, snapshot, result, note=""):
+            self.display.trial_recorded(snapshot, result, note)
+            print(f"[{snapshot.done}/{snapshot.budget}] {result.status} {result.text}", flush=True)
+            if snapshot.done >= at and not self.saved:
+                self.display.console.print(self.display)
+                self.display.console.save_svg(str(path), title="actsearch search")
+                self.saved = True
+
+    return Snapshot()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,7 +80,8 @@ def main(argv: list[str] | None = None) -> int:
         flags = [f"--{k} {v}" for k, v in SEARCH.items()]
         commands.append("actsearch search " + " ".join(flags) + f" --name {name}")
         print("running:", commands[-1], flush=True)
-        outcome = run_search(**SEARCH, storage=storage, name=name, progress=lambda line: print(line, flush=True))
+        outcome = run_search(**SEARCH, storage=storage, name=name,
+                             progress=_live_snapshot(SEARCH["budget"] // 2, HERE / "live-progress.svg"))
         print(f"search took {outcome.wall_time:.0f} s", flush=True)
 
     from actsearch.leaderboard import failures, leaderboard, render
