@@ -76,7 +76,18 @@ def _now(engine) -> str:
 def ensure_table(engine) -> None:
     import sqlalchemy as sa
 
-    # CREATE TABLE IF NOT EXISTS is atomic on both engines; two first drivers may both run it
+    try:
+        _create_table(engine)
+    except sa.exc.DBAPIError:
+        # PostgreSQL's IF NOT EXISTS is not safe against a racing creator (a duplicate
+        # pg_type row): the race's loser finds the winner's table
+        if TABLE not in sa.inspect(engine).get_table_names():
+            raise
+
+
+def _create_table(engine) -> None:
+    import sqlalchemy as sa
+
     with engine.begin() as conn:
         conn.execute(sa.text(
             f"CREATE TABLE IF NOT EXISTS {TABLE} (search VARCHAR(512) PRIMARY KEY, owner VARCHAR(64) NOT NULL, "

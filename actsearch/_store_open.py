@@ -85,10 +85,20 @@ def _tables_sqlite(path: str) -> tuple[set[str], bool]:
     raise sqlite3.OperationalError("unable to open database file")
 
 
+def _engine_kwargs(url: str) -> dict:
+    if url.startswith("sqlite"):
+        return {"connect_args": {"timeout": BUSY_TIMEOUT}}
+    kwargs = {"pool_pre_ping": True}  # a connection the server dropped is replaced, not used
+    if url.startswith("postgresql") and "connect_timeout" not in url:
+        # an unreachable host fails within the retry window instead of after TCP's minutes
+        kwargs["connect_args"] = {"connect_timeout": 10}
+    return kwargs
+
+
 def _tables_engine(url: str) -> tuple[set[str], bool]:
     import sqlalchemy
 
-    engine = sqlalchemy.create_engine(url)
+    engine = sqlalchemy.create_engine(url, **_engine_kwargs(url))
     try:
         with engine.connect() as conn:
             names = set(sqlalchemy.inspect(conn).get_table_names())
@@ -151,13 +161,9 @@ def open_storage(url: str, readonly: bool = False):
         raise StoreError(f"{masked(url)} holds no actsearch search")
     tries = readonly_urls(path) if (readonly and path is not None) else [eurl]
     for i, target in enumerate(tries):
-        kwargs = {}
-        if target.startswith("sqlite"):
-            kwargs["connect_args"] = {"timeout": BUSY_TIMEOUT}
-        else:
-            kwargs["pool_pre_ping"] = True  # a connection the server dropped is replaced, not used
         try:
-            storage = optuna.storages.RDBStorage(target, engine_kwargs=kwargs, skip_table_creation=readonly)
+            storage = optuna.storages.RDBStorage(target, engine_kwargs=_engine_kwargs(target),
+                                                 skip_table_creation=readonly)
             if readonly:
                 storage.get_all_studies()  # mode=ro fails only at the first read
             elif path is not None:
