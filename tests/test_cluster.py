@@ -143,3 +143,52 @@ def test_a_wrong_token_is_one_line(head, tmp_path):
     assert "RAY_AUTH_TOKEN" in errors[0]
     assert "gcs_client" not in proc.stderr and "Traceback" not in proc.stderr, proc.stderr[-3000:]
     assert took < 30
+
+
+# -- what a search ships (no cluster needed) -----------------------------------------------
+def _sparse(path, size):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as f:
+        f.truncate(size)
+
+
+def test_what_is_shipped_and_what_is_left_behind(tmp_path, monkeypatch):
+    from actsearch.search import shipping
+
+    (tmp_path / "mytask.py").write_text("def train(*a): pass\n")
+    (tmp_path / ".gitignore").write_text("data/\n")
+    _sparse(tmp_path / "big.bin", shipping.LARGE_FILE + 1)                # left behind, named
+    _sparse(tmp_path / "data" / "huge.bin", 2 * shipping.LARGE_FILE)      # .gitignore'd: Ray leaves it anyway
+    _sparse(tmp_path / ".venv" / "lib" / "torch.so", 3 * shipping.LARGE_FILE)
+    _sparse(tmp_path / "results" / "actsearch.db", 3 * shipping.LARGE_FILE)
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text("")
+    monkeypatch.chdir(tmp_path)
+
+    local = shipping.runtime_env(task="mytask:train", address=None)
+    assert "working_dir" not in local.env and local.working_dir is None  # a local instance needs nothing
+    assert shipping.runtime_env(task="digits", address="10.0.0.1:6379").working_dir is None  # a built-in task
+    shipped = shipping.runtime_env(task="mytask:train", address="10.0.0.1:6379", py_modules=["pkg"])
+    assert shipped.env["working_dir"] == str(tmp_path) == shipped.working_dir
+    assert {".git", ".venv", "results", "/big.bin"} <= set(shipped.env["excludes"])
+    assert shipped.env["py_modules"] == [str(tmp_path / "pkg")]
+    assert shipped.env["env_vars"] == {"RAY_CHDIR_TO_TRIAL_DIR": "0"}
+    [note] = shipped.notes
+    assert "big.bin (50 MiB)" in note and "huge.bin" not in note and "torch.so" not in note
+
+    monkeypatch.setattr(shipping, "_ray_limit", lambda: 10)
+    with pytest.raises(shipping.ActsearchError, match="Ray ships at most"):
+        shipping.runtime_env(task="mytask:train", address="10.0.0.1:6379")
+    monkeypatch.setattr(shipping, "MAX_FILES", 1)
+    with pytest.raises(shipping.ActsearchError, match="more than 1 files"):
+        shipping.runtime_env(task="mytask:train", address="10.0.0.1:6379")
+
+
+def test_path_options_reach_the_workers_as_paths_they_can_open(tmp_path):
+    from actsearch.search.shipping import trial_task_options
+
+    inside, outside = str(tmp_path / "data" / "corpus.txt"), "/srv/shared/corpus.txt"
+    assert trial_task_options({"path": inside, "lr": "0.1"}, ("path",), str(tmp_path)) == \
+        {"path": os.path.join("data", "corpus.txt"), "lr": "0.1"}  # inside the shipped folder: relative
+    assert trial_task_options({"path": outside}, ("path",), str(tmp_path)) == {"path": outside}
+    assert trial_task_options({"lr": "0.1"}, ("path",), None) == {"lr": "0.1"}
