@@ -150,21 +150,10 @@ def test_a_search_into_postgres_reads_back(pg, ray_session, capsys, tmp_path):
 
 
 def test_the_lease_is_atomic_on_postgres(pg):
+    from test_store_faults import race_for_lease
+
     Store(pg.url)
-    won, refused = [], []
-    barrier = threading.Barrier(8)
-
-    def race():
-        store = Store(pg.url)
-        barrier.wait()
-        try:
-            won.append(store.lease("raced"))
-        except StoreError as exc:
-            refused.append(str(exc))
-
-    threads = [threading.Thread(target=race) for _ in range(8)]
-    [t.start() for t in threads]
-    [t.join() for t in threads]
+    won, refused = race_for_lease(pg.url, "raced")
     assert len(won) == 1 and len(refused) == 7 and all("being run by another driver" in r for r in refused)
     won[0].release()
 

@@ -111,23 +111,29 @@ SEARCH = dict(task="test_store_faults:steady", space="grammar", optimizer="rando
 
 
 # -- 1. one driver per search -----------------------------------------------------------------
-def test_lease_is_taken_by_exactly_one_of_many_racing(tmp_path):
-    url = _url(tmp_path / "s.db")
-    Store(url)
+def race_for_lease(url: str, name: str, n: int = 8) -> tuple[list, list[str]]:
+    """``n`` threads, each with its own Store, take ``name``'s lease at once: (leases won, refusals)."""
     won, refused = [], []
-    barrier = threading.Barrier(8)
+    barrier = threading.Barrier(n)
 
     def race():
         store = Store(url)
         barrier.wait()
         try:
-            won.append(store.lease("s"))
+            won.append(store.lease(name))
         except StoreError as exc:
             refused.append(str(exc))
 
-    threads = [threading.Thread(target=race) for _ in range(8)]
+    threads = [threading.Thread(target=race) for _ in range(n)]
     [t.start() for t in threads]
     [t.join() for t in threads]
+    return won, refused
+
+
+def test_lease_is_taken_by_exactly_one_of_many_racing(tmp_path):
+    url = _url(tmp_path / "s.db")
+    Store(url)
+    won, refused = race_for_lease(url, "s")
     assert len(won) == 1 and len(refused) == 7
     assert all("is being run by another driver" in r and f"pid {os.getpid()}" in r for r in refused)
     won[0].release()
