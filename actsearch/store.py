@@ -290,8 +290,12 @@ class Store:
     def delete(self, name: str, confirmations: bool = False) -> list[str]:
         """Remove search ``name`` (a half-created one too) and, with ``confirmations``,
         the searches that confirm it; returns the names removed.  Refused while a
-        driver holds the search's lease, and for studies actsearch did not write."""
-        with self.lease(name) as lease:  # refused while its driver runs; none can start meanwhile
+        driver holds the lease of any of them (nothing is removed then), and for
+        studies actsearch did not write."""
+        import contextlib
+
+        with contextlib.ExitStack() as held:
+            lease = held.enter_context(self.lease(name))  # none can start while we delete
             study_id = self._study_id(name)
             if study_id is None:
                 known = ", ".join(s["name"] for s in self.searches()) or "none"
@@ -299,15 +303,13 @@ class Store:
             if not self._half_created(study_id, lease):
                 self._check_schema(study_id, name)  # never remove a study another tool wrote
             others = self.confirmations(name) if confirmations else []
-            self._write(f"deleting search {name!r}", self.storage.delete_study, study_id)
-        removed = [name]
-        for other in others:
-            with self.lease(other):
-                found = self._study_id(other)
+            for other in others:
+                held.enter_context(self.lease(other))
+            for each in [name] + others:
+                found = self._study_id(each)
                 if found is not None:
-                    self._write(f"deleting search {other!r}", self.storage.delete_study, found)
-                    removed.append(other)
-        return removed
+                    self._write(f"deleting search {each!r}", self.storage.delete_study, found)
+        return [name] + others
 
     def confirmations(self, name: str) -> list[str]:
         """The searches that re-trained ``name``'s winners on fresh seeds."""

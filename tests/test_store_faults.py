@@ -310,6 +310,12 @@ def test_delete_is_refused_while_a_driver_runs_the_search(tmp_path, capsys):
                         f"pid {os.getpid()}")
     assert "busy" in [s["name"] for s in Store(url).searches()]
     assert main(["delete", "busy", "--storage", url, "--yes"]) == 0  # its driver ended
+    store.open_search("src", {"task": "t"})
+    with store.lease("src-confirm") as lease:  # its confirmation is running: nothing is removed
+        store.open_search("src-confirm", {"task": "t", "confirms": "src"}, lease=lease)
+        _one_line_error(capsys, ["delete", "src", "--storage", url, "--yes", "--confirmations"],
+                        "search 'src-confirm' is being run by another driver")
+    assert [s["name"] for s in Store(url).searches()] == ["src", "src-confirm"]
 
 
 # -- 3. foreign databases are refused untouched --------------------------------------------
