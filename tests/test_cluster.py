@@ -192,3 +192,22 @@ def test_path_options_reach_the_workers_as_paths_they_can_open(tmp_path):
         {"path": os.path.join("data", "corpus.txt"), "lr": "0.1"}  # inside the shipped folder: relative
     assert trial_task_options({"path": outside}, ("path",), str(tmp_path)) == {"path": outside}
     assert trial_task_options({"lr": "0.1"}, ("path",), None) == {"lr": "0.1"}
+
+
+def test_workers_without_actsearch_stop_the_search_in_one_line(head, tmp_path):
+    """A node whose Python cannot import actsearch (here: a broken copy shipped over the
+    installed one) cannot run any trial: one line, nothing recorded, --resume later."""
+    user = tmp_path / "project"
+    (user / "actsearch").mkdir(parents=True)
+    (user / "actsearch" / "__init__.py").write_text("raise ImportError('actsearch is not installed here')\n")
+    url = "sqlite:///" + str(tmp_path / "s.db")
+    proc, took = _search(["--address", head.address, "--task", "digits", "--budget", "2", "--epochs", "1",
+                          "--backend", "eager", "--py-module", str(user / "actsearch"), "--max-failures", "1",
+                          "--storage", url, "--name", "broken"], cwd=tmp_path, env=head.env(RAY_AUTH_TOKEN=head.token))
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    [error] = [line for line in proc.stderr.splitlines() if line.startswith("actsearch: error:")]
+    assert "cannot load actsearch's trial code: ImportError: actsearch is not installed here" in error
+    assert "install actsearch" in error and "--resume" in error
+    assert "Traceback" not in proc.stderr
+    search = Store(url).search("broken")
+    assert search.results() == [] and search.state == "interrupted" and len(search.inflight) == 2

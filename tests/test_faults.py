@@ -304,7 +304,7 @@ def test_each_fault_is_recorded_with_its_reason(faulty_search):
         assert reason in r.message, (text, r.message)
         assert (r.score is None) == (status != "ok")
     assert Store(url).search("faulty").inflight == []
-    assert took < 90
+    assert took < 120  # 20 trials, 7 of which end their process (a restart each), on 2 loaded cores
 
 
 def test_failures_are_not_retried_but_a_lost_worker_is(faulty_search):

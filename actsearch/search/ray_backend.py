@@ -440,11 +440,61 @@ def run_trials(driver: Driver, placement: Placement, *, max_t: int, early_stop: 
     tuner.fit()
 
 
+class WorkerEnvironmentError(ActsearchError):
+    """No trial can run on the Ray workers (the task or actsearch does not load there, a
+    device is missing, the shipped environment failed): the search stops, and the trials
+    it affected stay in flight for ``--resume``."""
+
+
+def _stop_for_environment(driver: Driver, why: str, hint: str = "") -> None:
+    if driver.error is None:
+        driver.error = WorkerEnvironmentError(f"the Ray workers {why}{hint}; the search stopped and lost nothing: "
+                                              "--resume continues it")
+
+
+def _ray_environment_failure(trial) -> tuple[str, str]:
+    """``(why, hint)`` when the trial's Ray worker could not load actsearch's trial code
+    or set up the shipped environment; ``("", "")`` for any other failure (a lost node)."""
+    import re
+
+    exc = _trial_error(trial)
+    if exc is None:
+        return "", ""
+    text = f"{type(exc).__name__}: {exc}"
+    if "RuntimeEnvSetupError" in text or "runtime environment" in text.lower() and "fail" in text.lower():
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        return (f"could not set up the environment the search ships (runtime_env): {lines[-1] if lines else text}",
+                " (see --working-dir and --py-module)")
+    if "failed to import on the worker" in text or re.search(r"\b(ModuleNotFoundError|ImportError)\b", text):
+        found = re.findall(r"((?:ModuleNotFoundError|ImportError): [^\n]+)", text)
+        return (f"cannot load actsearch's trial code: {found[-1] if found else _first_line(exc)}",
+                " (install actsearch, this version, and its dependencies on every node, or ship a copy with "
+                "--py-module PATH/TO/actsearch)")
+    return "", ""
+
+
+def _trial_error(trial):
+    """The trial's last error as Tune kept it beside the trial (the exception, else its text)."""
+    try:
+        if trial.pickled_error_file and os.path.exists(trial.pickled_error_file):
+            from ray import cloudpickle
+
+            with open(trial.pickled_error_file, "rb") as f:
+                return cloudpickle.load(f)
+        if trial.error_file and os.path.exists(trial.error_file):
+            with open(trial.error_file) as f:
+                return f.read()
+    except Exception:  # noqa: BLE001 - no error kept: nothing to say
+        pass
+    return None
+
+
 def _watcher_class():
     from ray.tune import Callback
 
     class LostWorkers(Callback):
-        """Says in one line when a trial's Ray worker was lost and Tune retries it."""
+        """Says in one line when a trial's Ray worker was lost and Tune retries it, and
+        stops the search when the worker could not even load actsearch's trial code."""
 
         def __init__(self, driver: Driver, log_path: str | None):
             self.driver, self.log_path = driver, log_path
@@ -453,11 +503,21 @@ def _watcher_class():
             return {"driver": None, "log_path": self.log_path}
 
         def on_trial_recover(self, iteration, trials, trial, **info):
-            if self.driver is None:
+            if self.driver is None or self._environment(trial):
                 return
             text = (trial.config or {}).get("text", "a candidate")
             self.driver.events.note(f"the Ray worker training {text} was lost (its node died or it was killed); "
                                     f"Tune retries the trial{_log_hint(self.log_path)}")
+
+        def on_trial_error(self, iteration, trials, trial, **info):
+            if self.driver is not None:
+                self._environment(trial)
+
+        def _environment(self, trial) -> bool:
+            why, hint = _ray_environment_failure(trial)
+            if why:
+                _stop_for_environment(self.driver, why, hint)
+            return bool(why)
 
     return LostWorkers
 
@@ -518,6 +578,8 @@ def _searcher_class():
                 if error and outcome is not None and not hasattr(outcome, "status"):
                     outcome = None  # a worker that died after a progress report: not a scheduler stop
                 if error and outcome is None:
+                    if isinstance(self.driver.error, WorkerEnvironmentError):
+                        return  # the workers cannot run trials at all: in flight for a resume
                     outcome = Result(key="", text="", status="error",
                                      message="its Ray worker was lost on every try (node died or the worker was "
                                              f"killed){_log_hint(self.log_path)}")
@@ -526,16 +588,13 @@ def _searcher_class():
                 self.driver.error = self.driver.error or exc
 
         def _environment_failed(self, why: str) -> None:
-            if self.driver.error is not None:
-                return
             task = self.driver.defaults.task
             hint = ""
             if why.startswith("cannot load task"):
                 hint = (" (it loads here, so the workers' environment differs: ship its folder with --working-dir "
                         "DIR or its package with --py-module PATH)" if ":" in task else
                         " (it loads here: install actsearch and the task's dependencies alike on every node)")
-            self.driver.error = ActsearchError(f"the Ray workers {why}{hint}; the search stopped and lost nothing: "
-                                               "--resume continues it")
+            _stop_for_environment(self.driver, why, hint)
 
     return CandidateSearcher
 
