@@ -23,14 +23,13 @@ Example:
 
 from __future__ import annotations
 
-import datetime as _dt
 import math
 from typing import Any
 
 from .result import Result
 
 __all__ = ["result_attrs", "finished_state", "mean_curve", "to_result", "is_recorded", "is_inflight",
-           "trial_params", "family_choices", "INTERRUPTED", "recorded_order"]
+           "trial_params", "family_choices", "INTERRUPTED"]
 
 #: Result fields stored as trial user attributes (``trial`` is the trial's own number)
 FIELDS = tuple(f for f in Result.__dataclass_fields__ if f != "trial")
@@ -113,11 +112,6 @@ def is_inflight(trial) -> bool:
     from optuna.trial import TrialState
 
     return trial.state == TrialState.RUNNING or INTERRUPTED in trial.user_attrs
-
-
-def recorded_order(trial) -> tuple:
-    """Sort key: the order results were recorded in (trials are numbered when they start)."""
-    return (trial.datetime_complete or _dt.datetime.max, trial.number)
 
 
 def to_result(trial) -> Result:

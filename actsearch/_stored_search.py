@@ -26,7 +26,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Callable
 
 from ._store_trials import (INTERRUPTED, family_choices, finished_state, is_inflight, is_recorded, mean_curve,
-                            recorded_order, result_attrs, to_result, trial_params)
+                            result_attrs, to_result, trial_params)
 from .result import Result
 
 if TYPE_CHECKING:
@@ -181,6 +181,8 @@ class StoredSearch:
             self.save_optimizer(optimizer_state)
 
     def results(self) -> list[Result]:
-        """The recorded candidates (not the running or interrupted ones), in the order recorded."""
+        """The recorded candidates (not the running or interrupted ones), in the order they
+        were handed out (trial number; the same for the same settings and seed, whichever
+        parallel trial ends first)."""
         trials = [t for t in self.store._trials(self.study_id) if is_recorded(t)]
-        return [to_result(t) for t in sorted(trials, key=recorded_order)]
+        return [to_result(t) for t in sorted(trials, key=lambda t: t.number)]

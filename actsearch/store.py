@@ -21,11 +21,11 @@ name set from the task), user attrs:
 ``state``         ``"running"``, ``"finished"`` or ``"interrupted"``
 ================  ==============================================================
 
-Trial (one per candidate handed to a worker in this search).  ``RUNNING`` from
-the moment the driver hands the candidate out until its result is recorded;
-then ``COMPLETE`` (status ok, value = score), ``PRUNED`` (stopped early by ASHA,
-value = last reported score) or ``FAIL`` (diverged / nan / error / timeout, no
-value).  A trial its driver never recorded (killed, Ctrl-C) is ``FAIL`` with the
+Trial (one per candidate handed to a worker in this search, numbered in that
+order).  ``RUNNING`` from the moment the driver hands the candidate out until its
+result is recorded; then ``COMPLETE`` (status ok, value = score), ``PRUNED``
+(stopped early by ASHA, value = last reported score) or ``FAIL`` (diverged / nan /
+error / timeout, no value).  A trial its driver never recorded (killed, Ctrl-C) is ``FAIL`` with the
 user attr ``interrupted``: it is no result, and ``--resume`` trains it first.
 Params (for the dashboard's plots): ``family`` and each learnable parameter's
 initial value (see :mod:`actsearch._store_trials`).  User attrs: every field of
@@ -322,7 +322,7 @@ class Store:
         return row
 
     def results(self, name: str) -> list[Result]:
-        """Every candidate recorded in search ``name``, in the order recorded."""
+        """Every candidate recorded in search ``name``, in the order handed out."""
         return self.search(name).results()
 
     def evaluated(self, task: str, epochs: int, seeds: int, first_seed: int = 0,
