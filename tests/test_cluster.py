@@ -54,8 +54,7 @@ class Head:
         self.address = f"127.0.0.1:{self.port}"
         self.token = "actsearch-test-" + uuid.uuid4().hex
         self.log = root / "head.log"
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("RAY_", "PYTHONPATH"))}
-        env.update(RAY_TMPDIR=self.ray_tmp, RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=self.token)
+        env = self.env(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=self.token)
         ports = [f"--{opt}={_free_port()}" for opt in ("dashboard-port", "dashboard-agent-listen-port")]
         with open(self.log, "w") as log:
             self.proc = subprocess.Popen([RAY, "start", "--head", f"--port={self.port}", "--num-cpus=2",
@@ -78,6 +77,7 @@ class Head:
         shutil.rmtree(self.ray_tmp, ignore_errors=True)
 
     def env(self, **extra):
+        """This process's environment without Ray's settings and this project's PYTHONPATH."""
         env = {k: v for k, v in os.environ.items() if not k.startswith(("RAY_", "PYTHONPATH"))}
         env.update(RAY_TMPDIR=self.ray_tmp, **extra)
         return env

@@ -93,6 +93,33 @@ def test_supervisor_keeps_its_process_and_recovers_from_a_stopped_trial():
         assert sup.starts == 1
 
 
+def sleepy(act_factory, budget, seed, report):
+    """Reports once, then blocks in C: a stop cannot land."""
+    import time
+
+    act_factory()
+    report(1, {"score": 0.5})
+    time.sleep(1000)
+
+
+def test_a_stopped_trial_that_does_not_stop_is_replaced():
+    import time
+
+    from actsearch.search.supervisor import ABORT_GRACE, Supervisor
+
+    def stopped(progress):
+        time.sleep(1)  # the task is in its sleep by now
+        raise SystemExit(0)
+
+    with Supervisor() as sup:
+        with pytest.raises(SystemExit):
+            sup.run(TrialSpec(text="x", task="test_worker:sleepy", epochs=3, report_steps=(1,)), report=stopped)
+        t0 = time.perf_counter()
+        result, _ = sup.run(TrialSpec(text="x*tanh(x)", task="digits", epochs=1, backend="eager"))
+        assert result.status == "ok", result.message
+        assert sup.starts == 2 and ABORT_GRACE <= time.perf_counter() - t0
+
+
 def test_supervisor_says_why_a_task_could_not_be_built():
     from actsearch.search.supervisor import Supervisor
 

@@ -19,8 +19,9 @@ What ends a trial, and how it is recorded:
   not a retry;
 - the task raises anything, ``SystemExit`` and ``KeyboardInterrupt`` included: an
   ``error`` with the exception;
-- Tune stops the trial (ASHA): the child is told to stop at its next epoch; one still
-  busy when the next trial comes is replaced after :data:`ABORT_GRACE` seconds.
+- Tune stops the trial (ASHA): the child is told to stop, and an exception raised in
+  its training thread ends the trial within a batch; one still busy when the next
+  trial comes is replaced after :data:`ABORT_GRACE` seconds.
 
 Only the loss of the Ray worker itself (its node died, it was killed) is retried by
 Tune (``max_failures``); its child notices that its parent is gone and exits.
@@ -58,8 +59,9 @@ __all__ = ["Supervisor", "run_trial", "exit_reason", "START_LIMIT", "ABORT_GRACE
 
 #: seconds a child may take to start (it imports torch and actsearch; a busy node is slow)
 START_LIMIT = 300.0
-#: seconds a child still busy with a stopped trial gets before it is replaced
-ABORT_GRACE = 3.0
+#: seconds a child still busy with a stopped trial gets before it is replaced (it stops
+#: within a batch unless blocked in C or swallowing the exception)
+ABORT_GRACE = 5.0
 #: how often the child checks that its parent (the Ray worker) is alive
 _WATCH_S = 0.5
 
@@ -300,7 +302,8 @@ def _child(fd: int) -> None:
     from . import worker  # torch, sympy and actsearch: once per child, not per trial
 
     specs: queue.Queue = queue.Queue()
-    aborted: set[int] = set()
+    current = {"trial": None, "stop": None}  # the trial training now, and how to stop it
+    guard = threading.Lock()
 
     def read() -> None:
         while True:
@@ -309,7 +312,9 @@ def _child(fd: int) -> None:
             except (EOFError, OSError, ValueError):
                 os._exit(0)  # the supervisor closed the pipe
             if "abort" in msg:
-                aborted.add(int(msg["abort"]))
+                with guard:
+                    if current["trial"] == msg["abort"]:
+                        current["stop"].fire()  # lands in the next batch's Python code
             else:
                 specs.put(msg)
 
@@ -319,15 +324,20 @@ def _child(fd: int) -> None:
         msg = specs.get()
         tid = int(msg["trial"])
         spec = TrialSpec.from_config(msg["spec"])
+        stop = worker.AsyncRaise(worker.TrialStopped)
+        with guard:
+            current.update(trial=tid, stop=stop)
         try:
-            result, env_error = worker.run_steps(
-                spec, lambda p: send({"trial": tid, "progress": p.to_metrics()}), stop=lambda: tid in aborted)
-            send({"trial": tid, "result": result.to_dict(), "env_error": env_error})
+            with stop:
+                result, env_error = worker.run_steps(spec, lambda p: send({"trial": tid, "progress": p.to_metrics()}))
+            reply = {"trial": tid, "result": result.to_dict(), "env_error": env_error}
         except worker.TrialStopped:
-            send({"trial": tid, "crash": "stopped"})
+            reply = {"trial": tid, "crash": "stopped"}
         except BaseException as exc:  # noqa: BLE001 - SystemExit, KeyboardInterrupt: the task's, a result
-            send({"trial": tid, "crash": f"the task raised {worker._failure(exc)}"})
-        aborted.discard(tid)
+            reply = {"trial": tid, "crash": f"the task raised {worker._failure(exc)}"}
+        with guard:
+            current.update(trial=None, stop=None)
+        send(reply)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ there, data resident on the device, in the spec's precision.
 In a search, :func:`trainable` does not train in the Ray worker itself: it hands the
 spec to a child process it can kill (:mod:`actsearch.search.supervisor`), which runs
 :func:`evaluate`'s steps there.  Run on its own, :func:`evaluate` stops a trial at
-``trial_timeout`` with an exception raised in its thread (:class:`_Deadline`), which
+``trial_timeout`` with an exception raised in its thread (:class:`AsyncRaise`), which
 a task blocked in C or one that swallows every exception can defeat; the supervisor's
 kill cannot be defeated.
 """
@@ -51,42 +51,45 @@ class TrialTimeout(BaseException):
 
 
 class TrialStopped(BaseException):
-    """Raised at the end of an epoch of a trial whose ``stop()`` says so (the
-    scheduler stopped it; nobody waits for its result any more)."""
+    """Raised inside a supervised trial's thread when the scheduler stopped the trial
+    (nobody waits for its result any more)."""
 
 
-class _Deadline:
-    """Raise :class:`TrialTimeout` in the calling thread after ``seconds``.
+class AsyncRaise:
+    """Raise ``exc`` in the thread that made this object: on :meth:`fire`, or after
+    ``seconds``; only while armed (inside ``with``).
 
     Uses ``PyThreadState_SetAsyncExc``: the exception lands at the next Python
     bytecode of that thread, so it stops any training loop that returns to Python
-    (every batch does), but not one blocked for ever inside a single C call.
+    (every batch does), but not one blocked for ever inside a single C call.  Leaving
+    the ``with`` block clears an exception fired but not yet raised.
     """
 
-    def __init__(self, seconds: float | None):
-        self.seconds = seconds
+    def __init__(self, exc: type[BaseException], seconds: float | None = None):
+        self.exc, self.seconds = exc, seconds
         self.thread = threading.get_ident()
         self.lock = threading.Lock()
         self.armed = False
         self.timer: threading.Timer | None = None
 
     def __enter__(self):
+        self.armed = True
         if self.seconds:
-            self.armed = True
-            self.timer = threading.Timer(self.seconds, self._fire)
+            self.timer = threading.Timer(self.seconds, self.fire)
             self.timer.daemon = True
             self.timer.start()
         return self
 
-    def _fire(self) -> None:
+    def fire(self) -> None:
         with self.lock:
-            if not self.armed:
-                return
-            ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(self.thread), ctypes.py_object(TrialTimeout))
+            if self.armed:
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(self.thread), ctypes.py_object(self.exc))
 
     def disarm(self) -> None:
         with self.lock:
-            self.armed = False
+            if self.armed:
+                self.armed = False
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(self.thread), None)  # a pending one
         if self.timer is not None:
             self.timer.cancel()
 
@@ -213,9 +216,8 @@ def _task(name: str, options: dict):
 class _Run:
     """The state of one trial while it trains: filled in by :meth:`build` and :meth:`train`."""
 
-    def __init__(self, spec: TrialSpec, report: Callable[[TrialProgress], None] | None,
-                 stop: Callable[[], bool] | None = None):
-        self.spec, self.report, self.stop = spec, report, stop
+    def __init__(self, spec: TrialSpec, report: Callable[[TrialProgress], None] | None):
+        self.spec, self.report = spec, report
         self.start = time.perf_counter()
         self.status, self.message = "ok", ""
         #: why no trial of this spec can run here ("" if one can): the task does not load, the
@@ -281,8 +283,6 @@ class _Run:
             curve: list[float] = []
 
             def on_epoch(epoch: int, metrics: dict, i=i, curve=curve) -> None:
-                if self.stop is not None and self.stop():
-                    raise TrialStopped()
                 curve.append(float(metrics[task.metric]))
                 step = i * spec.epochs + epoch
                 if self.report is None or step >= spec.total_steps or step not in report_steps:
@@ -346,15 +346,11 @@ def evaluate(spec: TrialSpec, report: Callable[[TrialProgress], None] | None = N
     return run_steps(spec, report)[0]
 
 
-def run_steps(spec: TrialSpec, report: Callable[[TrialProgress], None] | None = None,
-              stop: Callable[[], bool] | None = None):
+def run_steps(spec: TrialSpec, report: Callable[[TrialProgress], None] | None = None):
     """:func:`evaluate`, plus why no trial can run here (``""`` if one can): the task
-    does not load, the device is missing.
-
-    ``stop()`` is asked after every epoch; when it says so, :class:`TrialStopped`
-    ends the trial (a supervisor whose trial the scheduler stopped)."""
-    run = _Run(spec, report, stop)
-    deadline = _Deadline(spec.trial_timeout)
+    does not load, the device is missing."""
+    run = _Run(spec, report)
+    deadline = AsyncRaise(TrialTimeout, spec.trial_timeout)
     try:
         with deadline:
             run.build()
