@@ -281,10 +281,13 @@ class Store:
         """An existing search (:class:`StoreError` when missing)."""
         study_id = self._study_id(name)
         if study_id is None:
-            known = ", ".join(s["name"] for s in self.searches()) or "none"
-            raise StoreError(f"no search named {name!r} in {masked(self.url)} (searches: {known})")
+            raise self._missing(name)
         self._check_schema(study_id, name)
         return StoredSearch(self, name, study_id)
+
+    def _missing(self, name: str) -> StoreError:
+        known = ", ".join(s["name"] for s in self.searches()) or "none"
+        return StoreError(f"no search named {name!r} in {masked(self.url)} (searches: {known})")
 
     def delete(self, name: str, confirmations: bool = False) -> list[str]:
         """Remove search ``name`` (a half-created one too) and, with ``confirmations``,
@@ -297,8 +300,7 @@ class Store:
             lease = held.enter_context(self.lease(name))  # none can start while we delete
             study_id = self._study_id(name)
             if study_id is None:
-                known = ", ".join(s["name"] for s in self.searches()) or "none"
-                raise StoreError(f"no search named {name!r} in {masked(self.url)} (searches: {known})")
+                raise self._missing(name)
             if not self._half_created(study_id, lease):
                 self._check_schema(study_id, name)  # never remove a study another tool wrote
             others = self.confirmations(name) if confirmations else []
