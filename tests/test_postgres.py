@@ -13,6 +13,7 @@ from __future__ import annotations
 import glob
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -100,6 +101,17 @@ class Server:
     def stop(self, mode: str = "fast") -> None:
         self.run("pg_ctl", "-D", self.data, "-m", mode, "-w", "stop")
 
+    def kill(self) -> None:
+        """The server process, by the pid in its pid file, when pg_ctl could not stop it."""
+        try:
+            with open(os.path.join(self.data, "postmaster.pid")) as f:
+                pid = int(f.readline())
+            with open(f"/proc/{pid}/cmdline", "rb") as f:  # still ours, not a reused pid
+                if self.data.encode() in f.read():
+                    os.kill(pid, signal.SIGKILL)
+        except (OSError, ValueError):
+            pass
+
 
 def _user_exists(name: str) -> bool:
     import pwd
@@ -119,13 +131,16 @@ def pg():
     pytest.importorskip("psycopg", reason="pip install 'actsearch[postgres]'")
     folder = tempfile.mkdtemp(prefix="actsearch-pg-")
     server = Server(bin_dir, folder)
-    t0 = time.perf_counter()
-    server.init()
-    server.start()
-    print(f"\nPostgreSQL server up in {time.perf_counter() - t0:.1f} s on port {server.port}")
-    yield server
-    server.stop("immediate")
-    shutil.rmtree(folder, ignore_errors=True)
+    try:
+        t0 = time.perf_counter()
+        server.init()
+        server.start()
+        print(f"\nPostgreSQL server up in {time.perf_counter() - t0:.1f} s on port {server.port}")
+        yield server
+    finally:
+        server.stop("immediate")
+        server.kill()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def test_a_search_into_postgres_reads_back(pg, ray_session, capsys, tmp_path):
