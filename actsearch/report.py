@@ -34,6 +34,7 @@ from ._store_view import StoreView
 from .errors import ActsearchError
 from .leaderboard import STABILITY_FLOOR, STABILITY_RATIO, TABLE_COLUMNS, TABLE_HEADERS, TAIL_EPOCHS
 from .leaderboard import failures, format_value, leaderboard
+from ._store_url import masked
 
 __all__ = ["write_report", "report_html"]
 
@@ -50,15 +51,6 @@ code { font-size: 0.95em; } img { max-width: 100%; } .muted { color: #777; }
 def _png(fig) -> str:
     data = base64.b64encode(plots.png_bytes(fig)).decode("ascii")
     return f'<img alt="figure" src="data:image/png;base64,{data}">'
-
-
-def _safe_url(url: str) -> str:
-    try:
-        from sqlalchemy.engine import make_url
-
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001 - only for display
-        return "(storage)"
 
 
 def _fmt(column: str, value) -> tuple[str, bool]:
@@ -144,7 +136,7 @@ def report_html(search: str | None = None, *, storage: str | None = None, show_t
         f"<title>actsearch report: {html.escape(name)}</title>",
         f"<style>{_CSS}</style></head><body>",
         f"<h1>actsearch search <code>{html.escape(name)}</code></h1>",
-        f'<p class="muted">store {html.escape(_safe_url(view.url))}; {len(entries)} evaluations, '
+        f'<p class="muted">store {html.escape(masked(view.url))}; {len(entries)} evaluations, '
         f"{len(ranked)} scored, {len(failed)} failed; state {html.escape(str(view.store.search(name).state))}</p>",
         "<h2>Settings</h2>",
         "<table><tbody>",

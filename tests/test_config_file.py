@@ -104,3 +104,19 @@ def test_stored_as_file_keeps_what_differs_from_the_defaults():
     values = loads_config(stored_as_file(stored))
     assert values["precision"] == "bf16" and values["candidates"] == ["abs(x)"] and values["epochs"] == 2
     assert "device" not in values and "backend" not in values  # defaults left out
+
+
+def test_the_final_line_masks_the_store_password(monkeypatch, capsys):
+    import actsearch.cli
+    import actsearch.commands.search as search_command
+    import actsearch.search
+    from actsearch.search.driver import SearchOutcome
+
+    monkeypatch.setattr(actsearch.cli, "COMMAND_MODULES", ["search"])
+    url = "postgresql://user:s3cret@db.example/actsearch"
+    monkeypatch.setattr(actsearch.search, "run_search", lambda progress=None, **fields: SearchOutcome(
+        name="s", url=url, results=[], references=[], finished=False, trained=0, reused=0, wall_time=1.0))
+    monkeypatch.setattr(search_command, "print_leaderboard", lambda *a, **k: None)
+    assert main(["search", "--storage", url]) == 130
+    err = capsys.readouterr().err
+    assert "s3cret" not in err and "postgresql://user:***@db.example/actsearch" in err

@@ -75,9 +75,10 @@ def run(args: argparse.Namespace) -> int:
 def print_confirmation(outcome, search: str, storage: str | None, fmt: str = "table",
                        against: str | None = None) -> None:
     from actsearch.commands import print_leaderboard
+    from actsearch.store import masked
 
     print_leaderboard(outcome.name, storage, fmt=fmt, against=against)
     state = ("finished" if outcome.finished else
              f"interrupted (resume with: actsearch confirm {search} --name {outcome.name} --resume)")
     print(f"confirmation {outcome.name!r} {state}: {outcome.trained} trained, {outcome.wall_time:.0f} s; "
-          f"stored in {outcome.url}", file=sys.stderr)
+          f"stored in {masked(outcome.url)}", file=sys.stderr)

@@ -14,6 +14,7 @@ import sys
 from actsearch.commands import print_leaderboard
 from actsearch.commands.confirm import add_options, print_confirmation
 from actsearch.devices import PRECISIONS
+from actsearch.store import masked
 from actsearch.optimizers.registry import optimizers
 from actsearch.registry import spaces
 from actsearch.search.ray_backend import DEFAULT_GPU_SHARE
@@ -141,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
     print_leaderboard(outcome.name, args.storage, top=args.top)
     state = "finished" if outcome.finished else "interrupted (resume with --resume)"
     print(f"search {outcome.name!r} {state}: {outcome.trained} trained, {outcome.reused} reused, "
-          f"{outcome.wall_time:.0f} s; stored in {outcome.url}", file=sys.stderr)
+          f"{outcome.wall_time:.0f} s; stored in {masked(outcome.url)}", file=sys.stderr)
     if not outcome.finished:
         return 130
     if args.confirm > 0:
