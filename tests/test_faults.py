@@ -281,6 +281,9 @@ def faulty_search(ray_session, tmp_path_factory):
         def note(self, message):
             self.notes.append(message)
 
+        def warning(self, message):
+            self.notes.append(message)
+
     url = _url(tmp_path_factory.mktemp("faulty") / "s.db")
     events, printed = Notes(), io.StringIO()
     t0 = time.perf_counter()

@@ -107,6 +107,11 @@ def test_live_display_renders_without_a_search(tmp_path):
         console = Console(file=fh, width=100)
         console.print(display)
         display.trial_recorded(display.snapshot, Result(key="k", text="abs(x)", status="nan", message="why"))
+        display.warning("a worker was lost")
+        plain = PlainDisplay(fh)
+        plain.note("starting")
+        plain.warning("a worker was lost again")
     out = (tmp_path / "out.txt").read_text()
     assert "2/5 done, 1 running, 2 queued" in out and "0.5000  relu(x)" in out and "x*tanh(x)" in out
-    assert "[2/5] nan" in out and "abs(x) (why)" in out
+    assert "[2/5] nan" in out and "abs(x) (why)" in out and "warning: a worker was lost\n" in out
+    assert "starting ...\n" in out and "warning: a worker was lost again\n" in out

@@ -56,6 +56,9 @@ class PlainDisplay(LineEvents):
     def note(self, message: str) -> None:
         self._write(f"{message} ...")
 
+    def warning(self, message: str) -> None:
+        self._write(f"warning: {message}")
+
     def search_started(self, snapshot: Snapshot, placement: str) -> None:
         self._write(f"search {snapshot.name!r}: {snapshot.budget} candidates, {snapshot.done} recorded; {placement}")
 
@@ -117,6 +120,12 @@ class LiveDisplay(SearchEvents):
         with self._lock:
             self.status = message
             self._start_live()
+
+    def warning(self, message: str) -> None:
+        from rich.text import Text
+
+        with self._lock:
+            self.console.print(Text(f"warning: {message}", style="yellow"))
 
     def search_started(self, snapshot: Snapshot, placement: str) -> None:
         with self._lock:

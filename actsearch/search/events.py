@@ -63,6 +63,9 @@ class SearchEvents:
     def note(self, message: str) -> None:
         """A step of the search's start-up (Ray starting, a cluster joined, ...)."""
 
+    def warning(self, message: str) -> None:
+        """Something went wrong that the search survives (a lost worker, retried)."""
+
     def search_started(self, snapshot: Snapshot, placement: str) -> None:
         """Ray is up, the store open, the queue ready; ``placement`` says where trials run."""
 

@@ -506,7 +506,7 @@ def _watcher_class():
             if self.driver is None or self._environment(trial):
                 return
             text = (trial.config or {}).get("text", "a candidate")
-            self.driver.events.note(f"the Ray worker training {text} was lost (its node died or it was killed); "
+            self.driver.events.warning(f"the Ray worker training {text} was lost (its node died or it was killed); "
                                     f"Tune retries the trial{_log_hint(self.log_path)}")
 
         def on_trial_error(self, iteration, trials, trial, **info):

@@ -61,7 +61,7 @@ def run_search(config: SearchConfig | None = None, /, *,
     (:data:`~actsearch.search.config.MAY_CHANGE`), anything else is refused in one
     message.
     """
-    from actsearch.optimizers.registry import get_optimizer
+    from actsearch.optimizers.registry import OPTIMIZERS, get_optimizer
     from actsearch.registry import space as make_space
     from actsearch.tasks import get_task
 
@@ -102,7 +102,7 @@ def run_search(config: SearchConfig | None = None, /, *,
     if config.optimizer is None:
         opt = QueueOnly()
     else:
-        _check_optimizer_name(config.optimizer)  # before building the space: one clear error first
+        OPTIMIZERS.load(config.optimizer)  # before building the space: an unknown name is the first error
         space_obj = (make_space(config.space, **config.space_options) if isinstance(config.space, str)
                      else config.space)
         opt = get_optimizer(config.optimizer, space_obj, seed=config.seed, **config.optimizer_options)
@@ -193,14 +193,6 @@ def _driver(config: SearchConfig, stored, opt, user: list[Candidate], task_obj, 
                              trial_timeout=config.trial_timeout, cpu_threads=max(1, int(placement.cpus_per_trial)))
     known = store.evaluated(task_obj.spec, epochs, config.seeds, first_seed=config.seed, precision=config.precision)
     return Driver(stored, opt, lost + queue, defaults, config.budget, known, events, protected=protected)
-
-
-def _check_optimizer_name(name: str) -> None:
-    from actsearch.optimizers.registry import OPTIMIZERS, optimizers
-    from actsearch.registry import UnknownNameError
-
-    if name not in OPTIMIZERS:
-        raise UnknownNameError(f"unknown optimizer {name!r}; choose one of: {', '.join(optimizers())}")
 
 
 def _results_dir(url: str) -> str:
