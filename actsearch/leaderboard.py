@@ -22,7 +22,9 @@ curve, averaged over seeds.  A candidate that trained to the end is flagged
 ``unstable`` when its values swing around their trend over those epochs more than
 twice as much as the most any reference of the same task and epochs does (and by
 more than 0.01), and ``not converged`` when that trend still moves more than twice
-as far as the references' does (and more than 0.01); otherwise it is ``stable``.
+as far as the references' does (and more than 0.01), or when its training loss at
+the end is more than twice the largest of the references' (and above 0.05): a
+function the network cannot fit its training data with; otherwise it is ``stable``.
 A gain is worth little when the metric it rests on swings by more than the gain.
 
 Example:
@@ -114,6 +116,8 @@ STABILITY_RATIO = 2.0
 #: ... and more than this, in the metric's units (1 point of accuracy): references
 #: that barely move must not turn ordinary noise into a flag
 STABILITY_FLOOR = 0.01
+#: ... and, for the final training loss, more than this (in the loss's units)
+LOSS_FLOOR = 0.05
 
 
 @dataclass(frozen=True)
@@ -125,7 +129,8 @@ class Tail:
     ``jitter``, the root mean square of the values around the line (epoch-to-epoch
     swings), and ``drift``, how far the line moves across the window, as an absolute
     value (a curve still rising, or falling, at the end).  NaN when no seed has three
-    finite epochs.
+    finite epochs.  ``loss``: the final training loss, averaged over seeds (NaN when
+    the record has no training-loss curves).
 
     Example:
         >>> t = tail_stats([[0.1, 0.5, 0.7, 0.5, 0.7, 0.5]])   # swings by 0.2 around 0.58
@@ -136,6 +141,7 @@ class Tail:
     std: float
     jitter: float
     drift: float
+    loss: float = math.nan
 
 
 def _seed_tail(curve, epochs: int) -> tuple[float, float, float] | None:
@@ -150,13 +156,16 @@ def _seed_tail(curve, epochs: int) -> tuple[float, float, float] | None:
     return float(y.std()), float(np.sqrt(np.mean(residual**2))), abs(float(slope)) * (len(y) - 1)
 
 
-def tail_stats(curves, epochs: int = TAIL_EPOCHS) -> Tail:
-    """:class:`Tail` of the per-seed ``curves`` (one list of per-epoch values per seed)."""
+def tail_stats(curves, epochs: int = TAIL_EPOCHS, loss_curves=()) -> Tail:
+    """:class:`Tail` of the per-seed ``curves`` (one list of per-epoch values per seed)
+    and the per-seed training-loss curves ``loss_curves``."""
+    finals = [float(c[-1]) for c in loss_curves if c and math.isfinite(c[-1])]
+    loss = sum(finals) / len(finals) if finals else math.nan
     per_seed = [s for s in (_seed_tail(c, epochs) for c in curves if c) if s is not None]
     if not per_seed:
-        return Tail(math.nan, math.nan, math.nan)
+        return Tail(math.nan, math.nan, math.nan, loss)
     std, jitter, drift = (sum(v) / len(per_seed) for v in zip(*per_seed))
-    return Tail(std, jitter, drift)
+    return Tail(std, jitter, drift, loss)
 
 
 def stability(tail: Tail, reference_tails=()) -> str | None:
@@ -165,7 +174,9 @@ def stability(tail: Tail, reference_tails=()) -> str | None:
     Unstable: ``tail.jitter`` above :data:`STABILITY_FLOOR` and above
     :data:`STABILITY_RATIO` times the largest jitter among ``reference_tails``.
     Not converged (checked second): ``tail.drift`` above the same bounds computed
-    from the references' drifts.
+    from the references' drifts, or ``tail.loss`` above :data:`LOSS_FLOOR` and above
+    :data:`STABILITY_RATIO` times the largest final training loss among the
+    references (only where a reference has one).
 
     Example:
         >>> relu = Tail(std=0.006, jitter=0.005, drift=0.008)
@@ -175,6 +186,9 @@ def stability(tail: Tail, reference_tails=()) -> str | None:
         'not converged'
         >>> stability(Tail(std=0.01, jitter=0.009, drift=0.015), [relu])
         'stable'
+        >>> relu_fit = Tail(std=0.006, jitter=0.005, drift=0.008, loss=0.02)
+        >>> stability(Tail(std=0.01, jitter=0.004, drift=0.01, loss=0.6), [relu_fit])  # cannot fit its data
+        'not converged'
     """
     if math.isnan(tail.jitter):
         return None
@@ -186,6 +200,9 @@ def stability(tail: Tail, reference_tails=()) -> str | None:
     if tail.jitter > bound("jitter"):
         return "unstable"
     if tail.drift > bound("drift"):
+        return "not converged"
+    losses = [r.loss for r in reference_tails if not math.isnan(r.loss)]
+    if losses and not math.isnan(tail.loss) and tail.loss > max(LOSS_FLOOR, STABILITY_RATIO * max(losses)):
         return "not converged"
     return "stable"
 
@@ -206,7 +223,7 @@ def _ranked_frame(entries: list[Entry], against: str | None = None) -> pd.DataFr
             "baseline": refs.get(fp) if r.status == "ok" else None, "_order": len(rows),
             "_seed_scores": [float(v) for v in r.seed_scores],
             "_first_seed": (e.config.get("seed", 0) if r.first_seed is None else r.first_seed),
-            "_epochs": r.epochs or e.config.get("epochs"), "_tail": tail_stats(r.curves),
+            "_epochs": r.epochs or e.config.get("epochs"), "_tail": tail_stats(r.curves, loss_curves=r.loss_curves),
         })
     df = pd.DataFrame(rows)
     if df.empty:

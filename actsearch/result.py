@@ -26,6 +26,8 @@ class Result:
 
     ``score`` is always higher-is-better (accuracy; tasks whose metric is a loss
     report its negation) and ``None`` unless ``status`` is ``ok`` or ``pruned``.
+    ``curves`` hold the metric per epoch and ``loss_curves`` the mean training loss
+    per epoch, one list per seed.
 
     What was trained and how: ``fingerprint`` (the function's probe hash, for
     de-duplication), ``task`` (task spec), ``epochs``, ``seeds`` (how many) from
@@ -48,6 +50,7 @@ class Result:
     seed_scores: list[float] = field(default_factory=list)
     spread: float = 0.0
     curves: list[list[float]] = field(default_factory=list)
+    loss_curves: list[list[float]] = field(default_factory=list)
     learned_params: list[dict[str, float]] = field(default_factory=list)
     message: str = ""
     fingerprint: str = ""

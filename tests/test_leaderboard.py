@@ -453,3 +453,25 @@ def test_report_best_candidates_leave_out_runs_stopped_early(tmp_path):
     assert headings == ["p:1"]
     assert "1 candidate(s) stopped early" in best
     assert "<td>pruned</td>" in page  # still listed in the leaderboard, as pruned
+
+
+def test_a_candidate_that_cannot_fit_its_training_data_is_flagged(tmp_path):
+    """Steady validation curves, but a training loss left far above the references':
+    the replication's x**2*softsign(x), whose train accuracy stuck below relu's."""
+    url = f"sqlite:///{tmp_path / 'loss.sqlite'}"
+    s = Store(url).open_search("l", {"task": "digits", "epochs": 10, "seeds": 1})
+    steady = [[0.5, 0.6, 0.65, 0.66, 0.66, 0.66, 0.66, 0.66, 0.66, 0.66]]
+
+    def record(text, final_loss):
+        c = actsearch.parse(text)
+        s.record(Result(key=c.key, text=c.text, score=0.66, seed_scores=[0.66], curves=steady, task="digits",
+                        loss_curves=[[2.3, 1.0, final_loss]], fingerprint=c.fingerprint(), epochs=10, seeds=1,
+                        first_seed=0))
+
+    record("relu(x)", 0.02)
+    record("gelu(x)", 0.03)
+    record("x**2*softsign(x)", 0.61)  # 0.61 > max(0.05, 2 x 0.03)
+    record("x*tanh(x)", 0.055)  # under twice the references' 0.03: not flagged
+    df = leaderboard(url).set_index("formula")
+    assert df.loc["x**2*softsign(x)", "stability"] == "not converged"
+    assert df.loc["x*tanh(x)", "stability"] == df.loc["relu(x)", "stability"] == "stable"

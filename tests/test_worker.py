@@ -55,6 +55,8 @@ def test_result_records_where_and_how_it_trained():
     assert result.device == "cpu bf16" and result.precision == "bf16"
     assert (result.first_seed, result.seeds, result.epochs) == (2, 2, 1)
     assert len(result.seed_scores) == 2 and result.fingerprint == actsearch.parse("x*tanh(x)").fingerprint()
+    # the training loss per epoch of each seed, for the leaderboard's convergence flag
+    assert [len(c) for c in result.loss_curves] == [1, 1] and all(0 < c[0] < 10 for c in result.loss_curves)
     assert result.kernel_ms is not None and result.kernel_ms > 0
 
 

@@ -224,6 +224,7 @@ class _Run:
         #: device is missing; this worker's environment, not the candidate
         self.env_error = ""
         self.curves: list[list[float]] = []
+        self.loss_curves: list[list[float]] = []
         self.seed_scores: list[float] = []
         self.learned: list[dict[str, float]] = []
         self.train_time = self.setup = 0.0
@@ -302,6 +303,7 @@ class _Run:
                 out.message = f"out of memory ({out.message})"
             run_curve = out.curve or curve
             self.curves.append(run_curve)
+            self.loss_curves.append(list(out.losses))
             if out.status == "ok" and task.score_epochs > 1 and run_curve:
                 # one rule for every task, a user's own included: the same one the rungs used
                 out.score = task.tail_score(run_curve)
@@ -327,7 +329,7 @@ class _Run:
             name=spec.name, status=self.status, score=score, metric=self.metric,
             seed_scores=self.seed_scores if self.status == "ok" else [],
             spread=statistics.pstdev(self.seed_scores) if self.status == "ok" and len(self.seed_scores) > 1 else 0.0,
-            curves=self.curves, learned_params=self.learned, message=self.message,
+            curves=self.curves, loss_curves=self.loss_curves, learned_params=self.learned, message=self.message,
             fingerprint=cand.fingerprint() if cand else "", task=getattr(self.task, "spec", spec.task),
             epochs=spec.epochs, seeds=len(spec.seeds), first_seed=spec.seeds[0] if spec.seeds else None,
             precision=spec.precision, device=self.runtime.describe() if self.runtime else spec.device,
