@@ -69,6 +69,13 @@ class PlainDisplay(LineEvents):
         self._write(f"{'finished' if finished else 'stopped'}: {_counts(snapshot)}")
 
 
+def _one_line(text: str):
+    """A formula cut to the panel's width (long rational formulas would fill it)."""
+    from rich.text import Text
+
+    return Text(text, no_wrap=True, overflow="ellipsis")
+
+
 class LiveDisplay(SearchEvents):
     """A live rich panel on a terminal; recorded candidates print above it."""
 
@@ -90,6 +97,7 @@ class LiveDisplay(SearchEvents):
 
     def __rich__(self):
         # rendered on every refresh (4 per second), so elapsed time and ETA keep moving
+        from rich.console import Group
         from rich.progress_bar import ProgressBar
         from rich.table import Table
         from rich.text import Text
@@ -104,9 +112,9 @@ class LiveDisplay(SearchEvents):
         grid.add_row("progress", ProgressBar(total=max(s.budget, 1), completed=s.done, width=40))
         grid.add_row("", Text(_counts(s)))
         best = f"{s.best:.4f}  {s.best_text}" if s.best is not None else "-"
-        grid.add_row("best", Text(best))
+        grid.add_row("best", _one_line(best))
         running = s.running[:6] + ([f"... and {len(s.running) - 6} more"] if len(s.running) > 6 else [])
-        grid.add_row("running", Text("\n".join(running) or "-"))
+        grid.add_row("running", Group(*(_one_line(t) for t in running)) if running else Text("-"))
         return grid
 
     def _start_live(self) -> None:
