@@ -19,8 +19,7 @@ Example::
 
 from .config import REFERENCES, SearchConfig
 from .driver import SearchOutcome
-from .run import run_search, stderr_progress
+from .run import run_search
 from .spec import TrialProgress, TrialSpec
 
-__all__ = ["run_search", "SearchConfig", "SearchOutcome", "TrialSpec", "TrialProgress", "REFERENCES",
-           "stderr_progress"]
+__all__ = ["run_search", "SearchConfig", "SearchOutcome", "TrialSpec", "TrialProgress", "REFERENCES"]

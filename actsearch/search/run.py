@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import sys
 import time
 from typing import Callable
 
@@ -46,7 +45,7 @@ from .events import SearchEvents, as_events
 from .ray_backend import _safe, check_reachable, plan_placement, ray_cluster, run_trials
 from .shipping import runtime_env, trial_task_options
 
-__all__ = ["run_search", "stderr_progress"]
+__all__ = ["run_search"]
 
 
 def run_search(config: SearchConfig | None = None, /, *,
@@ -208,7 +207,3 @@ def _default_name(store: Store, task: str, space: str, optimizer: str) -> str:
     while f"{base}-{i}" in names:
         i += 1
     return f"{base}-{i}"
-
-
-def stderr_progress(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
