@@ -160,3 +160,27 @@ def test_optimizer_failure_stops_cleanly(ray_session, tmp_path):
     search = Store(url).search("dry")
     assert search.state == "interrupted"
     assert len(search.results()) == 1 and search.results()[0].status == "ok"
+
+
+def test_two_resumes_tell_each_result_once(ray_session, tmp_path):
+    """Resuming must not tell the optimiser again what it already knows: before, after
+    two resumes evolution had been told relu, gelu and silu three times each."""
+    import actsearch.registry
+    from actsearch.optimizers.registry import get_optimizer
+
+    url = "sqlite:///" + str(tmp_path / "tell.db")
+    common = dict(task="digits", space="grammar", optimizer="evolution", workers=2, epochs=1, storage=url,
+                  name="tell", early_stop=False)
+    run_search(budget=4, **common)
+    run_search(budget=5, resume=True, storage=url, name="tell")
+    run_search(budget=6, resume=True, storage=url, name="tell")
+    stored = Store(url).search("tell")
+    results = stored.results()
+    assert len(results) == 6
+    opt = get_optimizer("evolution", actsearch.registry.space("grammar"), seed=0)
+    opt.load_state_dict(stored.optimizer_state)
+    members = [c.fingerprint() for c, _ in opt.population]
+    for ref in ("relu", "gelu", "silu"):
+        assert members.count(actsearch.preset(ref).fingerprint()) == 1, ref
+    # one tell per recorded candidate (no proposal of the optimiser was a repeat here)
+    assert stored.optimizer_state["told"] == len(results) == len(set(members))
