@@ -48,6 +48,8 @@ def main(argv=None) -> int:
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--device", default=None, help="cuda or cpu (default: cuda when available)")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    p.add_argument("--backends", default="eager,inductor,triton",
+                   help="comma-separated backends to time and compile (triton is timed on a GPU only)")
     p.add_argument("--dtypes", default=None,
                    help="comma-separated: float32, bfloat16, float16 (default: both of the first two on a GPU, float32 on a CPU)")
     args = p.parse_args(argv)
@@ -66,7 +68,8 @@ def main(argv=None) -> int:
 
     names = args.dtypes or ("float32,bfloat16" if on_gpu else "float32")
     dtypes = [getattr(torch, d.strip()) for d in names.split(",") if d.strip()]
-    backends = ["eager", "inductor"] + (["triton"] if on_gpu else [])
+    wanted = [b.strip() for b in args.backends.split(",") if b.strip()]
+    backends = ["eager"] + [b for b in ("inductor", "triton") if b in wanted and (b != "triton" or on_gpu)]
     copy_bw = copy_bandwidth(device) if on_gpu else None
     gpu = torch.cuda.get_device_name() if on_gpu else None
     print(f"# device {device}{' (' + gpu + ')' if gpu else ''}, torch {torch.__version__}, "
@@ -88,7 +91,7 @@ def main(argv=None) -> int:
     print()
     print("| backend | candidate | first compile s | cached (disk, fresh memo) ms |")
     print("|---|---|---:|---:|")
-    _compile_times(on_gpu)
+    _compile_times(on_gpu, [b for b in ("triton", "inductor") if b in wanted])
     return 0
 
 
@@ -110,7 +113,7 @@ def _table_rows(label, c, n, dtype, backends, repeats, device, copy_bw) -> None:
         print(line, flush=True)
 
 
-def _compile_times(on_gpu: bool) -> None:
+def _compile_times(on_gpu: bool, backends) -> None:
     import torch
 
     comp = importlib.import_module("actsearch.compile")  # the function actsearch.compile shadows the name
@@ -122,7 +125,7 @@ def _compile_times(on_gpu: bool) -> None:
     fresh = resolve_candidate(
         f"(a0 + a1*x + a2*x**2 + a3*x**3)/({k!r} + abs(b1*x)); a0=0.011, a1=0.93, a2=0.27, a3=0.031, b1=0.41"
     )
-    for backend in ("triton", "inductor"):
+    for backend in backends:
         t0 = time.perf_counter()
         try:
             comp.compile_candidate(fresh, backend=backend)

@@ -36,6 +36,8 @@ def test_gpu_benchmark_smoke_on_cpu(tmp_path):
 
 
 @pytest.mark.parametrize("args, expected", [
+    (["benchmarks/kernels.py", "--sizes", "4096", "--repeats", "1", "--backends", "eager,triton"],
+     ["| rational 5/4 | 4096 | float32 | eager |", "| triton (first includes the interpreted check) |"]),
     (["benchmarks/export_speed.py", "--rows", "4", "--features", "16", "--repeats", "2"],
      ["crrelu", "rational(3,2)", "polynorm"]),
     (["benchmarks/task_accuracy.py", "--seeds", "1", "--tasks", "mnist1d-mlp", "--epochs", "1"],
