@@ -35,10 +35,8 @@ import torch
 
 from .errors import ActsearchError
 
-__all__ = ["DEVICES", "PRECISIONS", "resolve_device", "check_device_name", "check_precision", "Runtime",
-           "synchronize"]
+__all__ = ["PRECISIONS", "resolve_device", "check_device_name", "check_precision", "Runtime"]
 
-DEVICES = ("auto", "cpu", "cuda", "cuda:N")
 PRECISIONS = ("fp32", "bf16")
 
 _CUDA_INDEX = re.compile(r"cuda:(\d+)")
@@ -84,12 +82,6 @@ def _visible_note() -> str:
 
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
     return "" if visible is None else f" (CUDA_VISIBLE_DEVICES={visible!r})"
-
-
-def synchronize(device: torch.device | str) -> None:
-    """Wait for the device's queued work (a no-op on the CPU): timings need it."""
-    if torch.device(device).type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 @dataclass(frozen=True)

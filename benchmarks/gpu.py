@@ -58,9 +58,9 @@ def _candidate(ref: str):
 
 
 def _median_ms(fn, repeats: int, device, warmup: int = 3) -> float:
-    from actsearch.compile._bench import _median_time
+    from actsearch.compile._bench import median_time
 
-    return 1e3 * _median_time(fn, repeats, device, warmup=warmup)
+    return 1e3 * median_time(fn, repeats, device, warmup=warmup)
 
 
 # -- (a) kernels ----------------------------------------------------------------

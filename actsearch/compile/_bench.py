@@ -32,14 +32,16 @@ from dataclasses import dataclass
 
 import torch
 
-__all__ = ["time_backend", "copy_bandwidth", "pass_bytes", "BenchRow", "bench"]
+__all__ = ["median_time", "time_backend", "copy_bandwidth", "pass_bytes", "BenchRow", "bench"]
 
 
 def _is_cuda(device) -> bool:
     return torch.device(device).type == "cuda"
 
 
-def _median_time(fn, repeats: int, device, warmup: int = 1) -> float:
+def median_time(fn, repeats: int, device, warmup: int = 1) -> float:
+    """Median seconds of ``fn()`` over ``repeats`` calls after ``warmup`` ones; on CUDA,
+    timed with events between one synchronisation before and one after."""
     for _ in range(warmup):
         fn()
     if _is_cuda(device):
@@ -90,8 +92,8 @@ def time_backend(candidate, backend: str, *, shape, dtype, repeats: int, device,
 
     return {
         "backend": backend,
-        "fwd_s": _median_time(fwd, repeats, device),
-        "fwd_bwd_s": _median_time(fwd_bwd, repeats, device),
+        "fwd_s": median_time(fwd, repeats, device),
+        "fwd_bwd_s": median_time(fwd_bwd, repeats, device),
     }
 
 
@@ -100,7 +102,7 @@ def copy_bandwidth(device="cuda", mib: int = 256, repeats: int = 20) -> float:
     n = mib * 2**20 // 4
     src = torch.empty(n, dtype=torch.float32, device=device).normal_()
     dst = torch.empty_like(src)
-    t = _median_time(lambda: dst.copy_(src), repeats, device, warmup=3)
+    t = median_time(lambda: dst.copy_(src), repeats, device, warmup=3)
     return 2 * n * 4 / t
 
 

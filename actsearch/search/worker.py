@@ -170,29 +170,28 @@ def kernel_ms(module, device="cpu", dtype=None, shape=None, repeats: int = 20) -
     """Median milliseconds of one forward + backward of ``module`` on ``device``.
 
     The input is ``shape`` (default 64x256 on a CPU, 4096x1024 on a GPU, where a
-    small tensor would time only the launch) in ``dtype`` (default float32); the
-    device is synchronised around each repeat.
+    small tensor would time only the launch) in ``dtype`` (default float32); two
+    warm-up calls pay for lazy initialisation, and a GPU is timed with CUDA events
+    (:func:`actsearch.compile._bench.median_time`).
     """
     import torch
 
-    from actsearch.devices import synchronize
+    from actsearch.compile._bench import median_time
 
     device = torch.device(device)
     shape = shape or ((64, 256) if device.type == "cpu" else (4096, 1024))
     module = module.to(device)
     x = torch.randn(*shape, device=device, dtype=dtype or torch.float32, requires_grad=True)
-    times = []
-    for i in range(repeats + 2):
-        synchronize(device)
-        t0 = time.perf_counter()
-        module(x).sum().backward()
-        synchronize(device)
-        if i >= 2:  # the first calls pay for lazy initialisation
-            times.append(time.perf_counter() - t0)
+
+    def step():
         x.grad = None
+        module(x).sum().backward()
+
+    seconds = median_time(step, repeats, device, warmup=2)
+    x.grad = None
     for p in module.parameters():
         p.grad = None
-    return 1e3 * statistics.median(times)
+    return 1e3 * seconds
 
 
 def _failure(exc: BaseException) -> str:
