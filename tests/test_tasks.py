@@ -352,3 +352,12 @@ def test_unknown_task_name():
     with pytest.raises(actsearch.ActsearchError, match="unknown task 'mnist'"):
         get_task("mnist")
     assert {"mnist1d-mlp", "mnist1d-cnn", "digits", "cifar10-resnet", "charlm"} == set(tasks())
+
+
+def test_out_of_memory_inside_a_built_in_task_is_named():
+    class Hungry(torch.nn.Module):
+        def forward(self, x):
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    out = get_task("digits").train(Hungry, budget=1, seed=0)
+    assert out.status == "error" and out.message.startswith("out of memory (OutOfMemoryError: CUDA out of memory")

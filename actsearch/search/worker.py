@@ -195,12 +195,9 @@ def kernel_ms(module, device="cpu", dtype=None, shape=None, repeats: int = 20) -
 
 
 def _failure(exc: BaseException) -> str:
-    import torch
+    from actsearch.tasks.base import describe_failure
 
-    message = f"{type(exc).__name__}: {exc}"
-    if isinstance(exc, (MemoryError, torch.OutOfMemoryError)) or "out of memory" in str(exc).lower():
-        return f"out of memory ({message})"
-    return message
+    return describe_failure(exc, where=False)
 
 
 def _task(name: str, options: dict):
@@ -298,8 +295,6 @@ class _Run:
                                          where=f"task {spec.task!r}")
             except Exception as exc:  # noqa: BLE001 - a user task that raises: a result, not a retry
                 out = TrainResult(status="error", message=_failure(exc))
-            if out.status == "error" and "out of memory" not in out.message.lower() and "MemoryError" in out.message:
-                out.message = f"out of memory ({out.message})"
             run_curve = out.curve or curve
             self.curves.append(run_curve)
             self.loss_curves.append(list(out.losses))

@@ -32,7 +32,7 @@ from actsearch.devices import Runtime
 from actsearch.errors import TaskError
 
 __all__ = ["Task", "TrainLoop", "TrainResult", "ActivationFactory", "runtime_of", "learned_params", "Report",
-           "error_result", "TRAIN_STATUSES"]
+           "describe_failure", "error_result", "TRAIN_STATUSES"]
 
 #: ``report(step, metrics)`` is called once per epoch (the runner forwards it to Ray Tune)
 Report = Callable[[int, dict], None]
@@ -286,7 +286,7 @@ class TrainLoop:
         except _Stop as stop:
             status, message = stop.status, stop.message
         except Exception as exc:  # noqa: BLE001 - a crashing candidate is a result, not a crash
-            status, message = "error", _describe(exc)
+            status, message = "error", describe_failure(exc)
         return TrainResult(
             status=status,
             score=self.task.tail_score(curve) if status == "ok" and curve else None,
@@ -318,17 +318,21 @@ class TrainLoop:
         return total, sum(sizes)
 
 
-def _describe(exc: BaseException) -> str:
+def describe_failure(exc: BaseException, where: bool = True) -> str:
+    """``Type: message`` of an exception a candidate's training raised, with the line
+    it came from (``where``), marked ``out of memory (...)`` when it is one."""
     message = f"{type(exc).__name__}: {exc}"
-    tb = traceback.extract_tb(exc.__traceback__)
+    tb = traceback.extract_tb(exc.__traceback__) if where else None
     if tb:
         message += f" (at {tb[-1].name}:{tb[-1].lineno})"
+    if isinstance(exc, (MemoryError, torch.OutOfMemoryError)) or "out of memory" in str(exc).lower():
+        return f"out of memory ({message})"
     return message
 
 
 def error_result(task: Task, exc: BaseException) -> TrainResult:
     """The result of a candidate whose model could not even be built."""
-    return TrainResult(status="error", metric=task.metric, message=_describe(exc))
+    return TrainResult(status="error", metric=task.metric, message=describe_failure(exc))
 
 
 class _Stop(Exception):
