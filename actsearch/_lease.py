@@ -33,8 +33,10 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
+import random
 import socket
 import threading
+import time
 import uuid
 import weakref
 
@@ -73,6 +75,30 @@ def _now(engine) -> str:
         raise StoreError(f"leases are not supported on {engine.dialect.name} stores") from None
 
 
+#: how long a lease statement retries SQLite's at-once "database is locked"
+_LOCKED_RETRY_SECONDS = 30.0
+
+
+def _write(engine, statement: str, params: dict | None = None) -> int:
+    """Run one writing ``statement`` in its own transaction; its row count.
+
+    SQLite in WAL mode answers "database is locked" at once, without waiting out
+    the busy timeout, when a transaction that began by reading must write after
+    another connection committed (its snapshot is stale).  Racing drivers hit this;
+    a fresh transaction succeeds, so that answer is retried for a while."""
+    import sqlalchemy as sa
+
+    deadline = time.monotonic() + _LOCKED_RETRY_SECONDS
+    while True:
+        try:
+            with engine.begin() as conn:
+                return conn.execute(sa.text(statement), params or {}).rowcount
+        except sa.exc.OperationalError as exc:
+            if "locked" not in str(exc.orig) or time.monotonic() > deadline:
+                raise
+        time.sleep(random.uniform(0.005, 0.05))
+
+
 def ensure_table(engine) -> None:
     import sqlalchemy as sa
 
@@ -86,13 +112,10 @@ def ensure_table(engine) -> None:
 
 
 def _create_table(engine) -> None:
-    import sqlalchemy as sa
-
-    with engine.begin() as conn:
-        conn.execute(sa.text(
-            f"CREATE TABLE IF NOT EXISTS {TABLE} (search VARCHAR(512) PRIMARY KEY, owner VARCHAR(64) NOT NULL, "
-            "host VARCHAR(255) NOT NULL, node VARCHAR(300) NOT NULL, pid INTEGER NOT NULL, "
-            "since VARCHAR(40) NOT NULL, beat DOUBLE PRECISION NOT NULL)"))
+    _write(engine,
+           f"CREATE TABLE IF NOT EXISTS {TABLE} (search VARCHAR(512) PRIMARY KEY, owner VARCHAR(64) NOT NULL, "
+           "host VARCHAR(255) NOT NULL, node VARCHAR(300) NOT NULL, pid INTEGER NOT NULL, "
+           "since VARCHAR(40) NOT NULL, beat DOUBLE PRECISION NOT NULL)")
 
 
 def _node() -> str:
@@ -178,22 +201,20 @@ class Lease:
         params = {"n": self.name, "o": self.owner, "h": self.host, "d": _node(), "p": self.pid, "s": self.since,
                   "ttl": self.ttl}
         now = _now(self.engine)
-        with self.engine.begin() as conn:
-            taken = conn.execute(sa.text(
-                f"UPDATE {TABLE} SET {_HOLDER}, beat = {now} "
-                f"WHERE search = :n AND (beat < {now} - :ttl OR owner = :o)"), params).rowcount == 1
+        taken = _write(self.engine, f"UPDATE {TABLE} SET {_HOLDER}, beat = {now} "
+                                    f"WHERE search = :n AND (beat < {now} - :ttl OR owner = :o)", params) == 1
         self.took_over = taken
         if not taken:
             try:
-                with self.engine.begin() as conn:
-                    conn.execute(sa.text(f"INSERT INTO {TABLE} (search, owner, host, node, pid, since, beat) "
-                                         f"VALUES (:n, :o, :h, :d, :p, :s, {now})"), params)
+                _write(self.engine, f"INSERT INTO {TABLE} (search, owner, host, node, pid, since, beat) "
+                                    f"VALUES (:n, :o, :h, :d, :p, :s, {now})", params)
             except sa.exc.IntegrityError:
                 row = holder(self.engine, self.name)
                 if row is None:
                     return self.acquire()  # released between our two statements: try again
                 if not (_abandoned(row, params["d"]) and self._take(row["owner"], params)):
                     _LIVE.discard(self.owner)
+                    self._finalizer.detach()  # a refused lease has no row to give back
                     raise StoreError(busy_message(self.name, row, self.ttl)) from None
         self._thread = threading.Thread(target=_beat, args=(weakref.ref(self), self._stop, self.ttl / 3),
                                         name=f"actsearch-lease-{self.name}", daemon=True)
@@ -203,21 +224,17 @@ class Lease:
     def _take(self, dead: str, params: dict) -> bool:
         """Take the lease over from owner ``dead``, a process of this machine that has
         ended; the condition on its owner id lets only one of several takers win."""
-        import sqlalchemy as sa
 
-        with self.engine.begin() as conn:
-            n = conn.execute(sa.text(f"UPDATE {TABLE} SET {_HOLDER}, beat = {_now(self.engine)} "
-                                     "WHERE search = :n AND owner = :dead"), {**params, "dead": dead}).rowcount
+        n = _write(self.engine, f"UPDATE {TABLE} SET {_HOLDER}, beat = {_now(self.engine)} "
+                                "WHERE search = :n AND owner = :dead", {**params, "dead": dead})
         self.took_over = n == 1
         return self.took_over
 
     def renew(self) -> bool:
         """One heartbeat; ``False`` (and :attr:`lost`) when another driver took the lease over."""
-        import sqlalchemy as sa
 
-        with self.engine.begin() as conn:
-            n = conn.execute(sa.text(f"UPDATE {TABLE} SET beat = {_now(self.engine)} WHERE search = :n AND owner = :o"),
-                             {"n": self.name, "o": self.owner}).rowcount
+        n = _write(self.engine, f"UPDATE {TABLE} SET beat = {_now(self.engine)} WHERE search = :n AND owner = :o",
+                   {"n": self.name, "o": self.owner})
         self.lost = n != 1
         return not self.lost
 
@@ -258,12 +275,20 @@ def _beat(ref, stop: threading.Event, every: float) -> None:
 
 
 def _give_back(engine, name: str, owner: str, stop: threading.Event) -> None:
-    import sqlalchemy as sa
-
     stop.set()
     _LIVE.discard(owner)
+    # The DELETE runs on a thread of its own: a forgotten lease is collected wherever
+    # the garbage collector runs, possibly inside this thread's own SQLite write
+    # transaction, whose lock the DELETE would wait for until the busy timeout.
+    # Waiting a little covers a normal release; a blocked DELETE finishes later.
+    deleter = threading.Thread(target=_delete_row, args=(engine, name, owner), name=f"actsearch-release-{name}",
+                               daemon=True)
+    deleter.start()
+    deleter.join(timeout=2)
+
+
+def _delete_row(engine, name: str, owner: str) -> None:
     try:
-        with engine.begin() as conn:
-            conn.execute(sa.text(f"DELETE FROM {TABLE} WHERE search = :n AND owner = :o"), {"n": name, "o": owner})
+        _write(engine, f"DELETE FROM {TABLE} WHERE search = :n AND owner = :o", {"n": name, "o": owner})
     except Exception:  # noqa: BLE001 - the row then expires by itself
         pass
