@@ -10,7 +10,8 @@ import pytest
 
 import actsearch
 from actsearch.compile import _aot
-from actsearch.compile._launch import BLOCK, num_warps, row_block
+from actsearch.compile import _launch
+from actsearch.compile._launch import BLOCK, num_warps, row_launch
 
 SAMPLES_PER_SPACE = 3
 
@@ -37,16 +38,20 @@ def reports() -> dict[str, list[_aot.KernelReport]]:
 def test_kernels_compile_for_gpus_without_spills_or_atomics(name, reports):
     c, got = CANDIDATES[name], reports[name]
     assert _aot.first_problem(got) == "", f"{c.text}\n{_aot.format_table(got)}"
-    blocks = {row_block(r) for r in _aot.ROWS} if not c.elementwise else {BLOCK}
+    launches = {row_launch(r) for r in _aot.ROWS} if not c.elementwise else {("", BLOCK)}
+    if not c.elementwise:  # both the one-block and the looped row kernels
+        assert {suffix for suffix, _ in launches} == {"", "_long"}
     combos = {(r.kernel, r.arch, r.dtype, r.index, r.block) for r in got}
-    assert combos == {(k, a, d, i, b) for k in ("fwd", "bwd") for a in (80, 90) for d in ("fp32", "bf16")
-                      for i in ("i32", "i64") for b in blocks}
+    assert combos == {(k + suffix, a, d, i, b) for k in ("fwd", "bwd") for a in (80, 90) for d in ("fp32", "bf16")
+                      for i in ("i32", "i64") for suffix, b in launches}
     assert all(r.registers and r.registers <= 255 for r in got)
     assert all(r.num_warps == num_warps(r.block) for r in got)  # what the launcher uses
 
 
-def test_a_spilling_kernel_is_reported():
-    # PolyNorm's backward at 16384-wide rows holds 16 values per thread even with 32 warps
+def test_a_spilling_kernel_is_reported(monkeypatch):
+    # PolyNorm's one-block backward at 16384-wide rows holds 16 values per thread even
+    # with 32 warps (the launcher gives such rows the looped kernels instead)
+    monkeypatch.setattr(_launch, "LOOP_ROW", 1 << 20)
     [got] = _aot.aot_compile_many([actsearch.preset("polynorm")], rows=(16384,), archs=(90,), dtypes=("fp32",),
                                   index_types=("i32",), kernels=("bwd",))
     [r] = got

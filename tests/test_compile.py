@@ -333,16 +333,34 @@ def test_triton_float64_input_uses_eager_formula(interp):
     assert torch.equal(m(x), c.module()(x))
 
 
-def test_triton_long_rows_use_eager_formula(monkeypatch, interp):
-    from actsearch.compile import _triton
+LOOPED_ROWWISE = [POLYNORM, FORMULAS["polynorm-mixed"],
+                  "w*rmsnorm(log(abs(x))) + x*rmsnorm(x); w=0.5"]  # -inf on the padding lanes
+
+
+@pytest.mark.parametrize("ncols", [16, 17, 50])
+@pytest.mark.parametrize("formula", LOOPED_ROWWISE)
+def test_triton_looped_row_kernels_match_eager(formula, ncols, monkeypatch, interp):
+    # rows longer than LOOP_ROW are walked in chunks of ROW_CHUNK: shrunk here so that a
+    # row spans one, two (one partial) and four chunks
+    from actsearch.compile import _launch, _triton
+
+    monkeypatch.setattr(_launch, "LOOP_ROW", 8)
+    monkeypatch.setattr(_launch, "ROW_CHUNK", 16)
+    c = actsearch.parse(formula)
+    m = compile_candidate(c, backend="triton")
+    assert _triton.launch_config(True, (3, ncols))[0] == "_long"
+    assert_matches_eager(c, m, _x((3, ncols)))
+
+
+def test_triton_rows_past_one_block_take_the_looped_kernels(interp):
+    from actsearch.compile import _launch, _triton
 
     c = actsearch.parse(POLYNORM)
     m = compile_candidate(c, backend="triton")
-    monkeypatch.setattr(_triton, "MAX_ROW", 8)
-    x = _x((2, 16))
-    with pytest.warns(UserWarning, match="rows longer than 8"):
-        y = m(x)
-    assert torch.equal(y, c.module()(x))
+    ncols = _launch.LOOP_ROW + 452
+    suffix, programs, n_arg, block, _ = _triton.launch_config(True, (2, ncols))
+    assert (suffix, programs, n_arg, block) == ("_long", 2, ncols, _launch.ROW_CHUNK)
+    assert_matches_eager(c, m, _x((2, ncols)))
 
 
 def test_triton_rejects_nested_rmsnorm(interp):

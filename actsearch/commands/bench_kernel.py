@@ -33,7 +33,7 @@ def register(subparsers) -> None:
     p.add_argument("--backend", choices=_CHOICES, default="all", help="which backend to time (default: all)")
     p.add_argument("--size", type=_positive, default=1 << 20, help="number of elements (default 1048576)")
     p.add_argument("--features", type=_positive, default=1024,
-                   help="row length, the dim row-wise candidates normalise (default 1024; --aot adds it to 1024 and 4096)")
+                   help="row length, the dim row-wise candidates normalise (default 1024; --aot adds it to 1024, 2048 and 4096)")
     p.add_argument("--dtype", choices=_DTYPES, default="float32")
     p.add_argument("--repeats", type=_positive, default=10, help="timed repeats; the median is shown (default 10)")
     p.add_argument("--device", default=None, help="cuda or cpu (default: cuda when available)")

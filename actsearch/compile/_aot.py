@@ -7,7 +7,8 @@ with Triton's own compiler for each architecture (sm_80, sm_90), data dtype
 ``n``/``ncols`` argument (``i32``, what the JIT passes below 2**31 elements, and
 ``i64`` above), with the block and ``num_warps`` the launcher really uses
 (:mod:`actsearch.compile._launch`; row-wise kernels at each row length in
-``rows``), and reports per kernel: registers and stack bytes (``STACK`` + ``LOCAL``
+``rows``: ``fwd``/``bwd`` for rows one block holds, ``fwd_long``/``bwd_long``
+for longer ones), and reports per kernel: registers and stack bytes (``STACK`` + ``LOCAL``
 from ``cuobjdump --dump-resource-usage``), spilled bytes (ptxas's "spill stores",
 asked for where the stack is in use: libdevice's sin/cos keep a scratch array
 there without spilling anything), whether the PTX has atomics (``atom.`` or
@@ -40,7 +41,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from ._launch import BLOCK, FP_FUSION, num_warps, row_block
+from ._launch import BLOCK, FP_FUSION, num_warps, row_launch
 
 __all__ = ["KernelReport", "aot_compile", "aot_compile_many", "aot_compile_sources", "format_table", "first_problem",
            "ARCHS", "DTYPES", "INDEX_TYPES", "ROWS"]
@@ -48,8 +49,10 @@ __all__ = ["KernelReport", "aot_compile", "aot_compile_many", "aot_compile_sourc
 ARCHS = (80, 90)
 DTYPES = ("fp32", "bf16")
 INDEX_TYPES = ("i32", "i64")
-#: row lengths row-wise kernels are compiled for (their block is the row, rounded up)
-ROWS = (1024, 4096)
+#: row lengths row-wise kernels are compiled for: one block holds a row up to
+#: 2048 (the row rounded up); longer rows take the looped kernels, whose block
+#: (and so their binary) is the same for any length
+ROWS = (1024, 2048, 4096)
 KERNELS = ("fwd", "bwd")
 _WORKER = Path(__file__).with_name("_aot_worker.py")
 
@@ -88,11 +91,11 @@ class KernelReport:
 
 
 def _jobs_for(rowwise: bool, archs, dtypes, index_types, rows, kernels) -> list[dict]:
-    blocks = sorted({row_block(r) for r in rows}) if rowwise else [BLOCK]
+    launches = sorted({row_launch(r) for r in rows}) if rowwise else [("", BLOCK)]
     return [
-        {"kernel": k, "arch": int(a), "dtype": d, "index": i, "block": b, "num_warps": num_warps(b),
+        {"kernel": k + suffix, "arch": int(a), "dtype": d, "index": i, "block": b, "num_warps": num_warps(b),
          "fp_fusion": FP_FUSION}
-        for k in kernels for a in archs for d in dtypes for i in index_types for b in blocks
+        for k in kernels for a in archs for d in dtypes for i in index_types for suffix, b in launches
     ]
 
 
@@ -130,8 +133,9 @@ def aot_compile_sources(sources, *, archs=ARCHS, dtypes=DTYPES, index_types=INDE
 
     Args:
         archs, dtypes, index_types: the combinations compiled (see the module doc).
-        rows: row lengths for row-wise sources (each gives a block and num_warps).
-        kernels: which kernels of each source (default ``fwd`` and ``bwd``).
+        rows: row lengths for row-wise sources (each gives a kernel, block and num_warps).
+        kernels: which kernels of each source (default ``fwd`` and ``bwd``; a long
+            row's are their ``_long`` forms).
         workers: parallel worker processes (default: the CPU count, at most 8).
         python: interpreter that runs the workers (default: this one).
         timeout: seconds each worker may run; jobs left then are reported as errors.
@@ -219,7 +223,7 @@ def first_problem(reports: list[KernelReport]) -> str:
 
 def format_table(reports: list[KernelReport]) -> str:
     """A fixed-width table of the reports, one line per kernel."""
-    head = f"{'kernel':<7}{'arch':<7}{'dtype':<6}{'index':<6}{'block':>6}{'warps':>6}{'regs':>6}{'stack B':>8}" \
+    head = f"{'kernel':<10}{'arch':<7}{'dtype':<6}{'index':<6}{'block':>6}{'warps':>6}{'regs':>6}{'stack B':>8}" \
            f"{'spill B':>8}{'atomics':>8}  status"
     rows = [head]
     for r in reports:
@@ -228,6 +232,6 @@ def format_table(reports: list[KernelReport]) -> str:
         stack = "-" if r.stack_bytes is None else str(r.stack_bytes)
         arch = f"sm_{r.arch}" if r.arch else "-"
         status = r.problem or "ok"
-        rows.append(f"{r.kernel:<7}{arch:<7}{r.dtype:<6}{r.index:<6}{r.block:>6}{r.num_warps:>6}{regs:>6}{stack:>8}"
+        rows.append(f"{r.kernel:<10}{arch:<7}{r.dtype:<6}{r.index:<6}{r.block:>6}{r.num_warps:>6}{regs:>6}{stack:>8}"
                     f"{spill:>8}{'yes' if r.atomics else 'no':>8}  {status}")
     return "\n".join(rows)

@@ -9,7 +9,8 @@ block with ``tl.sum`` and writes one float32 partial per parameter per program
 (summed by torch afterwards: deterministic, no atomics).
 
 Row-wise candidates (``rmsnorm``, e.g. PolyNorm) get one program per row of the
-last dimension, the whole row in one block.  With ``y = F(x, r_1..r_K)``,
+last dimension: ``fwd``/``bwd`` hold the whole row in one block, ``fwd_long``/
+``bwd_long`` walk a longer row in chunks (:mod:`~actsearch.compile._launch` picks).  With ``y = F(x, r_1..r_K)``,
 ``r_k = u_k * inv_k``, ``u_k = g_k(x)``, ``inv_k = (mean(u_k**2) + eps)**-1/2``,
 the backward uses ``dL/du_k = inv_k * (h_k - r_k * mean(h_k * r_k))`` with
 ``h_k = g * dF/dr_k``.
@@ -36,8 +37,8 @@ __all__ = ["generate_source", "kernel_size_ok", "CODEGEN_VERSION", "MAX_SOURCE_C
 
 #: bump when the generated code changes, so cached kernels are regenerated
 #: (2: powers and repeated template arguments through temporaries, only the
-#: helpers a kernel calls)
-CODEGEN_VERSION = 3
+#: helpers a kernel calls; 4: looped row-wise kernels for long rows)
+CODEGEN_VERSION = 4
 
 #: largest generated module source, in characters; the largest candidates of the
 #: search spaces need under 20,000 (helpers included)
@@ -142,7 +143,7 @@ def bwd(x_ptr, g_ptr, p_ptr, gx_ptr, gp_ptr, n, BLOCK: tl.constexpr):
 {chr(10).join(bwd.lines)}
     tl.store(gx_ptr + offs, gx.to(gx_ptr.dtype.element_ty), mask=mask)
 '''
-    return _module(body, fwd, bwd, rowwise=False, nparams=np_)
+    return _module(body, [fwd, bwd], rowwise=False, nparams=np_)
 
 
 def _split_rmsnorm(expr: sympy.Expr) -> tuple[sympy.Expr, list[sympy.Expr], list[sympy.Symbol]]:
@@ -155,77 +156,219 @@ def _split_rmsnorm(expr: sympy.Expr) -> tuple[sympy.Expr, list[sympy.Expr], list
     return outer, inners, rsyms
 
 
-def _rowwise_source(candidate) -> str:
-    names, psyms = _names(candidate)
-    np_ = len(psyms)
-    outer, inners, rsyms = _split_rmsnorm(_prepare(candidate.expr))
-    inners = [_prepare(i) for i in inners]
-    k_ = len(rsyms)
-    eps = repr(float(RMSNORM_EPS))
+class _RowParts:
+    """What the row-wise kernels of a candidate compute, as sympy outputs.
 
-    def norm_lines(em: _Emitter) -> None:
-        for k in range(k_):
+    With ``y = F(x, r_1..r_K)``, ``r_k = u_k * inv_k``: ``inners`` are the
+    ``u_k = g_k(x)``, ``rsyms`` the ``r_k`` standing in ``outer`` = F."""
+
+    def __init__(self, candidate):
+        self.names, self.psyms = _names(candidate)
+        self.outer, inners, self.rsyms = _split_rmsnorm(_prepare(candidate.expr))
+        self.inners = [_prepare(i) for i in inners]
+        self.k = len(self.rsyms)
+        self.np = len(self.psyms)
+
+    def emitter(self) -> _Emitter:
+        em = _Emitter(dict(self.names))
+        for line in _param_loads(self.np):
+            em.raw(line)
+        return em
+
+    def u(self) -> list[tuple[str, sympy.Expr]]:
+        return [(f"u_{k}", g) for k, g in enumerate(self.inners)]
+
+    def u_and_derivatives(self) -> list[tuple[str, sympy.Expr]]:
+        outs = self.u()
+        outs += [(f"dudx_{k}", sympy.diff(g, X)) for k, g in enumerate(self.inners)]
+        outs += [(f"dudp_{k}_{i}", sympy.diff(g, s)) for k, g in enumerate(self.inners)
+                 for i, s in enumerate(self.psyms)]
+        return outs
+
+    def dydr(self) -> list[tuple[str, sympy.Expr]]:
+        return [(f"dydr_{k}", sympy.diff(self.outer, r)) for k, r in enumerate(self.rsyms)]
+
+    def outer_derivatives(self) -> list[tuple[str, sympy.Expr]]:
+        return ([("dydx", sympy.diff(self.outer, X))] + self.dydr()
+                + [(f"dydp_{i}", sympy.diff(self.outer, s)) for i, s in enumerate(self.psyms)])
+
+    def masked_u(self, em: _Emitter) -> None:
+        for k in range(self.k):
             em.raw(f"u_{k} = tl.where(mask, u_{k} + tl.zeros_like(x), 0.0)")
-            em.raw(f"inv_{k} = 1.0 / tl.sqrt(tl.sum(u_{k} * u_{k}, axis=0) / ncols + {eps})")
+
+    def r(self, em: _Emitter) -> None:
+        for k in range(self.k):
             em.raw(f"r_{k} = u_{k} * inv_{k}")
-            em.names[rsyms[k]] = f"r_{k}"
+            em.names[self.rsyms[k]] = f"r_{k}"
 
-    fwd = _Emitter(names)
-    for line in _param_loads(np_):
-        fwd.raw(line)
-    fwd.emit([(f"u_{k}", g) for k, g in enumerate(inners)], "_u")
-    norm_lines(fwd)
-    fwd.emit([("y", outer)], "_f")
+    def inv(self, em: _Emitter, sumsq: str) -> None:
+        for k in range(self.k):
+            em.raw(f"inv_{k} = 1.0 / tl.sqrt({sumsq.format(k=k)} / ncols + {_EPS})")
 
-    bwd = _Emitter(names)
-    for line in _param_loads(np_):
-        bwd.raw(line)
-    inner_outs = [(f"u_{k}", g) for k, g in enumerate(inners)]
-    inner_outs += [(f"dudx_{k}", sympy.diff(g, X)) for k, g in enumerate(inners)]
-    inner_outs += [(f"dudp_{k}_{i}", sympy.diff(g, s)) for k, g in enumerate(inners) for i, s in enumerate(psyms)]
-    bwd.emit(inner_outs, "_u")
-    norm_lines(bwd)
-    outer_outs = [("dydx", sympy.diff(outer, X))]
-    outer_outs += [(f"dydr_{k}", sympy.diff(outer, r)) for k, r in enumerate(rsyms)]
-    outer_outs += [(f"dydp_{i}", sympy.diff(outer, s)) for i, s in enumerate(psyms)]
-    bwd.emit(outer_outs, "_b")
-    bwd.raw("gx = g * dydx")
-    for k in range(k_):
-        bwd.raw(f"h_{k} = tl.where(mask, g * dydr_{k}, 0.0)")
-        bwd.raw(f"du_{k} = inv_{k} * (h_{k} - r_{k} * (tl.sum(h_{k} * r_{k}, axis=0) / ncols))")
-        bwd.raw(f"gx = gx + du_{k} * dudx_{k}")
-    for i in range(np_):
-        terms = " + ".join([f"g * dydp_{i}"] + [f"du_{k} * dudp_{k}_{i}" for k in range(k_)])
-        bwd.raw(f"tl.store(gp_ptr + row * {max(np_, 1)} + {i}, tl.sum(tl.where(mask, {terms}, 0.0), axis=0))")
+    def gx_and_param_terms(self, em: _Emitter, mean_hr: str) -> list[str]:
+        """``gx`` from ``g``, the outer derivatives and ``du_k``; the masked
+        per-element terms of each parameter's gradient."""
+        em.raw("gx = g * dydx")
+        for k in range(self.k):
+            em.raw(f"h_{k} = tl.where(mask, g * dydr_{k}, 0.0)")
+            em.raw(f"du_{k} = inv_{k} * (h_{k} - r_{k} * {mean_hr.format(k=k)})")
+            em.raw(f"gx = gx + du_{k} * dudx_{k}")
+        return [f"tl.where(mask, {' + '.join([f'g * dydp_{i}'] + [f'du_{k} * dudp_{k}_{i}' for k in range(self.k)])}"
+                ", 0.0)" for i in range(self.np)]
+
+
+_EPS = repr(float(RMSNORM_EPS))
+_LOAD_ROW = "{i}x = tl.load(x_ptr + base + cols, mask=mask, other=0.0).to(tl.float32)"
+_LOAD_G = "{i}g = tl.load(g_ptr + base + cols, mask=mask, other=0.0).to(tl.float32)"
+
+
+def _row_block_kernels(parts: _RowParts) -> tuple[str, _Emitter, _Emitter]:
+    """``fwd``/``bwd``: one program per row, the whole row in one block."""
+    fwd = parts.emitter()
+    fwd.emit(parts.u(), "_u")
+    parts.masked_u(fwd)
+    parts.inv(fwd, "tl.sum(u_{k} * u_{k}, axis=0)")
+    parts.r(fwd)
+    fwd.emit([("y", parts.outer)], "_f")
+
+    bwd = parts.emitter()
+    bwd.emit(parts.u_and_derivatives(), "_u")
+    parts.masked_u(bwd)
+    parts.inv(bwd, "tl.sum(u_{k} * u_{k}, axis=0)")
+    parts.r(bwd)
+    bwd.emit(parts.outer_derivatives(), "_b")
+    terms = parts.gx_and_param_terms(bwd, "(tl.sum(h_{k} * r_{k}, axis=0) / ncols)")
+    for i, term in enumerate(terms):
+        bwd.raw(f"tl.store(gp_ptr + row * {max(parts.np, 1)} + {i}, tl.sum({term}, axis=0))")
 
     body = f'''
 @triton.jit
 def fwd(x_ptr, p_ptr, y_ptr, ncols, BLOCK: tl.constexpr):
     row = tl.program_id(0).to(tl.int64)
+    base = row * ncols
     cols = tl.arange(0, BLOCK)
     mask = cols < ncols
-    x = tl.load(x_ptr + row * ncols + cols, mask=mask, other=0.0).to(tl.float32)
+{_LOAD_ROW.format(i="    ")}
 {chr(10).join(fwd.lines)}
     y = y + tl.zeros_like(x)
-    tl.store(y_ptr + row * ncols + cols, y.to(y_ptr.dtype.element_ty), mask=mask)
+    tl.store(y_ptr + base + cols, y.to(y_ptr.dtype.element_ty), mask=mask)
 
 
 @triton.jit
 def bwd(x_ptr, g_ptr, p_ptr, gx_ptr, gp_ptr, ncols, BLOCK: tl.constexpr):
     row = tl.program_id(0).to(tl.int64)
+    base = row * ncols
     cols = tl.arange(0, BLOCK)
     mask = cols < ncols
-    x = tl.load(x_ptr + row * ncols + cols, mask=mask, other=0.0).to(tl.float32)
-    g = tl.load(g_ptr + row * ncols + cols, mask=mask, other=0.0).to(tl.float32)
+{_LOAD_ROW.format(i="    ")}
+{_LOAD_G.format(i="    ")}
 {chr(10).join(bwd.lines)}
     gx = gx + tl.zeros_like(x)
-    tl.store(gx_ptr + row * ncols + cols, gx.to(gx_ptr.dtype.element_ty), mask=mask)
+    tl.store(gx_ptr + base + cols, gx.to(gx_ptr.dtype.element_ty), mask=mask)
 '''
-    return _module(body, fwd, bwd, rowwise=True, nparams=np_)
+    return body, fwd, bwd
 
 
-def _module(body: str, fwd: _Emitter, bwd: _Emitter, rowwise: bool, nparams: int) -> str:
-    used = {**fwd.printer.used, **bwd.printer.used}
+def _row_loop_kernels(parts: _RowParts) -> tuple[str, _Emitter, _Emitter]:
+    """``fwd_long``/``bwd_long``: one program per row, which it walks in chunks of
+    ``BLOCK`` (rows too long for one block's registers).  Sums over the row are
+    float32 vectors of ``BLOCK`` accumulated chunk by chunk and reduced after the
+    loop.  The forward reads the row twice (its sums of squares, then ``y``); the
+    backward reads ``x`` three times and ``g`` twice (sums of squares, the sums
+    of ``h_k * r_k``, then ``gx`` and the parameter gradients)."""
+    inner, outer = "        ", "    "
+    chunk = [f"{inner}cols = start + tl.arange(0, BLOCK)", f"{inner}mask = cols < ncols", _LOAD_ROW.format(i=inner)]
+    loop = f"{outer}for start in range(0, ncols, BLOCK):"
+
+    def sums_of_squares(em: _Emitter) -> None:
+        for k in range(parts.k):
+            em.raw(f"ss_{k} = tl.zeros([BLOCK], dtype=tl.float32)")
+        em.raw(loop.strip())
+        em.indent = inner
+        for line in chunk:
+            em.raw(line.strip())
+        em.emit(parts.u(), "_u")
+        parts.masked_u(em)
+        for k in range(parts.k):
+            em.raw(f"ss_{k} += u_{k} * u_{k}")
+        em.indent = outer
+        parts.inv(em, "tl.sum(ss_{k}, axis=0)")
+
+    fwd = parts.emitter()
+    sums_of_squares(fwd)
+    fwd.raw(loop.strip())
+    fwd.indent = inner
+    for line in chunk:
+        fwd.raw(line.strip())
+    fwd.emit(parts.u(), "_u")
+    parts.masked_u(fwd)
+    parts.r(fwd)
+    fwd.emit([("y", parts.outer)], "_f")
+    fwd.raw("y = y + tl.zeros_like(x)")
+    fwd.raw("tl.store(y_ptr + base + cols, y.to(y_ptr.dtype.element_ty), mask=mask)")
+
+    bwd = parts.emitter()
+    sums_of_squares(bwd)
+    for k in range(parts.k):
+        bwd.raw(f"hr_{k} = tl.zeros([BLOCK], dtype=tl.float32)")
+    bwd.raw(loop.strip())
+    bwd.indent = inner
+    for line in chunk + [_LOAD_G.format(i=inner)]:
+        bwd.raw(line.strip())
+    bwd.emit(parts.u(), "_u")
+    parts.masked_u(bwd)
+    parts.r(bwd)
+    bwd.emit(parts.dydr(), "_h")
+    for k in range(parts.k):
+        bwd.raw(f"hr_{k} += tl.where(mask, g * dydr_{k} * r_{k}, 0.0)")
+    bwd.indent = outer
+    for k in range(parts.k):
+        bwd.raw(f"mean_hr_{k} = tl.sum(hr_{k}, axis=0) / ncols")
+    for i in range(parts.np):
+        bwd.raw(f"gp_{i} = tl.zeros([BLOCK], dtype=tl.float32)")
+    bwd.raw(loop.strip())
+    bwd.indent = inner
+    for line in chunk + [_LOAD_G.format(i=inner)]:
+        bwd.raw(line.strip())
+    bwd.emit(parts.u_and_derivatives(), "_u")
+    parts.masked_u(bwd)
+    parts.r(bwd)
+    bwd.emit(parts.outer_derivatives(), "_b")
+    terms = parts.gx_and_param_terms(bwd, "mean_hr_{k}")
+    for i, term in enumerate(terms):
+        bwd.raw(f"gp_{i} += {term}")
+    bwd.raw("gx = gx + tl.zeros_like(x)")
+    bwd.raw("tl.store(gx_ptr + base + cols, gx.to(gx_ptr.dtype.element_ty), mask=mask)")
+    bwd.indent = outer
+    for i in range(parts.np):
+        bwd.raw(f"tl.store(gp_ptr + row * {max(parts.np, 1)} + {i}, tl.sum(gp_{i}, axis=0))")
+
+    body = f'''
+@triton.jit
+def fwd_long(x_ptr, p_ptr, y_ptr, ncols, BLOCK: tl.constexpr):
+    row = tl.program_id(0).to(tl.int64)
+    base = row * ncols
+{chr(10).join(fwd.lines)}
+
+
+@triton.jit
+def bwd_long(x_ptr, g_ptr, p_ptr, gx_ptr, gp_ptr, ncols, BLOCK: tl.constexpr):
+    row = tl.program_id(0).to(tl.int64)
+    base = row * ncols
+{chr(10).join(bwd.lines)}
+'''
+    return body, fwd, bwd
+
+
+def _rowwise_source(candidate) -> str:
+    parts = _RowParts(candidate)
+    block, fwd, bwd = _row_block_kernels(parts)
+    looped, fwd_long, bwd_long = _row_loop_kernels(parts)
+    return _module(block + "\n" + looped, [fwd, bwd, fwd_long, bwd_long], rowwise=True, nparams=parts.np)
+
+
+def _module(body: str, emitters: list[_Emitter], rowwise: bool, nparams: int) -> str:
+    used = {k: v for em in emitters for k, v in em.printer.used.items()}
     return _HEADER + helpers(used) + body + f"\nROWWISE = {rowwise}\nNPARAMS = {nparams}\n"
 
 

@@ -23,7 +23,7 @@ import triton.language as tl
 from actsearch.errors import CompileError
 from actsearch.modules import CandidateModule
 
-from ._launch import BLOCK, FP_FUSION, MAX_ROW, num_warps, row_block
+from ._launch import BLOCK, FP_FUSION, num_warps, row_launch
 
 __all__ = ["TritonActivation", "interpreting", "KernelFunction", "launch_config"]
 
@@ -50,16 +50,17 @@ def _placeholder(device: torch.device) -> torch.Tensor:
     return t
 
 
-def launch_config(rowwise: bool, shape) -> tuple[int, int, int, int]:
-    """``(programs, n or ncols argument, BLOCK, num_warps)`` for an input of ``shape``."""
+def launch_config(rowwise: bool, shape) -> tuple[str, int, int, int, int]:
+    """``(kernel suffix, programs, n or ncols argument, BLOCK, num_warps)`` for an
+    input of ``shape`` (the suffix picks ``fwd``/``bwd`` or ``fwd_long``/``bwd_long``)."""
     numel = 1
     for s in shape:
         numel *= int(s)
     if rowwise:
         ncols = int(shape[-1]) if len(shape) else 1
-        block = row_block(ncols)
-        return numel // max(ncols, 1), ncols, block, num_warps(block)
-    return triton.cdiv(numel, BLOCK), numel, BLOCK, num_warps(BLOCK)
+        suffix, block = row_launch(ncols)
+        return suffix, numel // max(ncols, 1), ncols, block, num_warps(block)
+    return "", triton.cdiv(numel, BLOCK), numel, BLOCK, num_warps(BLOCK)
 
 
 def _pack(params: tuple[torch.Tensor, ...], device: torch.device) -> torch.Tensor:
@@ -86,11 +87,11 @@ class KernelFunction(torch.autograd.Function):
         x = x.contiguous()
         pvec = _pack(params, x.device)
         y = torch.empty_like(x)
-        programs, n_arg, block, warps = launch_config(kernels.ROWWISE, x.shape)
+        suffix, programs, n_arg, block, warps = launch_config(kernels.ROWWISE, x.shape)
         if programs:
             with np.errstate(all="ignore"):  # the interpreter evaluates with numpy
-                kernels.fwd[(programs,)](x, pvec, y, n_arg, BLOCK=block, num_warps=warps,
-                                         enable_fp_fusion=FP_FUSION)
+                getattr(kernels, "fwd" + suffix)[(programs,)](x, pvec, y, n_arg, BLOCK=block, num_warps=warps,
+                                                              enable_fp_fusion=FP_FUSION)
         ctx.save_for_backward(x, pvec)
         ctx.kernels = kernels
         ctx.nparams = len(params)
@@ -104,7 +105,7 @@ class KernelFunction(torch.autograd.Function):
         if gy.dtype != x.dtype:
             gy = gy.to(x.dtype)
         gx = torch.empty_like(x)
-        programs, n_arg, block, warps = launch_config(kernels.ROWWISE, x.shape)
+        suffix, programs, n_arg, block, warps = launch_config(kernels.ROWWISE, x.shape)
         if not nparams:
             partials = pvec  # not written: the kernel has no parameter to reduce
         elif programs:
@@ -113,8 +114,8 @@ class KernelFunction(torch.autograd.Function):
             partials = torch.zeros((1, nparams), dtype=torch.float32, device=x.device)
         if programs:
             with np.errstate(all="ignore"):
-                kernels.bwd[(programs,)](x, gy, pvec, gx, partials, n_arg, BLOCK=block, num_warps=warps,
-                                         enable_fp_fusion=FP_FUSION)
+                getattr(kernels, "bwd" + suffix)[(programs,)](x, gy, pvec, gx, partials, n_arg, BLOCK=block,
+                                                              num_warps=warps, enable_fp_fusion=FP_FUSION)
         if not nparams:
             return gx, None
         return (gx, None, *partials.sum(0).unbind(0))
@@ -126,8 +127,8 @@ class TritonActivation(CandidateModule):
     Same parameters as ``candidate.module()`` (``params.<name>``), so state dicts
     interchange.  Inputs of any shape are made contiguous and flattened (row-wise
     candidates keep the last dimension as the row).  float32/bfloat16/float16 run
-    in the kernels with float32 arithmetic; float64 inputs and row-wise candidates
-    on rows longer than ``MAX_ROW`` (65536) use the eager formula.
+    in the kernels with float32 arithmetic (rows of any length: long ones take the
+    looped row kernels); float64 inputs use the eager formula.
 
     The kernels run on CUDA tensors (CPU tensors too when Triton is interpreting).
     What an input elsewhere gets is ``fallback``:
@@ -170,9 +171,6 @@ class TritonActivation(CandidateModule):
                 )
             self._warn_once(f"triton kernel needs a CUDA tensor (or TRITON_INTERPRET=1); {x.device} input uses "
                             "the eager formula")
-            return super().forward(x)
-        if self._kernels.ROWWISE and x.dim() and x.shape[-1] > MAX_ROW:
-            self._warn_once(f"rows longer than {MAX_ROW} use the eager formula, not the row-wise kernel")
             return super().forward(x)
         return KernelFunction.apply(x, self._kernels, *self.params.values())
 
