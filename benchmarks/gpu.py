@@ -17,8 +17,9 @@ make it here first and carry the folder along (it is git-ignored)::
 
 Parts (``--parts a b c``):
 
-a. kernels: rational 5/4 (``rational-gelu``), PolyReLU, PolyNorm (rows of 4096),
-   CRReLU and a grammar candidate on 16M elements, fp32 and bf16; forward and
+a. kernels: rational 5/4 (``rational-gelu``), PolyReLU, PolyNorm (rows of 4096,
+   the looped row kernels; and rows of 2048, the longest one-block row, to judge
+   where the launcher switches), CRReLU and a grammar candidate on 16M elements, fp32 and bf16; forward and
    forward+backward for eager, torch.compile and triton; GB/s counted from the
    bytes each pass must move, and the fraction of the measured device-to-device
    copy bandwidth.
@@ -51,6 +52,15 @@ CANDIDATES = {
 }
 
 
+def _kernel_cases() -> list[tuple[str, str, int]]:
+    """(label, candidate, row length) of part (a): PolyNorm twice, at rows of 4096
+    (the looped row kernels) and at the longest one-block row."""
+    from actsearch.compile._launch import LOOP_ROW
+
+    cases = [(label, ref, 4096 if ref == "polynorm" else 1024) for label, ref in CANDIDATES.items()]
+    return cases + [(f"PolyNorm rows {LOOP_ROW}", "polynorm", LOOP_ROW)]
+
+
 def _candidate(ref: str):
     import actsearch
 
@@ -73,9 +83,8 @@ def part_kernels(args, emit) -> None:
         emit(f"device-to-device copy bandwidth: {copy_bw / 1e9:.0f} GB/s ({torch.cuda.get_device_name()})\n")
     emit("| candidate | dtype | backend | fwd ms | fwd+bwd ms | fwd GB/s | f+b GB/s | f+b % of copy | f+b vs eager |")
     emit("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-    for label, ref in CANDIDATES.items():
+    for label, ref, cols in _kernel_cases():
         cand = _candidate(ref)
-        cols = 4096 if not cand.elementwise else 1024
         shape = (max(1, numel // cols), min(cols, numel))
         for dtype in (torch.float32, torch.bfloat16):
             fwd_bytes, fb_bytes = pass_bytes(shape[0] * shape[1], dtype)

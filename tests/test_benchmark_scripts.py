@@ -31,6 +31,7 @@ def test_gpu_benchmark_smoke_on_cpu(tmp_path):
     for label in ("rational 5/4", "PolyReLU", "PolyNorm", "CRReLU", "grammar"):
         assert f"| {label} | fp32 | eager |" in text and f"| {label} | bf16 | eager |" in text
         assert text.count(f"| {label} | eager |") == 2  # charlm and mnist1d-mlp
+    assert "| PolyNorm rows 2048 | fp32 | eager |" in text  # the longest one-block row, beside looped 4096
     assert "failed" not in text
     assert "{'ok': 4}" in text
 
