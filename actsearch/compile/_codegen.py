@@ -218,8 +218,8 @@ class _RowParts:
 
 
 _EPS = repr(float(RMSNORM_EPS))
-_LOAD_ROW = "{i}x = tl.load(x_ptr + base + cols, mask=mask, other=0.0).to(tl.float32)"
-_LOAD_G = "{i}g = tl.load(g_ptr + base + cols, mask=mask, other=0.0).to(tl.float32)"
+_LOAD_ROW = "{i}x = tl.load(x_ptr + {offs}, mask=mask, other=0.0).to(tl.float32)"
+_LOAD_G = "{i}g = tl.load(g_ptr + {offs}, mask=mask, other=0.0).to(tl.float32)"
 
 
 def _row_block_kernels(parts: _RowParts) -> tuple[str, _Emitter, _Emitter]:
@@ -248,7 +248,7 @@ def fwd(x_ptr, p_ptr, y_ptr, ncols, BLOCK: tl.constexpr):
     base = row * ncols
     cols = tl.arange(0, BLOCK)
     mask = cols < ncols
-{_LOAD_ROW.format(i="    ")}
+{_LOAD_ROW.format(i="    ", offs="base + cols")}
 {chr(10).join(fwd.lines)}
     y = y + tl.zeros_like(x)
     tl.store(y_ptr + base + cols, y.to(y_ptr.dtype.element_ty), mask=mask)
@@ -260,8 +260,8 @@ def bwd(x_ptr, g_ptr, p_ptr, gx_ptr, gp_ptr, ncols, BLOCK: tl.constexpr):
     base = row * ncols
     cols = tl.arange(0, BLOCK)
     mask = cols < ncols
-{_LOAD_ROW.format(i="    ")}
-{_LOAD_G.format(i="    ")}
+{_LOAD_ROW.format(i="    ", offs="base + cols")}
+{_LOAD_G.format(i="    ", offs="base + cols")}
 {chr(10).join(bwd.lines)}
     gx = gx + tl.zeros_like(x)
     tl.store(gx_ptr + base + cols, gx.to(gx_ptr.dtype.element_ty), mask=mask)
@@ -277,8 +277,13 @@ def _row_loop_kernels(parts: _RowParts) -> tuple[str, _Emitter, _Emitter]:
     backward reads ``x`` three times and ``g`` twice (sums of squares, the sums
     of ``h_k * r_k``, then ``gx`` and the parameter gradients)."""
     inner, outer = "        ", "    "
-    chunk = [f"{inner}cols = start + tl.arange(0, BLOCK)", f"{inner}mask = cols < ncols", _LOAD_ROW.format(i=inner)]
-    loop = f"{outer}for start in range(0, ncols, BLOCK):"
+    # chunks are counted, and lanes kept relative to their chunk, so that nothing
+    # overflows an int32 ``ncols`` near 2**31 (``start + lane`` or ``start += BLOCK``
+    # would wrap, pass the mask and address memory outside the row)
+    offs = "base + start + cols"
+    chunk = [f"{inner}start = chunk * BLOCK", f"{inner}cols = tl.arange(0, BLOCK)", f"{inner}mask = cols < ncols - start",
+             _LOAD_ROW.format(i=inner, offs=offs)]
+    loop = f"{outer}for chunk in range(0, (ncols - 1) // BLOCK + 1):"
 
     def sums_of_squares(em: _Emitter) -> None:
         for k in range(parts.k):
@@ -305,7 +310,7 @@ def _row_loop_kernels(parts: _RowParts) -> tuple[str, _Emitter, _Emitter]:
     parts.r(fwd)
     fwd.emit([("y", parts.outer)], "_f")
     fwd.raw("y = y + tl.zeros_like(x)")
-    fwd.raw("tl.store(y_ptr + base + cols, y.to(y_ptr.dtype.element_ty), mask=mask)")
+    fwd.raw(f"tl.store(y_ptr + {offs}, y.to(y_ptr.dtype.element_ty), mask=mask)")
 
     bwd = parts.emitter()
     sums_of_squares(bwd)
@@ -313,7 +318,7 @@ def _row_loop_kernels(parts: _RowParts) -> tuple[str, _Emitter, _Emitter]:
         bwd.raw(f"hr_{k} = tl.zeros([BLOCK], dtype=tl.float32)")
     bwd.raw(loop.strip())
     bwd.indent = inner
-    for line in chunk + [_LOAD_G.format(i=inner)]:
+    for line in chunk + [_LOAD_G.format(i=inner, offs=offs)]:
         bwd.raw(line.strip())
     bwd.emit(parts.u(), "_u")
     parts.masked_u(bwd)
@@ -328,7 +333,7 @@ def _row_loop_kernels(parts: _RowParts) -> tuple[str, _Emitter, _Emitter]:
         bwd.raw(f"gp_{i} = tl.zeros([BLOCK], dtype=tl.float32)")
     bwd.raw(loop.strip())
     bwd.indent = inner
-    for line in chunk + [_LOAD_G.format(i=inner)]:
+    for line in chunk + [_LOAD_G.format(i=inner, offs=offs)]:
         bwd.raw(line.strip())
     bwd.emit(parts.u_and_derivatives(), "_u")
     parts.masked_u(bwd)
@@ -338,7 +343,7 @@ def _row_loop_kernels(parts: _RowParts) -> tuple[str, _Emitter, _Emitter]:
     for i, term in enumerate(terms):
         bwd.raw(f"gp_{i} += {term}")
     bwd.raw("gx = gx + tl.zeros_like(x)")
-    bwd.raw("tl.store(gx_ptr + base + cols, gx.to(gx_ptr.dtype.element_ty), mask=mask)")
+    bwd.raw(f"tl.store(gx_ptr + {offs}, gx.to(gx_ptr.dtype.element_ty), mask=mask)")
     bwd.indent = outer
     for i in range(parts.np):
         bwd.raw(f"tl.store(gp_ptr + row * {max(parts.np, 1)} + {i}, tl.sum(gp_{i}, axis=0))")

@@ -19,8 +19,12 @@ its 32 warps leave each thread 64 registers (65536 per program), and a mixed
 row-wise candidate (``a*rmsnorm(tanh(x) + c*x) + x*rmsnorm(relu(x)) +
 sin(rmsnorm(log(abs(x)+1)))``) spilled there on sm_80; past 4096 even PolyNorm's
 one-block backward spills (sm_90: 96 bytes at 8192, 824 at 16384, 5696 at 65536).
-The looped kernels' registers do not grow with the row (PolyNorm: at most 83,
-the mixed candidate 100, no spills with Triton 3.9; 3.6 likewise for PolyNorm).
+The looped kernels' registers do not grow with the row: chunks of 1024 at 8
+warps (a cap of 255 registers) give PolyNorm at most 80 with Triton 3.9 and 3.6;
+chunks of 2048 at 16 warps (a cap of 128) spilled 16 bytes of the mixed
+candidate's backward on sm_80.  What still shows as 4 spilled bytes in a looped
+kernel with ``sin``/``cos`` (at 58-86 registers, far below the cap) is
+libdevice's scratch array for huge arguments, not register pressure.
 
 Example:
     >>> row_block(1000), num_warps(row_block(1000))
@@ -28,7 +32,7 @@ Example:
     >>> num_warps(4096), num_warps(65536)
     (32, 32)
     >>> row_launch(2048), row_launch(2049)
-    (('', 2048), ('_long', 2048))
+    (('', 2048), ('_long', 1024))
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ BLOCK = 1024
 #: longest row a row-wise kernel holds in one block; longer rows take the looped kernels
 LOOP_ROW = 2048
 #: elements per iteration of the looped row-wise kernels
-ROW_CHUNK = 2048
+ROW_CHUNK = 1024
 #: fused multiply-add contraction, pinned: Triton's default changes in 3.10 (3.9 warns
 #: when it is left unset), and results should not depend on the Triton version
 FP_FUSION = True
