@@ -77,24 +77,30 @@ def _now(engine) -> str:
 
 #: how long a lease statement retries SQLite's at-once "database is locked"
 _LOCKED_RETRY_SECONDS = 30.0
+#: a "database is locked" sooner than this came at once, not after the busy timeout
+_QUICK_LOCKED = 1.0
 
 
 def _write(engine, statement: str, params: dict | None = None) -> int:
     """Run one writing ``statement`` in its own transaction; its row count.
 
-    SQLite in WAL mode answers "database is locked" at once, without waiting out
-    the busy timeout, when a transaction that began by reading must write after
-    another connection committed (its snapshot is stale).  Racing drivers hit this;
-    a fresh transaction succeeds, so that answer is retried for a while."""
+    SQLite in WAL mode can answer "database is locked" at once, without waiting
+    out the busy timeout (a transaction that began by reading must write after
+    another connection committed: its snapshot is stale); a fresh transaction
+    succeeds, so such a quick answer is retried for a while.  One that came after
+    the busy timeout is a store held locked: raised, as the store's other writes do."""
     import sqlalchemy as sa
 
     deadline = time.monotonic() + _LOCKED_RETRY_SECONDS
     while True:
+        began = time.monotonic()
         try:
             with engine.begin() as conn:
                 return conn.execute(sa.text(statement), params or {}).rowcount
         except sa.exc.OperationalError as exc:
-            if "locked" not in str(exc.orig) or time.monotonic() > deadline:
+            quick = time.monotonic() - began < _QUICK_LOCKED
+            if engine.dialect.name != "sqlite" or "locked" not in str(exc.orig) or not quick \
+                    or time.monotonic() > deadline:
                 raise
         time.sleep(random.uniform(0.005, 0.05))
 
@@ -189,7 +195,7 @@ class Lease:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         # a lease whose holder forgot it (an exception path) is given back when collected
-        self._finalizer = weakref.finalize(self, _give_back, engine, name, self.owner, self._stop)
+        self._finalizer = weakref.finalize(self, _give_back_collected, engine, name, self.owner, self._stop)
 
     # -- taking ---------------------------------------------------------------------
     def acquire(self) -> "Lease":
@@ -248,7 +254,8 @@ class Lease:
     def release(self) -> None:
         """Stop the heartbeat and delete the row (idempotent; errors are ignored:
         an undeleted row expires by itself)."""
-        self._finalizer()
+        if self._finalizer.detach() is not None:  # not given back yet
+            _give_back(self.engine, self.name, self.owner, self._stop)
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=5)
 
@@ -275,15 +282,30 @@ def _beat(ref, stop: threading.Event, every: float) -> None:
 
 
 def _give_back(engine, name: str, owner: str, stop: threading.Event) -> None:
+    """Stop the heartbeat and delete the row, waiting for the DELETE (a busy store
+    gets its busy timeout: the row must be gone when ``release`` returns, or the
+    next driver and ``actsearch delete`` would be refused until it expires)."""
     stop.set()
     _LIVE.discard(owner)
-    # The DELETE runs on a thread of its own: a forgotten lease is collected wherever
-    # the garbage collector runs, possibly inside this thread's own SQLite write
-    # transaction, whose lock the DELETE would wait for until the busy timeout.
-    # Waiting a little covers a normal release; a blocked DELETE finishes later.
-    deleter = threading.Thread(target=_delete_row, args=(engine, name, owner), name=f"actsearch-release-{name}",
-                               daemon=True)
-    deleter.start()
+    _delete_row(engine, name, owner)
+
+
+def _give_back_collected(engine, name: str, owner: str, stop: threading.Event) -> None:
+    """:func:`_give_back` for a lease nobody released: collected, or left at exit."""
+    stop.set()
+    _LIVE.discard(owner)
+    # The garbage collector runs wherever it likes, possibly inside this thread's own
+    # SQLite write transaction, whose lock an inline DELETE would wait for until the
+    # busy timeout: the DELETE runs on a thread of its own, waited for a little (a
+    # blocked one finishes later).  At interpreter exit no thread can start (3.12):
+    # inline then.
+    try:
+        deleter = threading.Thread(target=_delete_row, args=(engine, name, owner), name=f"actsearch-release-{name}",
+                                   daemon=True)
+        deleter.start()
+    except RuntimeError:
+        _delete_row(engine, name, owner)
+        return
     deleter.join(timeout=2)
 
 

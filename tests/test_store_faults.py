@@ -518,3 +518,41 @@ def test_a_forgotten_lease_collected_inside_a_write_transaction_is_still_given_b
         time.sleep(0.05)
     assert holder(engine, "a") is None
     store.lease("a").release()
+
+
+def test_release_waits_out_a_busy_store_so_the_row_is_gone_when_it_returns(tmp_path):
+    # another process holds SQLite's write lock for longer than a collected lease waits
+    path = tmp_path / "s.db"
+    store = Store(_url(path))
+    lease = store.lease("s")
+    locker = subprocess.Popen([sys.executable, "-c", "import sqlite3, sys, time\n"
+                               f"c = sqlite3.connect({str(path)!r}, isolation_level=None)\n"
+                               "c.execute('BEGIN IMMEDIATE'); print('locked', flush=True)\n"
+                               "time.sleep(4); c.execute('ROLLBACK')\n"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert locker.stdout.readline().strip() == "locked"
+        lease.release()
+        assert holder(store.storage.engine, "s") is None
+    finally:
+        locker.wait(timeout=30)
+    store.lease("s").release()
+
+
+def test_a_lease_left_when_no_thread_can_start_is_given_back_inline(tmp_path, monkeypatch):
+    # at interpreter exit (Python 3.12) no thread can start: the finaliser deletes inline
+    import gc
+
+    from actsearch import _lease
+
+    class NoThreads(threading.Thread):
+        def start(self):
+            raise RuntimeError("can't create new thread at interpreter shutdown")
+
+    store = Store(_url(tmp_path / "s.db"))
+    forgotten = store.lease("s")
+    forgotten._stop.set()  # its own heartbeat thread is not the point here
+    monkeypatch.setattr(_lease.threading, "Thread", NoThreads)
+    del forgotten
+    gc.collect()
+    monkeypatch.undo()
+    assert holder(store.storage.engine, "s") is None
