@@ -218,8 +218,8 @@ class _RowParts:
 
 
 _EPS = repr(float(RMSNORM_EPS))
-_LOAD_ROW = "{i}x = tl.load(x_ptr + {offs}, mask=mask, other=0.0).to(tl.float32)"
-_LOAD_G = "{i}g = tl.load(g_ptr + {offs}, mask=mask, other=0.0).to(tl.float32)"
+_LOAD_X = "x = tl.load(x_ptr + {offs}, mask=mask, other=0.0).to(tl.float32)"
+_LOAD_G = "g = tl.load(g_ptr + {offs}, mask=mask, other=0.0).to(tl.float32)"
 
 
 def _row_block_kernels(parts: _RowParts) -> tuple[str, _Emitter, _Emitter]:
@@ -248,7 +248,7 @@ def fwd(x_ptr, p_ptr, y_ptr, ncols, BLOCK: tl.constexpr):
     base = row * ncols
     cols = tl.arange(0, BLOCK)
     mask = cols < ncols
-{_LOAD_ROW.format(i="    ", offs="base + cols")}
+    {_LOAD_X.format(offs="base + cols")}
 {chr(10).join(fwd.lines)}
     y = y + tl.zeros_like(x)
     tl.store(y_ptr + base + cols, y.to(y_ptr.dtype.element_ty), mask=mask)
@@ -260,8 +260,8 @@ def bwd(x_ptr, g_ptr, p_ptr, gx_ptr, gp_ptr, ncols, BLOCK: tl.constexpr):
     base = row * ncols
     cols = tl.arange(0, BLOCK)
     mask = cols < ncols
-{_LOAD_ROW.format(i="    ", offs="base + cols")}
-{_LOAD_G.format(i="    ", offs="base + cols")}
+    {_LOAD_X.format(offs="base + cols")}
+    {_LOAD_G.format(offs="base + cols")}
 {chr(10).join(bwd.lines)}
     gx = gx + tl.zeros_like(x)
     tl.store(gx_ptr + base + cols, gx.to(gx_ptr.dtype.element_ty), mask=mask)
@@ -276,35 +276,37 @@ def _row_loop_kernels(parts: _RowParts) -> tuple[str, _Emitter, _Emitter]:
     loop.  The forward reads the row twice (its sums of squares, then ``y``); the
     backward reads ``x`` three times and ``g`` twice (sums of squares, the sums
     of ``h_k * r_k``, then ``gx`` and the parameter gradients)."""
-    inner, outer = "        ", "    "
     # chunks are counted, and lanes kept relative to their chunk, so that nothing
     # overflows an int32 ``ncols`` near 2**31 (``start + lane`` or ``start += BLOCK``
     # would wrap, pass the mask and address memory outside the row)
     offs = "base + start + cols"
-    chunk = [f"{inner}start = chunk * BLOCK", f"{inner}cols = tl.arange(0, BLOCK)", f"{inner}mask = cols < ncols - start",
-             _LOAD_ROW.format(i=inner, offs=offs)]
-    loop = f"{outer}for chunk in range(0, (ncols - 1) // BLOCK + 1):"
+
+    def open_loop(em: _Emitter, *loads: str) -> None:
+        """``for`` each chunk of the row, its lanes, mask and ``loads``; the emitter
+        writes into the loop body until :func:`close_loop`."""
+        em.raw("for chunk in range(0, (ncols - 1) // BLOCK + 1):")
+        em.indent = "        "
+        for line in ("start = chunk * BLOCK", "cols = tl.arange(0, BLOCK)", "mask = cols < ncols - start",
+                     *(load.format(offs=offs) for load in loads)):
+            em.raw(line)
+
+    def close_loop(em: _Emitter) -> None:
+        em.indent = "    "
 
     def sums_of_squares(em: _Emitter) -> None:
         for k in range(parts.k):
             em.raw(f"ss_{k} = tl.zeros([BLOCK], dtype=tl.float32)")
-        em.raw(loop.strip())
-        em.indent = inner
-        for line in chunk:
-            em.raw(line.strip())
+        open_loop(em, _LOAD_X)
         em.emit(parts.u(), "_u")
         parts.masked_u(em)
         for k in range(parts.k):
             em.raw(f"ss_{k} += u_{k} * u_{k}")
-        em.indent = outer
+        close_loop(em)
         parts.inv(em, "tl.sum(ss_{k}, axis=0)")
 
     fwd = parts.emitter()
     sums_of_squares(fwd)
-    fwd.raw(loop.strip())
-    fwd.indent = inner
-    for line in chunk:
-        fwd.raw(line.strip())
+    open_loop(fwd, _LOAD_X)
     fwd.emit(parts.u(), "_u")
     parts.masked_u(fwd)
     parts.r(fwd)
@@ -316,25 +318,19 @@ def _row_loop_kernels(parts: _RowParts) -> tuple[str, _Emitter, _Emitter]:
     sums_of_squares(bwd)
     for k in range(parts.k):
         bwd.raw(f"hr_{k} = tl.zeros([BLOCK], dtype=tl.float32)")
-    bwd.raw(loop.strip())
-    bwd.indent = inner
-    for line in chunk + [_LOAD_G.format(i=inner, offs=offs)]:
-        bwd.raw(line.strip())
+    open_loop(bwd, _LOAD_X, _LOAD_G)
     bwd.emit(parts.u(), "_u")
     parts.masked_u(bwd)
     parts.r(bwd)
     bwd.emit(parts.dydr(), "_h")
     for k in range(parts.k):
         bwd.raw(f"hr_{k} += tl.where(mask, g * dydr_{k} * r_{k}, 0.0)")
-    bwd.indent = outer
+    close_loop(bwd)
     for k in range(parts.k):
         bwd.raw(f"mean_hr_{k} = tl.sum(hr_{k}, axis=0) / ncols")
     for i in range(parts.np):
         bwd.raw(f"gp_{i} = tl.zeros([BLOCK], dtype=tl.float32)")
-    bwd.raw(loop.strip())
-    bwd.indent = inner
-    for line in chunk + [_LOAD_G.format(i=inner, offs=offs)]:
-        bwd.raw(line.strip())
+    open_loop(bwd, _LOAD_X, _LOAD_G)
     bwd.emit(parts.u_and_derivatives(), "_u")
     parts.masked_u(bwd)
     parts.r(bwd)
@@ -344,7 +340,7 @@ def _row_loop_kernels(parts: _RowParts) -> tuple[str, _Emitter, _Emitter]:
         bwd.raw(f"gp_{i} += {term}")
     bwd.raw("gx = gx + tl.zeros_like(x)")
     bwd.raw(f"tl.store(gx_ptr + {offs}, gx.to(gx_ptr.dtype.element_ty), mask=mask)")
-    bwd.indent = outer
+    close_loop(bwd)
     for i in range(parts.np):
         bwd.raw(f"tl.store(gp_ptr + row * {max(parts.np, 1)} + {i}, tl.sum(gp_{i}, axis=0))")
 
