@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 
+from actsearch.commands import add_storage_option
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
@@ -19,7 +21,7 @@ def register(subparsers) -> None:
         "runs the same search again (pass another --name).",
     )
     p.add_argument("name", help="the search")
-    p.add_argument("--storage", default=None, help="results database URL (default: sqlite:///results/actsearch.db)")
+    add_storage_option(p)
     p.add_argument("--out", default=None, metavar="FILE", help="write to FILE instead of standard output")
     p.set_defaults(func=run)
 

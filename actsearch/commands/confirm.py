@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from actsearch.commands import add_storage_option
 from actsearch.leaderboard import FORMATS, check_reference
 
 
@@ -23,7 +24,7 @@ def register(subparsers) -> None:
     )
     p.add_argument("search", help="the search whose winners to re-train")
     add_options(p)
-    p.add_argument("--storage", default=None, help="results database URL (default: sqlite:///results/actsearch.db)")
+    add_storage_option(p)
     p.add_argument("--name", default=None, help="name of the confirmation (default: SEARCH-confirm)")
     p.add_argument("--resume", action="store_true",
                    help="continue an interrupted confirmation (with the seeds and candidates it started with)")

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import sys
 
+from actsearch.commands import add_storage_option
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
@@ -24,7 +26,7 @@ def register(subparsers) -> None:
         "--confirmations). Refused while a driver is running the search.",
     )
     p.add_argument("name", metavar="NAME", help="the search to remove")
-    p.add_argument("--storage", default=None, help="results database URL (default: sqlite:///results/actsearch.db)")
+    add_storage_option(p)
     p.add_argument("--yes", action="store_true", help="do not ask before deleting")
     p.add_argument("--confirmations", action="store_true",
                    help="also remove the searches that confirm it (NAME-confirm, ...)")

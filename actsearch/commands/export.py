@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from actsearch.commands import add_storage_option
+
 REF_HELP = (
     "what to use: a stored trial (SEARCH:NUMBER or a candidate key), a preset name "
     "(e.g. crrelu) or a formula (e.g. 'x*sigmoid(x)')"
@@ -11,7 +13,7 @@ REF_HELP = (
 
 
 def add_store_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--storage", default=None, help="results database URL (default: sqlite:///results/actsearch.db)")
+    add_storage_option(parser)
     parser.add_argument("--name", dest="search", default=None, help="search name, to pick among searches holding the candidate")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from actsearch.commands import add_storage_option
 from actsearch.leaderboard import FORMATS
 
 
@@ -14,7 +15,7 @@ def register(subparsers) -> None:
         "and whether that is more than the references' (stability: unstable, not converged); failed candidates "
         "are listed separately with their reasons. Pass an id (SEARCH:NUMBER) to show or export.",
     )
-    p.add_argument("--storage", default=None, help="results database URL (default: sqlite:///results/actsearch.db)")
+    add_storage_option(p)
     which = p.add_mutually_exclusive_group()
     which.add_argument("--name", dest="search", default=None, help="search to show (default: the latest)")
     which.add_argument("--all", action="store_true", help="every search in the store")

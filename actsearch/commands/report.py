@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from actsearch.commands import add_storage_option
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
@@ -10,7 +12,7 @@ def register(subparsers) -> None:
         description="Write DIR/index.html (settings, progress, leaderboard, failures, pictures of the best "
         "candidates; images embedded, readable offline) and DIR/leaderboard.csv.",
     )
-    p.add_argument("--storage", default=None, help="results database URL (default: sqlite:///results/actsearch.db)")
+    add_storage_option(p)
     p.add_argument("--name", dest="search", default=None, help="search to report (default: the latest)")
     p.add_argument("--out", required=True, help="folder to write (created)")
     p.set_defaults(func=run)

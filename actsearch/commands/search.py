@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from actsearch.commands import print_leaderboard
+from actsearch.commands import add_storage_option, print_leaderboard
 from actsearch.commands.confirm import add_options, print_confirmation
 from actsearch.devices import PRECISIONS
 from actsearch.store import masked
@@ -56,7 +56,7 @@ def register(subparsers) -> None:
     p.add_argument("--epochs", type=int, default=None, help="training epochs per seed (default: the task's)")
     p.add_argument("--candidates", nargs="+", default=None, metavar="FORMULA",
                    help="your own formulas, scored right after the references")
-    p.add_argument("--storage", default=None, help="results database URL (default: sqlite:///results/actsearch.db)")
+    add_storage_option(p)
     p.add_argument("--name", default=None, help="search name (default: TASK-SPACE-OPTIMIZER-N)")
     p.add_argument("--resume", action="store_true", help="continue the search --name")
     p.add_argument("--no-early-stop", dest="early_stop", action="store_const", const=False, default=None,
