@@ -47,6 +47,7 @@ from actsearch.errors import ExpressionError
 from actsearch.expr import Candidate, parse
 from actsearch.functions import FUNCTIONS, table
 
+from ._catalog import SHAPE_FORMS, Catalog, shape_of_tree
 from ._common import SearchSpaceError, check_choice, choice, reject_unknown
 from .base import SearchSpace
 
@@ -314,8 +315,8 @@ class GrammarSpace(SearchSpace):
             parsed = tuple(sorted({int(s) for s in shapes}))
         except (TypeError, ValueError):
             raise SearchSpaceError(f"grammar: option shapes={shapes!r} must be 1, 2 or both") from None
-        if not parsed or not set(parsed) <= set(SHAPES):
-            raise SearchSpaceError(f"grammar: option shapes={shapes!r} must be 1, 2 or both")
+        if not parsed or not set(parsed) <= set(SHAPE_FORMS):
+            raise SearchSpaceError(f"grammar: option shapes={shapes!r} must be among 1, 2, 3, 4, 5")
         self.shapes = parsed
 
     @property
@@ -335,10 +336,14 @@ class GrammarSpace(SearchSpace):
         except (ExpressionError, ValueError, TypeError, ArithmeticError):
             return None
 
+    def catalog(self, progress=None) -> Catalog:
+        """Every distinct function of this space's shapes and operators (cached on disk)."""
+        return Catalog.build(self.unary, self.binary, self.shapes, progress=progress)
+
     def build(self, tree: Tree) -> Candidate:
         """The candidate of ``tree``; ``SearchSpaceError`` if it is not a valid one."""
-        if _shape_of(tree) is None:
-            raise SearchSpaceError(f"grammar: {tree!r} is not a tree of shape 1 or 2")
+        if shape_of_tree(tree) is None:
+            raise SearchSpaceError(f"grammar: {tree!r} is not a tree of any grammar shape")
         cand = _finish(tree)
         if cand is None:
             raise SearchSpaceError(f"grammar: {tree!r} does not give a function of x")

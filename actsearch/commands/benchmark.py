@@ -34,8 +34,18 @@ def register(subparsers) -> None:
     sub = parser.add_subparsers(dest="benchmark_command", metavar="SUBCOMMAND", parser_class=type(parser))
     sub.required = True
 
-    build = sub.add_parser("build", help="train every binary(unary(x), unary(x)) function; write a table")
+    sample = sub.add_parser("sample", help="draw a stratified list of distinct functions to build a table from")
+    sample.add_argument("--out", required=True, help="functions file to write (CSV: text, family, shape, tree)")
+    sample.add_argument("--per-shape", default="1:300,2:500,3:500,4:750,5:650",
+                        help="grammar functions per tree shape, SHAPE:N,... (default 1:300,2:500,3:500,4:750,5:650)")
+    sample.add_argument("--seed", type=int, default=0)
+    sample.set_defaults(func=run_sample)
+
+    build = sub.add_parser("build", help="train a list of functions (or every binary(unary(x), unary(x))); "
+                                         "write a table")
     build.add_argument("--out", default="benchmarks/act_table.csv")
+    build.add_argument("--functions", default=None,
+                       help="functions file from 'benchmark sample' (default: every shape-1 grammar function)")
     build.add_argument("--task", default="mnist1d-mlp")
     build.add_argument("--epochs", type=int, default=10, help="training epochs per run (default 10)")
     build.add_argument("--seeds", type=int, default=3)
@@ -71,29 +81,128 @@ def _init_worker() -> None:
     torch.set_num_threads(1)
 
 
-def train_row(text: str, fingerprint: str, task_name: str, epochs: int, seeds: int) -> dict:
-    """Train ``text`` (eager module) for ``epochs`` on ``seeds`` seeds; one table row."""
+def _numbers_text(values) -> str:
+    return " ".join(f"{v:.5g}" for v in values)
+
+
+def train_row(text: str, fingerprint: str, task_name: str, epochs: int, seeds: int, family: str = "grammar",
+              extra: dict | None = None) -> dict:
+    """Train ``text`` (eager module) for ``epochs`` on ``seeds`` seeds; one table row.
+
+    The row keeps each seed's last-epoch accuracy (``acc_seedK``), its whole
+    validation curve (``curve_seedK``) and its training losses per epoch
+    (``loss_seedK``, space-separated), so any scoring rule can be replayed later."""
     from actsearch.expr import parse
     from actsearch.tasks import get_task
 
-    cand = parse(text, family="grammar")
+    cand = parse(text, family=family)
     task = get_task(task_name)
     start = time.perf_counter()
-    accs, status = [], "ok"
+    accs, status, messages = [], "ok", []
+    row = {"text": text, "fingerprint": fingerprint, "family": family, **(extra or {})}
     for seed in range(seeds):
         out = task.train(lambda: cand.module(), budget=epochs, seed=seed)
-        if out["status"] != "ok" or out["score"] is None:
-            status = out["status"] if out["status"] != "ok" else "error"
+        if out.status != "ok" or out.score is None:
+            status = out.status if out.status != "ok" else "error"
             accs.append(None)
+            messages.append(f"seed {seed}: {out.message}")
         else:
-            accs.append(float(out["score"]))
+            accs.append(float(out.curve[-1]))
+        row[f"curve_seed{seed}"] = _numbers_text(out.curve)
+        row[f"loss_seed{seed}"] = _numbers_text(out.losses)
     ok = [a for a in accs if a is not None]
-    row = {"text": text, "fingerprint": fingerprint,
-           "mean_accuracy": f"{sum(ok) / len(ok):.6f}" if status == "ok" else "",
-           "status": status, "seconds": f"{time.perf_counter() - start:.1f}"}
+    row.update({"mean_accuracy": f"{sum(ok) / len(ok):.6f}" if status == "ok" else "",
+                "status": status, "seconds": f"{time.perf_counter() - start:.1f}",
+                "message": "; ".join(messages)[:300]})
     for i, a in enumerate(accs):
         row[f"acc_seed{i}"] = "" if a is None else f"{a:.6f}"
     return row
+
+
+def build_columns(seeds: int, with_curves: bool) -> list[str]:
+    if not with_curves:  # the first table's layout
+        return ["text", "fingerprint", "mean_accuracy"] + [f"acc_seed{i}" for i in range(seeds)] + [
+            "status", "seconds"]
+    return (["text", "family", "shape", "tree", "fingerprint", "status", "mean_accuracy"]
+            + [f"acc_seed{i}" for i in range(seeds)] + [f"curve_seed{i}" for i in range(seeds)]
+            + [f"loss_seed{i}" for i in range(seeds)] + ["seconds", "message"])
+
+
+# -- sample ----------------------------------------------------------------------
+
+def _per_shape(text: str) -> dict[int, int]:
+    out = {}
+    for part in (p for p in text.replace(" ", "").split(",") if p):
+        shape, sep, n = part.partition(":")
+        try:
+            out[int(shape)] = int(n)
+        except ValueError:
+            raise ActsearchError(f"--per-shape takes SHAPE:N,..., not {part!r}") from None
+        if out[int(shape)] < 0:
+            raise ActsearchError(f"--per-shape: a negative count in {part!r}")
+    return out
+
+
+def run_sample(args) -> int:
+    import numpy as np
+
+    import actsearch
+    from actsearch.registry import references
+    from actsearch.search_spaces._catalog import SHAPE_FORMS, tree_text
+
+    wanted = _per_shape(args.per_shape)
+    bad = [s for s in wanted if s not in SHAPE_FORMS]
+    if bad:
+        raise ActsearchError(f"--per-shape: no tree shape {bad[0]}; shapes are {', '.join(map(str, SHAPE_FORMS))}")
+    space = actsearch.space("grammar", shapes=sorted(wanted))
+    catalog = space.catalog(progress=lambda m: print(m, file=sys.stderr, flush=True))
+    rng = np.random.default_rng(args.seed)
+    rows, fps = [], set()
+    for cand in references():
+        fps.add(cand.fingerprint())
+        rows.append({"text": cand.text, "family": "reference", "shape": "", "tree": ""})
+    picked = []
+    for shape, n in sorted(wanted.items()):
+        members = np.flatnonzero(catalog.codes[:, 0] == shape)
+        order = rng.permutation(members)
+        got = 0
+        for i in order:
+            if got >= n:
+                break
+            tree = catalog.tree(int(i))
+            try:
+                cand = space.build(tree)
+            except ActsearchError:
+                continue
+            if cand.fingerprint() in fps:
+                continue
+            fps.add(cand.fingerprint())
+            picked.append({"text": cand.text, "family": "grammar", "shape": shape, "tree": tree_text(tree)})
+            got += 1
+        if got < n:
+            print(f"benchmark sample: shape {shape} gave {got} of {n} functions", file=sys.stderr)
+    rows += [picked[i] for i in rng.permutation(len(picked))]
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    with open(args.out, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=["text", "family", "shape", "tree"])
+        writer.writeheader()
+        writer.writerows(rows)
+    print(f"benchmark sample: wrote {len(rows)} functions to {args.out}")
+    return 0
+
+
+def _functions(args) -> list[dict]:
+    import actsearch
+
+    if args.functions is None:
+        return [{"text": c.text, "family": "grammar"} for c in actsearch.space("grammar", shapes=1).enumerate()]
+    if not os.path.exists(args.functions):
+        raise ActsearchError(f"functions file {args.functions!r} does not exist")
+    with open(args.functions, newline="") as fh:
+        reader = csv.DictReader(fh)
+        if "text" not in (reader.fieldnames or []):
+            raise ActsearchError(f"functions file {args.functions!r} has no 'text' column")
+        return list(reader)
 
 
 def run_build(args) -> int:
@@ -104,8 +213,8 @@ def run_build(args) -> int:
 
     for name in ("epochs", "seeds", "workers", "limit"):
         _positive(name, getattr(args, name))
-    columns = ["text", "fingerprint", "mean_accuracy"] + [f"acc_seed{i}" for i in range(args.seeds)] + [
-        "status", "seconds"]
+    with_curves = args.functions is not None
+    columns = build_columns(args.seeds, with_curves)
     done: set[str] = set()
     if os.path.exists(args.out) and os.path.getsize(args.out) > 0:
         with open(args.out, newline="") as fh:
@@ -115,31 +224,34 @@ def run_build(args) -> int:
                                      "(same --seeds as the run that started it, or another --out)")
             done = {r["fingerprint"] for r in reader}
     todo = []
-    for cand in actsearch.space("grammar").enumerate():
-        if args.limit is not None and len(todo) + len(done) >= args.limit:
-            break
+    for rec in _functions(args)[: args.limit]:
+        cand = actsearch.parse(rec["text"], family=rec.get("family") or "grammar")
         if cand.fingerprint() not in done:
-            todo.append(cand)
+            todo.append((cand, rec))
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     new_file = not done and not (os.path.exists(args.out) and os.path.getsize(args.out) > 0)
     print(f"benchmark build: {len(done)} rows present, {len(todo)} to train "
           f"({args.seeds} seeds x {args.epochs} epochs on {args.task}, {args.workers} workers)", flush=True)
     start = time.perf_counter()
     with open(args.out, "a", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=columns)
+        writer = csv.DictWriter(fh, fieldnames=columns, extrasaction="ignore")
         if new_file:
             writer.writeheader()
             fh.flush()
         ctx = mp.get_context("spawn")
         with cf.ProcessPoolExecutor(max_workers=args.workers, mp_context=ctx, initializer=_init_worker) as pool:
-            futures = [pool.submit(train_row, c.text, c.fingerprint(), args.task, args.epochs, args.seeds)
-                       for c in todo]
+            futures = [pool.submit(train_row, c.text, c.fingerprint(), args.task, args.epochs, args.seeds,
+                                   rec.get("family") or "grammar",
+                                   {"shape": rec.get("shape", ""), "tree": rec.get("tree", "")})
+                       for c, rec in todo]
             for n, fut in enumerate(cf.as_completed(futures), start=1):
                 row = fut.result()
                 writer.writerow(row)
                 fh.flush()
-                print(f"[{n}/{len(todo)}] {row['status']:8} {row['mean_accuracy'] or '-':>8}  {row['text']}",
-                      flush=True)
+                elapsed = time.perf_counter() - start
+                eta = elapsed / n * (len(todo) - n)
+                print(f"[{n}/{len(todo)} {elapsed / 60:.0f} min, ETA {eta / 60:.0f} min] {row['status']:8} "
+                      f"{row['mean_accuracy'] or '-':>8}  {row['text']}", flush=True)
     print(f"benchmark build: wrote {len(todo)} rows to {args.out} in {time.perf_counter() - start:.0f} s")
     return 0
 
