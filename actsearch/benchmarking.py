@@ -63,6 +63,7 @@ from actsearch.errors import ActsearchError
 from actsearch.expr import Candidate, parse
 from actsearch.optimizers.base import INT, PLAIN, Optimizer
 from actsearch.result import Result
+from actsearch.scoring import converged, final_loss, holds_up_value, tail_mean
 from actsearch.search_spaces.base import SearchSpace
 
 __all__ = ["BenchmarkError", "Table", "TableSpace", "PermutationRandom", "ShuffledFeatures", "Run",
@@ -84,11 +85,40 @@ class BenchmarkError(ActsearchError):
 
 @dataclass
 class Row:
+    """One function of a table.  ``accuracy`` is the value a replay ranks by (the
+    score under the table's rule, lowered by :data:`~actsearch.scoring.NOT_CONVERGED_PENALTY`
+    when the row did not converge); ``score`` the rule's score itself."""
+
     candidate: Candidate
     fingerprint: str
     accuracy: float | None  # None unless status is ok
     seeds: list[float] = field(default_factory=list)
     status: str = "ok"
+    curves: list[list[float]] = field(default_factory=list)
+    losses: list[list[float]] = field(default_factory=list)
+    family: str = "grammar"
+    shape: str = ""
+    tree: str = ""
+    score: float | None = None
+    converged: bool | None = None
+
+
+def _floats(text: str | None) -> list[float]:
+    return [float(v) for v in (text or "").split()]
+
+
+def _family(value: str | None, default: str) -> str:
+    return default if value in (None, "", "reference") else value
+
+
+def _score_rule(score: str) -> int | None:
+    """Epochs of a ``tail:K`` rule; ``None`` for ``last``."""
+    if score == "last":
+        return None
+    kind, _, k = score.partition(":")
+    if kind == "tail" and k.isdigit() and int(k) >= 1:
+        return int(k)
+    raise BenchmarkError(f"score rule {score!r} is not 'last' or 'tail:K' (K epochs, 1 or more)")
 
 
 class Table:
@@ -108,29 +138,73 @@ class Table:
         return len(self.rows)
 
     @classmethod
-    def load(cls, path: str, family: str = "grammar") -> "Table":
-        """Read a CSV table; candidates are re-parsed from ``text`` with ``family``."""
+    def load(cls, path: str, family: str = "grammar", score: str = "last", convergence: bool = False) -> "Table":
+        """Read a CSV table; candidates are re-parsed from ``text`` (with the row's
+        ``family`` column where there is one, else ``family``).
+
+        ``score``: ``last`` (the mean over seeds of the last epoch, the table's
+        ``mean_accuracy``) or ``tail:K`` (each seed's mean over its last K epochs,
+        averaged; needs the ``curve_seedK`` columns).  ``convergence``: rank rows
+        whose final training loss is far above the references' below every other
+        (:func:`actsearch.scoring.converged`; needs ``loss_seedK`` and reference rows).
+        """
         if not os.path.exists(path):
             raise BenchmarkError(f"benchmark table {path!r} does not exist")
+        epochs = _score_rule(score)
         with open(path, newline="") as fh:
             reader = csv.DictReader(fh)
             missing = [c for c in BASE_COLUMNS if c not in (reader.fieldnames or [])]
             if missing:
                 raise BenchmarkError(f"benchmark table {path!r} lacks column {missing[0]!r}")
             seed_cols = [c for c in reader.fieldnames if c.startswith("acc_seed")]
+            curve_cols = [c for c in reader.fieldnames if c.startswith("curve_seed")]
+            loss_cols = [c for c in reader.fieldnames if c.startswith("loss_seed")]
+            if epochs is not None and not curve_cols:
+                raise BenchmarkError(f"benchmark table {path!r} has no curve_seed columns: score {score!r} "
+                                     "needs per-epoch curves (only 'last' works on it)")
+            if convergence and not loss_cols:
+                raise BenchmarkError(f"benchmark table {path!r} has no loss_seed columns: the convergence "
+                                     "rule needs training losses")
             rows = []
             for line, rec in enumerate(reader, start=2):
                 try:
-                    cand = parse(rec["text"], family=family)
+                    cand = parse(rec["text"], family=_family(rec.get("family"), family))
                     acc = float(rec["mean_accuracy"]) if rec["mean_accuracy"] not in ("", None) else None
+                    curves = [_floats(rec[c]) for c in curve_cols]
+                    losses = [_floats(rec[c]) for c in loss_cols]
                 except (ActsearchError, ValueError) as exc:
                     raise BenchmarkError(f"benchmark table {path!r} line {line}: {exc}") from None
                 status = rec["status"] or "ok"
                 seeds = [float(rec[c]) for c in seed_cols if rec.get(c) not in ("", None)]
-                rows.append(Row(cand, rec["fingerprint"] or cand.fingerprint(),
-                                acc if status == "ok" and acc is not None and math.isfinite(acc) else None,
-                                seeds, status))
-        return cls(rows)
+                if epochs is not None and status == "ok" and all(curves):
+                    seeds = [tail_mean(c, epochs) for c in curves]
+                    acc = sum(seeds) / len(seeds)
+                ok = status == "ok" and acc is not None and math.isfinite(acc)
+                rows.append(Row(cand, rec["fingerprint"] or cand.fingerprint(), acc if ok else None, seeds, status,
+                                curves, losses, rec.get("family") or family, rec.get("shape") or "",
+                                rec.get("tree") or "", acc if ok else None))
+        table = cls(rows)
+        if convergence:
+            table = table.with_convergence()
+        return table
+
+    def with_convergence(self) -> "Table":
+        """The table with rows that did not converge ranked below all others (a new Table).
+
+        The references are the rows that compute relu, gelu and silu."""
+        from actsearch.registry import references
+
+        ref_fps = {c.fingerprint() for c in references()}
+        ref_losses = [final_loss(r.losses) for r in self.rows if r.fingerprint in ref_fps]
+        if not [v for v in ref_losses if math.isfinite(v)]:
+            raise BenchmarkError("the convergence rule needs the references' rows (relu, gelu, silu) "
+                                 "with training losses in the table")
+        rows = []
+        for r in self.rows:
+            flag = converged(final_loss(r.losses), ref_losses) if r.score is not None else None
+            value = None if r.score is None else holds_up_value(r.score, flag)
+            rows.append(Row(**{**r.__dict__, "accuracy": value, "converged": flag}))
+        return type(self)(rows)
 
     @classmethod
     def from_scores(cls, candidates: Iterable[Candidate], scores: Iterable[float | None]) -> "Table":
@@ -139,10 +213,21 @@ class Table:
                 for c, s in zip(candidates, scores)]
         return cls(rows)
 
-    def threshold(self, top_fraction: float = 0.01) -> float:
-        """Mean accuracy of the ``ceil(top_fraction * n_ok)``-th best ok row."""
-        k = max(1, math.ceil(top_fraction * len(self._ok_desc)))
-        return self._ok_desc[k - 1]
+    def threshold(self, top_fraction: float = 0.01, exclude: Iterable[str] = ()) -> float:
+        """Mean accuracy of the ``ceil(top_fraction * n_ok)``-th best ok row (rows whose
+        fingerprint is in ``exclude`` left out: the references a search is given)."""
+        exclude = set(exclude)
+        ok = self._ok_desc if not exclude else sorted(
+            (r.accuracy for r in self.rows if r.accuracy is not None and r.fingerprint not in exclude), reverse=True)
+        k = max(1, math.ceil(top_fraction * len(ok)))
+        return ok[k - 1]
+
+    def references(self) -> list[Candidate]:
+        """The rows computing relu, gelu and silu (what a real search trains first)."""
+        from actsearch.registry import references
+
+        fps = {c.fingerprint() for c in references()}
+        return [r.candidate for r in self.rows if r.fingerprint in fps]
 
     @property
     def best(self) -> float:
@@ -161,24 +246,25 @@ class Table:
 class TableSpace(SearchSpace):
     """The functions of a table, searched with a base space's operators.
 
-    ``mutate``/``crossover`` call the base space's and retry (up to ``max_tries``)
-    until the child is a row; failing that they return a random row.  Without a
-    base space they are random rows, so evolution degenerates to random search.
+    A table holds a sparse sample of a large space (3,000 of half a million
+    functions): a mutation or crossover of the base space almost never lands on
+    another row.  So ``mutate``/``crossover`` call the base space's and, when the
+    child is not a row, take the row whose function is *closest* to the child's
+    (outputs on N(0, 1) quantiles, :mod:`actsearch.surrogates.features`), the
+    parents excluded: a local step in function space, as a mutation is in the full
+    space.  Without a base space they are random rows, so evolution degenerates to
+    random search.
     """
 
     name = "table"
 
     def __init__(self, table: Table, base: SearchSpace | None = None, max_tries: int = 10):
         self.table, self.base, self.max_tries = table, base, max_tries
-        by_fp = {r.fingerprint: r.candidate for r in table.rows}
-        if base is not None and getattr(base, "finite", False):
-            # the base's own candidates: it knows their trees, so it can mutate them
-            for c in base.enumerate():
-                if c.fingerprint() in by_fp:
-                    by_fp[c.fingerprint()] = c
-        self._by_fp = by_fp
-        self.members = [by_fp[r.fingerprint] for r in table.rows]
+        self._by_fp = {r.fingerprint: r.candidate for r in table.rows}
+        self.members = [r.candidate for r in table.rows]
+        self._fps = [r.fingerprint for r in table.rows]
         self._options = {"rows": len(table), "base": getattr(base, "name", None)}
+        self._outputs: np.ndarray | None = None
 
     @property
     def finite(self) -> bool:
@@ -193,23 +279,46 @@ class TableSpace(SearchSpace):
     def sample(self, rng):
         return self.members[int(rng.integers(len(self.members)))]
 
-    def _in_table(self, make, rng) -> Candidate:
-        if self.base is not None:
-            for _ in range(self.max_tries):
-                try:
-                    child = make()
-                except ActsearchError:
-                    continue
-                member = self._by_fp.get(child.fingerprint())
-                if member is not None:
-                    return member
+    def _features(self):
+        from actsearch.surrogates.features import FeatureExtractor
+
+        return _SNAP_FEATURES.setdefault("outputs", FeatureExtractor(groups=("outputs",)))
+
+    def nearest(self, candidate: Candidate, exclude: set[str]) -> Candidate:
+        """The row whose function is closest to ``candidate``'s, leaving out ``exclude``."""
+        fx = self._features()
+        if self._outputs is None:
+            self._outputs = fx.matrix(self.members)
+        dist = ((self._outputs - fx(candidate)) ** 2).sum(axis=1)
+        for i in np.argsort(dist, kind="stable"):
+            if self._fps[i] not in exclude:
+                return self.members[int(i)]
+        return self.members[0]
+
+    def _in_table(self, make, rng, parents: tuple[Candidate, ...]) -> Candidate:
+        if self.base is None:
+            return self.sample(rng)
+        exclude = {p.fingerprint() for p in parents}
+        for _ in range(self.max_tries):
+            try:
+                child = make()
+            except ActsearchError:
+                continue
+            member = self._by_fp.get(child.fingerprint())
+            if member is not None and child.fingerprint() not in exclude:
+                return member
+            if member is None:
+                return self.nearest(child, exclude)
         return self.sample(rng)
 
     def mutate(self, candidate, rng):
-        return self._in_table(lambda: self.base.mutate(candidate, rng), rng)
+        return self._in_table(lambda: self.base.mutate(candidate, rng), rng, (candidate,))
 
     def crossover(self, a, b, rng):
-        return self._in_table(lambda: self.base.crossover(a, b, rng), rng)
+        return self._in_table(lambda: self.base.crossover(a, b, rng), rng, (a, b))
+
+
+_SNAP_FEATURES: dict = {}
 
 
 class PermutationRandom(Optimizer):
@@ -270,6 +379,16 @@ class ShuffledFeatures:
     def dim(self) -> int:
         return self.inner.dim
 
+    @property
+    def key(self) -> str:
+        """Not the inner key: a pool of shuffled features is never another's."""
+        return f"{self.inner.key};shuffled={hash(tuple(self.permutation.tolist()))}"
+
+    def __getattr__(self, name: str):  # groups, column_weights, vectorised...: the inner extractor's
+        if name == "inner":
+            raise AttributeError(name)
+        return getattr(self.inner, name)
+
     def __call__(self, candidate: Candidate) -> np.ndarray:
         v = self._by_text.get(candidate.text)
         if v is None:
@@ -313,8 +432,12 @@ class Run:
     ended: str = "budget"      # budget | target (stopped once the target was found) | repeats | exhausted
 
 
-def _search(opt, table: Table, budget: int, threshold: float | None, min_evals: int) -> Run:
+def _search(opt, table: Table, budget: int, threshold: float | None, min_evals: int,
+            given: Sequence[Candidate] = ()) -> Run:
     seen: dict[str, Result] = {}
+    for cand in given:  # trained first by every search (the references): told, not counted
+        seen[cand.fingerprint()] = result = table.result(cand)
+        opt.tell(cand, result)
     run = Run([])
     skips, hit = 0, False
     while len(run.trace) < budget:
@@ -347,13 +470,16 @@ def _search(opt, table: Table, budget: int, threshold: float | None, min_evals: 
 
 def replay_runs(table: Table, optimizer: str, repeats: int = 200, budget: int | None = None, seed: int = 0,
                 base: SearchSpace | None = None, options: dict[str, Any] | None = None,
-                stop_at: float | None = None, min_evals: int = 0) -> list[Run]:
+                stop_at: float | None = None, min_evals: int = 0, given: Sequence[Candidate] = ()) -> list[Run]:
     """``repeats`` searches of up to ``budget`` evaluations each (default: every distinct function).
 
     Repeat ``r`` uses seed ``seed + r``.  With ``stop_at`` (a score threshold), a
     search stops at the first evaluation scoring ``>= stop_at`` once it has
     ``min_evals`` evaluations: the prefix, and so every figure taken from it, is
-    the same as without stopping (optimisers are causal), only cheaper.
+    the same as without stopping (optimisers are causal), only cheaper.  ``given``
+    candidates are told first, as a real search tells its references, and not
+    counted as evaluations.  ``optimizer`` may carry a label after ``@``
+    (``surrogate@outputs``): the name before it is the optimiser's.
     """
     from threadpoolctl import threadpool_limits  # a dependency of scikit-learn
 
@@ -365,8 +491,8 @@ def replay_runs(table: Table, optimizer: str, repeats: int = 200, budget: int | 
     # spin (on a loaded 2-core machine the surrogate ran 8x slower with them)
     with threadpool_limits(limits=1):
         for r in range(repeats):
-            opt = make_optimizer(optimizer, space, seed=seed + r, **(options or {}))
-            runs.append(_search(opt, table, budget, stop_at, min_evals))
+            opt = make_optimizer(optimizer.partition("@")[0], space, seed=seed + r, **(options or {}))
+            runs.append(_search(opt, table, budget, stop_at, min_evals, given))
     return runs
 
 
@@ -438,7 +564,8 @@ def bootstrap_ratio(values: Sequence[float], reference: Sequence[float], n_boot:
 
 
 def summarize(traces: Sequence[Sequence[float | None]] | Sequence[Run], table: Table, top_fraction: float = 0.01,
-              checkpoints: Sequence[int] = CHECKPOINTS, n_boot: int = 5000, seed: int = 0) -> dict[str, Any]:
+              checkpoints: Sequence[int] = CHECKPOINTS, n_boot: int = 5000, seed: int = 0,
+              given: Sequence[Candidate] = ()) -> dict[str, Any]:
     """Evaluations to the top fraction per repeat (``hits``), their median with a bootstrap
     interval, the fraction of repeats reaching it, median best at checkpoints, free repeats.
 
@@ -446,7 +573,7 @@ def summarize(traces: Sequence[Sequence[float | None]] | Sequence[Run], table: T
     more never got there); ``evals_ci`` bounds may be ``inf`` (censored).
     """
     runs = [t if isinstance(t, Run) else Run(list(t)) for t in traces]
-    threshold = table.threshold(top_fraction)
+    threshold = table.threshold(top_fraction, exclude=[c.fingerprint() for c in given])
     hits = [evals_to_top(r.trace, threshold) for r in runs]
     median, low, high = bootstrap_median(hits, n_boot=n_boot, seed=seed)
     best_at = {}
@@ -471,27 +598,31 @@ def run_benchmark(table: Table, optimizers: Sequence[str], repeats: int = 200, b
                   seed: int = 0, base: SearchSpace | None = None, top_fraction: float = 0.01,
                   options: dict[str, dict[str, Any]] | None = None, progress=None,
                   checkpoints: Sequence[int] = CHECKPOINTS, n_boot: int = 5000,
-                  reference: str = "random") -> list[dict[str, Any]]:
+                  reference: str = "random", given: Sequence[Candidate] = ()) -> list[dict[str, Any]]:
     """One summary per optimiser (see :func:`summarize`), each with ``optimizer``, ``seconds``,
     ``budget`` and, when ``reference`` is among ``optimizers``, ``ratio`` = ``(median / the
     reference's median, low, high)`` (:func:`bootstrap_ratio`).
 
     Each search stops once it has found the target and made ``max(checkpoints)``
     evaluations (the figures are unchanged by that, see :func:`replay_runs`).
-    Bootstrap streams are seeded from ``seed``.
+    Bootstrap streams are seeded from ``seed``.  ``given`` (the references, as a
+    real search trains them first) are told to every optimiser before it asks and
+    are neither evaluations nor targets: the top fraction is taken among the
+    other rows.
     """
     import time
 
     if budget is None:
         budget = len(table.by_fingerprint)
-    threshold = table.threshold(top_fraction)
+    threshold = table.threshold(top_fraction, exclude=[c.fingerprint() for c in given])
     out = []
     for k, name in enumerate(optimizers):
         start = time.perf_counter()
         runs = replay_runs(table, name, repeats=repeats, budget=budget, seed=seed, base=base,
                            options=(options or {}).get(name), stop_at=threshold,
-                           min_evals=max(checkpoints, default=0))
-        summary = summarize(runs, table, top_fraction, checkpoints, n_boot=n_boot, seed=seed + 1000 * k)
+                           min_evals=max(checkpoints, default=0), given=given)
+        summary = summarize(runs, table, top_fraction, checkpoints, n_boot=n_boot, seed=seed + 1000 * k,
+                            given=given)
         summary.update(optimizer=name, seconds=time.perf_counter() - start, budget=budget)
         out.append(summary)
         if progress is not None:

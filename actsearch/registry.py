@@ -14,7 +14,7 @@ Example:
     True
     >>> actsearch.space("nope")
     Traceback (most recent call last):
-    actsearch.errors.UnknownNameError: unknown search space 'nope'; choose one of: entropy, grammar, polynomial, rational
+    actsearch.errors.UnknownNameError: unknown search space 'nope'; choose one of: all, entropy, grammar, polynomial, rational
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ SPACES = Registry("search space", {
     "polynomial": "polynomial:PolynomialSpace",
     "entropy": "entropy:EntropySpace",
     "grammar": "grammar:GrammarSpace",
+    "all": "union:UnionSpace",
 }, "actsearch.search_spaces")
 
 
@@ -54,6 +55,12 @@ def space(name: str, **options: Any):
         >>> s.sample(np.random.default_rng(0)).family
         'rational'
     """
+    if isinstance(name, str) and "," in name:  # several families as one space
+        names = [n.strip() for n in name.split(",") if n.strip()]
+        for n in names:
+            if n not in SPACES or n == "all":
+                raise unknown_name("search space", n, [s for s in SPACES.names() if s != "all"])
+        return SPACES.get("all", names=names, **options)
     return SPACES.get(name, **options)
 
 

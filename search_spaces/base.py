@@ -44,6 +44,11 @@ class SearchSpace(abc.ABC):
     def finite(self) -> bool:
         return False
 
+    @property
+    def size(self) -> int | None:
+        """How many distinct candidates ``enumerate()`` yields (``None``: infinite)."""
+        return sum(1 for _ in self.enumerate()) if self.finite else None
+
     def contains(self, candidate: Candidate) -> bool:
         """True when ``candidate`` belongs to this space (used by the shared tests)."""
         return candidate.family == self.name

@@ -116,24 +116,26 @@ class EntropySpace(SearchSpace):
 
     Options:
         base: one of :data:`BASES` or ``"any"`` (default).
-        order: number of corrections, 1 or 2 (default 1), or ``"any"`` (1 or 2).
-            Orders above 1 need a smooth base (:data:`SMOOTH_BASES`).
-        scale: spread of sampled ``eps`` around 0.01 (default 0.03; values are
-            clipped to [-0.1, 0.1] so the corrected derivative stays positive).
+        order: number of corrections, 1 or 2, or ``"any"`` (default: 1 or 2 per
+            sample).  Orders above 1 need a smooth base (:data:`SMOOTH_BASES`).
+        scale: spread of sampled ``eps`` around 0.01 (default 0: CRReLU's 0.01;
+            values are clipped to [-0.1, 0.1] so the corrected derivative stays positive).
 
-    ``mutate`` perturbs the eps values (or, with a free base, switches base);
-    ``crossover`` takes each eps from either parent.  Candidates from outside the
-    space are replaced by a fresh sample.
+    A sample is a *structure*, base x order (10 of them), started at eps = 0.01.
+    ``mutate`` switches the base or the order (keeping the eps it can);
+    ``crossover`` takes base and order from either parent.  With both fixed they
+    perturb the eps values.  Candidates from outside the space are replaced by a
+    fresh sample.  With ``scale=0`` the space is finite (``enumerate()``).
     """
 
     name = FAMILY
     option_help = {
         "base": "base function: " + " | ".join(BASES) + " | any (default any)",
-        "order": f"number of corrections 1..{MAX_ORDER}, or any (default 1); >1 needs a smooth base",
-        "scale": "spread of sampled eps around 0.01 (default 0.03)",
+        "order": f"number of corrections 1..{MAX_ORDER}, or any (default any); >1 needs a smooth base",
+        "scale": "spread of sampled eps around 0.01 (default 0: none)",
     }
 
-    def __init__(self, base: str = "any", order=1, scale: float = 0.03, **unknown):
+    def __init__(self, base: str = "any", order="any", scale: float = 0.0, **unknown):
         reject_unknown(self, unknown)
         self._options = {"base": base, "order": order, "scale": scale}
         self.base = check_choice("base", base, (*BASES, "any"), FAMILY)
@@ -144,6 +146,11 @@ class EntropySpace(SearchSpace):
                 f"{base} has a step in f' after one correction"
             )
         self.scale = check_float("scale", scale, 0.0, 1.0, FAMILY)
+
+    @property
+    def finite(self) -> bool:
+        """With ``scale=0``: every sample is one structure's start."""
+        return self.scale == 0
 
     # -- structure ----------------------------------------------------------
     def structure(self, candidate: Candidate) -> tuple[str, int] | None:
@@ -176,23 +183,48 @@ class EntropySpace(SearchSpace):
         return eafo_candidate(self.base, self.order)
 
     def _eps(self, rng: np.random.Generator, around: float) -> float:
+        if self.scale == 0:
+            return around
         return round_sig(float(np.clip(around + self.scale * rng.standard_normal(), -0.1, 0.1)))
 
+    def _structures(self) -> list[tuple[str, int]]:
+        orders = range(1, MAX_ORDER + 1) if self.order == "any" else (self.order,)
+        return [(base, order) for order in orders for base in _allowed_bases(order)
+                if self.base in ("any", base)]
+
     def sample(self, rng: np.random.Generator) -> Candidate:
-        order = self.order if self.order != "any" else int(rng.integers(1, 3))
-        base = self.base if self.base != "any" else choice(rng, _allowed_bases(order))
+        base, order = choice(rng, self._structures())
         return eafo_candidate(base, order, [self._eps(rng, EPS_INIT) for _ in range(order)])
+
+    def enumerate(self):
+        """Every structure's start (only with ``scale=0``)."""
+        if not self.finite:
+            return super().enumerate()
+        return (eafo_candidate(base, order) for base, order in self._structures())
 
     def mutate(self, candidate: Candidate, rng: np.random.Generator) -> Candidate:
         found = self.structure(candidate) if self.contains(candidate) else None
         if found is None:
             return self.sample(rng)
-        base, order = found
-        eps = [candidate.params[eps_name(k)] for k in range(1, order + 1)]
-        if self.base == "any" and rng.random() < 0.25:
-            others = [b for b in _allowed_bases(order) if b != base]
-            return eafo_candidate(choice(rng, others), order, eps)
+        eps = [candidate.params[eps_name(k)] for k in range(1, found[1] + 1)]
+        others = [s for s in self._structures() if s != found]
+        if not others:
+            return eafo_candidate(*found, [self._eps(rng, e) if self.scale else
+                                           round_sig(float(np.clip(e + 0.02 * rng.standard_normal(), -0.1, 0.1)))
+                                           for e in eps])
+        # a neighbour: the same order with another base, or the same base at another order
+        near = [s for s in others if s[0] == found[0] or s[1] == found[1]] or others
+        base, order = choice(rng, near)
+        eps = (eps + [EPS_INIT] * order)[:order]
         return eafo_candidate(base, order, [self._eps(rng, e) for e in eps])
 
     def crossover(self, a: Candidate, b: Candidate, rng: np.random.Generator) -> Candidate:
-        return param_crossover(self, a, b, rng)
+        sa = self.structure(a) if self.contains(a) else None
+        sb = self.structure(b) if self.contains(b) else None
+        if sa is None or sb is None or len(self._structures()) < 2:
+            return param_crossover(self, a, b, rng)
+        base = sa[0] if rng.random() < 0.5 else sb[0]
+        order = sa[1] if rng.random() < 0.5 else sb[1]
+        if (base, order) not in self._structures():
+            base, order = sa
+        return eafo_candidate(base, order, [self._eps(rng, EPS_INIT) for _ in range(order)])

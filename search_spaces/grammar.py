@@ -1,27 +1,34 @@
 """The operator grammar: trees of unary and binary operators over ``x``.
 
-Two tree shapes, as in the Swish search (Ramachandran et al. 2017):
+Five tree shapes (``u`` a unary, ``b`` a binary operator), from the Swish search
+(Ramachandran et al. 2017) to the depth of AQuaSurF (Bingham & Miikkulainen 2023):
 
-* shape 1: ``binary(unary(x), unary(x))``, e.g. ``mul(identity(x), sigmoid(x))`` = swish
-* shape 2: ``unary(binary(unary(x), unary(x)))``
+====  ==============================  ==========================================
+ 1    ``b(u1(x), u2(x))``             ``mul(identity(x), sigmoid(x))`` = swish
+ 2    ``o(b(u1(x), u2(x)))``          ``tanh(mul(identity(x), sigmoid(x)))``
+ 3    ``b(u1(x), u2(u3(x)))``         ``mul(identity(x), tanh(softplus(x)))`` = mish
+ 4    ``o(b(u1(x), u2(u3(x))))``
+ 5    ``b(u1(u2(x)), u3(u4(x)))``
+====  ==============================  ==========================================
 
 Operators are whitelisted functions and arithmetic (:data:`UNARY`, :data:`BINARY`);
 the unary functions are the rows of the function table that name a grammar
 operator (``FunctionSpec.grammar``), so a new row can join the grammar by itself.
 ``div`` and ``pow`` are opt-in (``binary="all"``): most pairs give poles or NaN
-on part of the line.  Such candidates are legal; they simply score as failures.
+on part of the line.
 
-``mutate`` (replace one operator) and ``crossover`` (swap a subtree) work on trees,
-not on simplified formulas.  A candidate's tree is recovered from its canonical text
-alone (:meth:`GrammarSpace.tree`): shape 1 through a table of every shape-1 tree's
-text, shape 2 by undoing the outer operator first.  The answer depends only on the
-text and the space's options, never on what was built before, so the same seed
-gives the same candidates in any process, after a resume too.  Among trees with the
-same text the first in a fixed order is taken.  A grammar candidate whose tree
-cannot be recovered is replaced by a fresh sample in ``mutate``.
+With the 19 default unary and 5 binary operators the five shapes hold 1,373,605
+trees and 542,217 distinct functions that are finite and not constant on
+``[-5, 5]`` (:class:`~actsearch.search_spaces._catalog.Catalog`: every tree
+evaluated at once on probe points, de-duplicated by its outputs, cached on disk).
 
-``enumerate()`` walks shape 1 in a fixed order and yields each distinct function
-once, de-duplicated by :meth:`Candidate.fingerprint`.
+``sample`` draws a shape, then operators, uniformly, and keeps only trees whose
+function is finite and not constant on the probe points (those the catalog
+holds).  ``mutate`` (replace one operator) and ``crossover`` (swap a subtree) work
+on trees.  A candidate's tree is recovered from its function (:meth:`GrammarSpace.tree`):
+the catalog's first tree computing it, found by its outputs on the probe points,
+so the answer depends only on the candidate's text and the space's options,
+never on what was built before, in any process, after a resume too.
 
 Example:
     >>> import numpy as np, actsearch
@@ -40,18 +47,19 @@ from typing import Callable, Iterator, Mapping, Union
 
 import numpy as np
 import sympy
+import torch
 
 from actsearch._parser import X
-from actsearch._text import canonical_text
 from actsearch.errors import ExpressionError
 from actsearch.expr import Candidate, parse
 from actsearch.functions import FUNCTIONS, table
 
-from ._catalog import SHAPE_FORMS, Catalog, shape_of_tree
+from ._catalog import DEDUP_POINTS, SHAPE_FORMS, Catalog, evaluate, function_hashes, operator_functions, \
+    shape_of_tree, code_of
 from ._common import SearchSpaceError, check_choice, choice, reject_unknown
 from .base import SearchSpace
 
-__all__ = ["GrammarSpace", "UNARY", "BINARY", "SAFE_BINARY", "Tree", "tree_expr"]
+__all__ = ["GrammarSpace", "UNARY", "BINARY", "SAFE_BINARY", "Tree", "tree_expr", "SHAPES"]
 
 FAMILY = "grammar"
 #: a tree: "x", ("u", op, child) or ("b", op, left, right)
@@ -105,7 +113,8 @@ BINARY: dict[str, Callable[[sympy.Expr, sympy.Expr], sympy.Expr]] = {
 }
 #: binary operators defined and finite for every finite input
 SAFE_BINARY = ("add", "sub", "mul", "max", "min")
-SHAPES = (1, 2)
+#: every tree shape (see the module docstring)
+SHAPES = tuple(SHAPE_FORMS)
 _MAX_TRIES = 100
 
 
@@ -116,20 +125,6 @@ def tree_expr(tree: Tree) -> sympy.Expr:
     if tree[0] == "u":
         return UNARY[tree[1]](tree_expr(tree[2]))
     return BINARY[tree[1]](tree_expr(tree[2]), tree_expr(tree[3]))
-
-
-def _shape_of(tree: Tree) -> int | None:
-    def leaf(t):
-        return isinstance(t, tuple) and t[0] == "u" and t[2] == "x"
-
-    def shape1(t):
-        return isinstance(t, tuple) and t[0] == "b" and leaf(t[2]) and leaf(t[3])
-
-    if shape1(tree):
-        return 1
-    if isinstance(tree, tuple) and tree[0] == "u" and shape1(tree[2]):
-        return 2
-    return None
 
 
 def _paths(tree: Tree, path=()) -> list[tuple]:
@@ -155,24 +150,14 @@ def _replace(tree: Tree, path: tuple, new: Tree) -> Tree:
     return tree[:i] + (_replace(tree[i], path[1:], new),) + tree[i + 1 :]
 
 
-def _raw(tree: Tree) -> Candidate | None:
-    """The candidate of ``tree`` without the round trip; ``None`` if it is not one
-    (constant, e.g. ``sub(relu(x), relu(x))``, or undefined)."""
-    try:
-        return Candidate(tree_expr(tree), {}, family=FAMILY)
-    except (ExpressionError, ValueError, TypeError, ArithmeticError):
-        return None
-
-
 def _finish(tree: Tree) -> Candidate | None:
-    raw = _raw(tree)
-    if raw is None:
-        return None
+    """The candidate of ``tree``; ``None`` if it is not one (constant, e.g.
+    ``sub(relu(x), relu(x))``, undefined, or beyond the parser's limits)."""
     try:
-        cand = parse(raw.text, family=FAMILY)
-    except ExpressionError:  # e.g. an exponent above the parser's limit
+        raw = Candidate(tree_expr(tree), {}, family=FAMILY)
+        return parse(raw.text, family=FAMILY)
+    except (ExpressionError, ValueError, TypeError, ArithmeticError, RecursionError):
         return None
-    return cand
 
 
 def _names(value, table, default, option: str) -> tuple[str, ...]:
@@ -192,153 +177,116 @@ def _names(value, table, default, option: str) -> tuple[str, ...]:
     return value
 
 
-@functools.lru_cache(maxsize=16)
-def _enumerate_shape1(unary: tuple[str, ...], binary: tuple[str, ...]) -> tuple[tuple[Candidate, Tree], ...]:
-    seen: set[str] = set()
-    out = []
-    for op in binary:
-        for u1 in unary:
-            for u2 in unary:
-                tree = ("b", op, ("u", u1, "x"), ("u", u2, "x"))
-                raw = _raw(tree)
-                if raw is None:
-                    continue
-                fp = raw.fingerprint()
-                if fp in seen:
-                    continue
-                seen.add(fp)
-                cand = _finish(tree)
-                if cand is not None:
-                    out.append((cand, tree))
-    return tuple(out)
+def _shapes(value) -> tuple[int, ...]:
+    if value in (None, "all"):
+        return SHAPES
+    if isinstance(value, str):
+        value = [s for s in value.replace(" ", "").split(",") if s]
+    elif isinstance(value, int):
+        value = [value]
+    try:
+        parsed = tuple(sorted({int(s) for s in value}))
+    except (TypeError, ValueError):
+        parsed = ()
+    if not parsed or not set(parsed) <= set(SHAPES):
+        raise SearchSpaceError(f"grammar: option shapes={value!r} must be 'all' or among "
+                               f"{', '.join(map(str, SHAPES))}")
+    return parsed
 
 
-def _text(expr: sympy.Expr) -> str | None:
-    return canonical_text(expr, {}) if expr.has(X) else None
+@functools.lru_cache(maxsize=8)
+def _catalog(unary: tuple[str, ...], binary: tuple[str, ...], shapes: tuple[int, ...]) -> Catalog:
+    return Catalog.build(unary, binary, shapes)
 
 
-@functools.lru_cache(maxsize=16)
-def _shape1_table(unary: tuple[str, ...], binary: tuple[str, ...]) -> dict[str, Tree]:
-    """Text -> the first shape-1 tree (in a fixed order) printing to it."""
-    table: dict[str, Tree] = {}
-    for op in binary:
-        for u1 in unary:
-            for u2 in unary:
-                tree = ("b", op, ("u", u1, "x"), ("u", u2, "x"))
-                try:
-                    text = _text(tree_expr(tree))
-                except (ValueError, TypeError, ArithmeticError):
-                    continue
-                if text is not None:
-                    table.setdefault(text, tree)
-    return table
-
-
-def _undo(op: str, expr: sympy.Expr) -> list[sympy.Expr]:
-    """Expressions ``inner`` with ``UNARY[op](inner)`` possibly equal to ``expr``
-    (sympy pulls signs out of odd functions and spreads powers over products)."""
-    if op == "identity":
-        return [expr]
-    if op == "neg":
-        return [-expr]
-    if op == "square":
-        base, exp = expr.as_base_exp()
-        if exp != 1:  # (a**b)**2 prints as a**(2*b)
-            return [base ** (exp / 2), -(base ** (exp / 2))]
-        if isinstance(expr, sympy.Mul):
-            halves = [f.as_base_exp() for f in expr.args]
-            if all(e.is_even or (b.is_number and b.is_positive) for b, e in halves):
-                inner = sympy.Mul(*[b ** (e / 2) for b, e in halves])
-                return [inner, -inner]
-        return []
-    head = next(spec.node for spec in table() if spec.grammar == op)  # undoing it is taking the argument
-    out = []
-    for sign in (1, -1):
-        e = sign * expr
-        if isinstance(e, head):
-            out += [sign * e.args[0], e.args[0]] if sign < 0 else [e.args[0]]
-    return out
-
-
-@functools.lru_cache(maxsize=4096)
-def _recover(text: str, unary: tuple[str, ...], binary: tuple[str, ...], shapes: tuple[int, ...]) -> Tree | None:
-    table = _shape1_table(unary, binary)
-    if 1 in shapes and text in table:
-        return table[text]
-    if 2 not in shapes:
+@functools.lru_cache(maxsize=8192)
+def _member(text: str, unary: tuple[str, ...], binary: tuple[str, ...], shapes: tuple[int, ...]) -> int | None:
+    """The catalog member computing ``text``'s function (found by its outputs), or ``None``."""
+    cand = parse(text)
+    with torch.no_grad(), np.errstate(all="ignore"):
+        values = cand.torch_fn()(torch.as_tensor(DEDUP_POINTS).reshape(1, -1), {})
+    values = torch.broadcast_to(values, (1, len(DEDUP_POINTS)))
+    hashes, usable = function_hashes(values)
+    if not usable[0]:
         return None
-    expr = parse(text).expr
-    for op in unary:
-        for inner in _undo(op, expr):
-            inner_tree = table.get(_text(inner) or "")
-            if inner_tree is None:
-                continue
-            tree = ("u", op, inner_tree)
-            if _text(tree_expr(tree)) == text:
-                return tree
-    return None
+    index = int(_catalog(unary, binary, shapes).lookup(hashes)[0])
+    return index if index >= 0 else None
+
+
+def _recover(text: str, unary: tuple[str, ...], binary: tuple[str, ...], shapes: tuple[int, ...]) -> Tree | None:
+    index = _member(text, unary, binary, shapes)
+    return None if index is None else _catalog(unary, binary, shapes).tree(index)
 
 
 class GrammarSpace(SearchSpace):
-    """Operator trees over ``x`` (shapes 1 and 2, see the module docstring).
+    """Operator trees over ``x`` (shapes 1 to 5, see the module docstring).
 
     Options:
         unary: operator names (list or comma-separated), ``"all"`` (default).
         binary: ``"safe"`` (default: add, sub, mul, max, min), ``"all"`` (adds
             div and pow) or a list.
-        shapes: which tree shapes ``sample`` draws: ``(1, 2)`` (default), 1 or 2.
+        shapes: tree shapes: ``"all"`` (default), or some of 1, 2, 3, 4, 5.
 
-    ``sample`` draws a shape and operators uniformly, skipping trees that do not
-    depend on ``x``; ``mutate`` replaces one operator by another of the same arity;
-    ``crossover`` puts a subtree of the second parent (a ``unary(x)`` leaf or the
-    binary node) into the first.  ``enumerate()`` yields the distinct functions
-    of shape 1 (the whole space when ``shapes=1``, so only then is it ``finite``).
+    ``sample`` draws a shape uniformly, then its operators uniformly, and keeps
+    only trees whose function is finite and not constant on the probe points;
+    ``mutate`` replaces one operator by another of the same arity; ``crossover``
+    puts a subtree of the second parent (a unary chain over ``x`` or the binary
+    node) into the first when the result still has one of the space's shapes.
+    The space is finite: :meth:`catalog` holds every distinct function and
+    ``enumerate()`` yields them (simplest trees first).
     """
 
     name = FAMILY
     option_help = {
         "unary": "unary operators, comma-separated, or all (default): " + ", ".join(UNARY),
         "binary": "safe (default: " + ", ".join(SAFE_BINARY) + ") | all (adds div, pow) | a list",
-        "shapes": "tree shapes to sample: 1 = binary(unary(x), unary(x)), 2 = unary(shape 1); default 1,2",
+        "shapes": "tree shapes, all (default) or some of: "
+                  + "; ".join(f"{k} = {v}" for k, v in SHAPE_FORMS.items()),
     }
 
-    def __init__(self, unary="all", binary="safe", shapes=SHAPES, **unknown):
+    def __init__(self, unary="all", binary="safe", shapes="all", **unknown):
         reject_unknown(self, unknown)
         self._options = {"unary": unary, "binary": binary, "shapes": shapes}
         self.unary = _names(unary, UNARY, UNARY, "unary")
         self.binary = _names(binary, BINARY, SAFE_BINARY, "binary")
-        if isinstance(shapes, str):
-            shapes = [s for s in shapes.replace(" ", "").split(",") if s]
-        elif isinstance(shapes, int):
-            shapes = [shapes]
-        try:
-            parsed = tuple(sorted({int(s) for s in shapes}))
-        except (TypeError, ValueError):
-            raise SearchSpaceError(f"grammar: option shapes={shapes!r} must be 1, 2 or both") from None
-        if not parsed or not set(parsed) <= set(SHAPE_FORMS):
-            raise SearchSpaceError(f"grammar: option shapes={shapes!r} must be among 1, 2, 3, 4, 5")
-        self.shapes = parsed
+        self.shapes = _shapes(shapes)
 
     @property
     def finite(self) -> bool:
-        """True when ``enumerate()`` covers the space: only shape 1 is sampled."""
-        return self.shapes == (1,)
+        """Always: :meth:`catalog` holds every distinct function."""
+        return True
 
-    # -- trees ----------------------------------------------------------------
-    def tree(self, candidate: Candidate) -> Tree | None:
-        """A tree of this space's shapes and operators printing to ``candidate``'s
-        text (the first in a fixed order), or ``None`` if there is none or it is not
-        found.  Depends only on the text: the same in every process."""
-        if candidate.params:
-            return None
-        try:
-            return _recover(candidate.text, self.unary, self.binary, self.shapes)
-        except (ExpressionError, ValueError, TypeError, ArithmeticError):
-            return None
+    @property
+    def size(self) -> int:
+        """The catalog's distinct functions (without building a candidate)."""
+        return len(self.catalog())
 
     def catalog(self, progress=None) -> Catalog:
         """Every distinct function of this space's shapes and operators (cached on disk)."""
+        if progress is None:
+            return _catalog(self.unary, self.binary, self.shapes)
         return Catalog.build(self.unary, self.binary, self.shapes, progress=progress)
+
+    # -- trees ----------------------------------------------------------------
+    def tree(self, candidate: Candidate) -> Tree | None:
+        """The catalog's first tree computing ``candidate``'s function (found by its outputs
+        on the probe points), or ``None`` if the space holds no such function.
+        Depends only on the text: the same in every process."""
+        index = self.member_index(candidate)
+        return None if index is None else self.catalog().tree(index)
+
+    def member_index(self, candidate: Candidate) -> int | None:
+        """The catalog member computing ``candidate``'s function, or ``None``."""
+        if candidate.params or not candidate.elementwise:
+            return None
+        try:
+            return _member(candidate.text, self.unary, self.binary, self.shapes)
+        except (ExpressionError, ValueError, TypeError, ArithmeticError, RuntimeError):
+            return None
+
+    def build_member(self, index: int) -> Candidate | None:
+        """The candidate of catalog member ``index`` (``None`` if sympy cannot build it)."""
+        return _finish(self.catalog().tree(index))
 
     def build(self, tree: Tree) -> Candidate:
         """The candidate of ``tree``; ``SearchSpaceError`` if it is not a valid one."""
@@ -353,21 +301,30 @@ class GrammarSpace(SearchSpace):
         return candidate.family == FAMILY and self.tree(candidate) is not None
 
     # -- candidates -----------------------------------------------------------
+    def _usable(self, tree: Tree) -> bool:
+        """The tree has one of this space's shapes and its function is in the catalog
+        (finite and not constant on the probe points)."""
+        code = code_of(tree, self.unary, self.binary)
+        if code is None or code[0] not in self.shapes:
+            return False
+        fns = _operator_functions(self.unary, self.binary)
+        return bool(function_hashes(evaluate(np.array([code]), DEDUP_POINTS, *fns))[1][0])
+
     def _random_tree(self, rng: np.random.Generator) -> Tree:
         shape = choice(rng, self.shapes)
-        inner = (
-            "b",
-            choice(rng, self.binary),
-            ("u", choice(rng, self.unary), "x"),
-            ("u", choice(rng, self.unary), "x"),
-        )
-        return inner if shape == 1 else ("u", choice(rng, self.unary), inner)
+        u = [choice(rng, self.unary) for _ in range(5)]
+        leaf = lambda op, inner="x": ("u", op, inner)  # noqa: E731
+        b = choice(rng, self.binary)
+        if shape in (1, 2):
+            inner = ("b", b, leaf(u[0]), leaf(u[1]))
+        elif shape in (3, 4):
+            inner = ("b", b, leaf(u[0]), leaf(u[1], leaf(u[2])))
+        else:
+            inner = ("b", b, leaf(u[0], leaf(u[1])), leaf(u[2], leaf(u[3])))
+        return ("u", u[4], inner) if shape in (2, 4) else inner
 
     def _make(self, tree: Tree) -> Candidate | None:
-        """The candidate of ``tree`` if it is one whose tree can be recovered from
-        its text (so that it can be mutated later); else ``None``."""
-        cand = _finish(tree)
-        return cand if cand is not None and self.tree(cand) is not None else None
+        return _finish(tree) if self._usable(tree) else None
 
     def sample(self, rng: np.random.Generator) -> Candidate:
         for _ in range(_MAX_TRIES):
@@ -400,17 +357,38 @@ class GrammarSpace(SearchSpace):
             return self.mutate(a, rng)
         for _ in range(_MAX_TRIES):
             kind = "u" if rng.random() < 0.5 else "b"
-
-            def slots(t):
-                return [p for p in _paths(t) if _get(t, p)[0] == kind and (kind == "b" or _get(t, p)[2] == "x")]
-
-            target, donor = choice(rng, slots(ta)), choice(rng, slots(tb))
+            target, donor = choice(rng, _slots(ta, kind)), choice(rng, _slots(tb, kind))
             cand = self._make(_replace(ta, target, _get(tb, donor)))
             if cand is not None:
                 return cand
         return self.mutate(a, rng)
 
     def enumerate(self) -> Iterator[Candidate]:
-        """Every distinct function of shape 1, in a fixed order (cached per operator sets)."""
-        for cand, _ in _enumerate_shape1(self.unary, self.binary):
-            yield cand
+        """Every distinct function, in the catalog's order (simplest shapes first).
+
+        The catalog holds hundreds of thousands: take what you need, or work on
+        :meth:`catalog` directly (arrays, no sympy)."""
+        catalog = self.catalog()
+        seen: set[str] = set()
+        for i in range(len(catalog)):
+            cand = _finish(catalog.tree(i))
+            if cand is not None and cand.fingerprint() not in seen:
+                seen.add(cand.fingerprint())
+                yield cand
+
+
+def _slots(tree: Tree, kind: str) -> list[tuple]:
+    """Paths of the binary node (``kind="b"``) or of the unary chains over ``x`` (``"u"``)."""
+    out = []
+    for p in _paths(tree):
+        node = _get(tree, p)
+        if node[0] != kind:
+            continue
+        if kind == "b" or node[2] == "x" or (node[2][0] == "u" and node[2][2] == "x"):
+            out.append(p)
+    return out
+
+
+@functools.lru_cache(maxsize=16)
+def _operator_functions(unary: tuple[str, ...], binary: tuple[str, ...]):
+    return operator_functions(unary, binary)

@@ -87,36 +87,49 @@ def _structures(order: int):
         yield ("composition", base)
 
 
+#: orders a sample draws from when ``order="any"``
+ORDER_CHOICES = (2, 3, 4, 5)
+
+
 class PolynomialSpace(SearchSpace):
     """PolyReLU, PolyNorm and polynomial compositions of configurable order.
 
     Options:
         kind: ``"polyrelu"``, ``"polynorm"``, ``"composition"`` or ``"any"`` (default).
-        order: the degree ``k`` (1..8, default 3), or ``"any"`` (2..4 per sample).
+        order: the degree ``k`` (1..8), or ``"any"`` (default: one of
+            :data:`ORDER_CHOICES` per sample).
         base: base of compositions, one of :data:`BASES` or ``"any"`` (default).
-        jitter: relative noise on sampled weights (default 0.2).
+        jitter: relative noise on sampled weights (default 0: PolyCom's start).
 
-    ``sample`` starts from ``w = 1/k, b = 0`` and jitters; ``mutate`` perturbs the
-    weights and, for compositions with a free base, sometimes swaps the base;
-    ``crossover`` takes each weight from either parent.  Candidates from outside
-    the space are replaced by a fresh sample.
+    A sample is a *structure*, kind x order (x base for compositions), started at
+    PolyCom's ``w = 1/k, b = 0``.  ``mutate`` redraws one free part of the
+    structure (kind, order or base), keeping the weights where the orders agree;
+    ``crossover`` takes each part from either parent.  With every part fixed they
+    perturb the weights instead.  Candidates from outside the space are replaced by
+    a fresh sample.  Without jitter the space is finite (``enumerate()``).
     """
 
     name = FAMILY
     option_help = {
         "kind": "polyrelu | polynorm | composition | any (default any)",
-        "order": "polynomial degree k, 1..8, or any (default 3)",
+        "order": "polynomial degree k, 1..8, or any (default any: "
+                 + ", ".join(map(str, ORDER_CHOICES)) + ")",
         "base": "composition base: " + " | ".join(BASES) + " | any (default any)",
-        "jitter": "relative noise on sampled weights (default 0.2)",
+        "jitter": "relative noise on sampled weights (default 0: none)",
     }
 
-    def __init__(self, kind: str = "any", order=3, base: str = "any", jitter: float = 0.2, **unknown):
+    def __init__(self, kind: str = "any", order="any", base: str = "any", jitter: float = 0.0, **unknown):
         reject_unknown(self, unknown)
         self._options = {"kind": kind, "order": order, "base": base, "jitter": jitter}
         self.kind = check_choice("kind", kind, (*KINDS, "any"), FAMILY)
         self.order = order if order == "any" else check_int("order", order, 1, _MAX_ORDER, FAMILY)
         self.base = check_choice("base", base, (*BASES, "any"), FAMILY)
         self.jitter = check_float("jitter", jitter, 0.0, 10.0, FAMILY)
+
+    @property
+    def finite(self) -> bool:
+        """Without jitter: every sample is one structure's start."""
+        return self.jitter == 0
 
     # -- structure ----------------------------------------------------------
     def structure(self, candidate: Candidate) -> tuple[str, int, str] | None:
@@ -153,30 +166,73 @@ class PolynomialSpace(SearchSpace):
             raise SearchSpaceError("polynomial: initial() needs a fixed kind and order (and base)")
         return self._start(self.kind, self.order, self.base)
 
-    def _start(self, kind: str, order: int, base: str) -> Candidate:
-        return polynomial_candidate(kind, order, [1.0 / order] * order, 0.0, base=base)
+    def _start(self, kind: str, order: int, base: str, weights=None, bias: float = 0.0) -> Candidate:
+        weights = [1.0 / order] * order if weights is None else weights
+        return polynomial_candidate(kind, order, weights, bias, base=base)
 
-    def _draw(self, rng: np.random.Generator) -> tuple[str, int, str]:
-        kind = self.kind if self.kind != "any" else choice(rng, KINDS)
-        order = self.order if self.order != "any" else int(rng.integers(2, 5))
-        base = self.base if self.base != "any" else choice(rng, BASES)
-        return kind, order, base
+    def _choices(self) -> dict[str, tuple]:
+        return {
+            "kind": KINDS if self.kind == "any" else (self.kind,),
+            "order": ORDER_CHOICES if self.order == "any" else (self.order,),
+            "base": BASES if self.base == "any" else (self.base,),
+        }
 
-    def sample(self, rng: np.random.Generator) -> Candidate:
-        kind, order, base = self._draw(rng)
-        start = self._start(kind, order, base)
+    def _build(self, parts: dict, rng: np.random.Generator, weights=None, bias: float = 0.0) -> Candidate:
+        kind = parts["kind"]
+        base = parts["base"] if kind == "composition" else ("relu" if kind == "polyrelu" else "x")
+        start = self._start(kind, parts["order"], base, weights, bias)
         return jitter_params(start, rng, self.jitter) if self.jitter > 0 else start
 
-    def mutate(self, candidate: Candidate, rng: np.random.Generator) -> Candidate:
+    def _parts(self, candidate: Candidate, rng: np.random.Generator) -> dict | None:
         found = self.structure(candidate) if self.contains(candidate) else None
         if found is None:
-            return self.sample(rng)
+            return None
         kind, order, base = found
-        if kind == "composition" and self.base == "any" and rng.random() < 0.25:
-            others = [g for g in BASES if g != base]
-            weights = [candidate.params[f"w{j}"] for j in range(order)]
-            return polynomial_candidate(kind, order, weights, candidate.params["b"], base=choice(rng, others))
-        return jitter_params(candidate, rng, max(self.jitter, 0.05))
+        if kind != "composition":
+            base = choice(rng, self._choices()["base"])  # unused until the kind becomes composition
+        if kind == "polyrelu" and self.kind == "composition":
+            kind, base = "composition", "relu"
+        return {"kind": kind, "order": order, "base": base}
+
+    def _structures(self) -> list[dict]:
+        """The distinct structures (the relu composition is PolyReLU: listed once)."""
+        choices, out = self._choices(), []
+        for kind in choices["kind"]:
+            for order in choices["order"]:
+                for base in (choices["base"] if kind == "composition" else choices["base"][:1]):
+                    if kind == "composition" and base == "relu" and "polyrelu" in choices["kind"]:
+                        continue
+                    out.append({"kind": kind, "order": order, "base": base})
+        return out
+
+    def sample(self, rng: np.random.Generator) -> Candidate:
+        """A structure drawn uniformly, at its start (jittered if ``jitter > 0``)."""
+        return self._build(dict(choice(rng, self._structures())), rng)
+
+    def enumerate(self):
+        """Every structure's start (only without jitter)."""
+        if not self.finite:
+            return super().enumerate()
+        rng = np.random.default_rng(0)  # unused without jitter
+        return (self._build(parts, rng) for parts in self._structures())
+
+    def mutate(self, candidate: Candidate, rng: np.random.Generator) -> Candidate:
+        parts = self._parts(candidate, rng)
+        if parts is None:
+            return self.sample(rng)
+        free = [k for k, v in self._choices().items() if len(v) > 1 and (k != "base" or parts["kind"] == "composition")]
+        if not free:
+            return jitter_params(candidate, rng, max(self.jitter, 0.05))
+        key = choice(rng, free)
+        parts[key] = choice(rng, [v for v in self._choices()[key] if v != parts[key]])
+        order = parts["order"]
+        weights = [candidate.params.get(f"w{j}") for j in range(order)]
+        if key == "order" or None in weights:
+            return self._build(parts, rng)
+        return self._build(parts, rng, weights, candidate.params["b"])  # same order: the weights carry over
 
     def crossover(self, a: Candidate, b: Candidate, rng: np.random.Generator) -> Candidate:
-        return param_crossover(self, a, b, rng)
+        pa, pb = self._parts(a, rng), self._parts(b, rng)
+        if pa is None or pb is None or not any(len(v) > 1 for v in self._choices().values()):
+            return param_crossover(self, a, b, rng)
+        return self._build({k: pa[k] if rng.random() < 0.5 else pb[k] for k in pa}, rng)

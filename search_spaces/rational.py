@@ -138,29 +138,33 @@ class RationalSpace(SearchSpace):
     """PAU rational activations ``P(x)/Q(x)`` around fitted starting points.
 
     Options:
-        version: ``"A"`` (default), ``"B"``, ``"C"``, ``"N"`` or ``"any"``.
-        degrees: ``(m, n)``, default ``(5, 4)``, or ``"any"`` (one of
-            :data:`DEGREE_CHOICES`).
+        version: ``"A"``, ``"B"``, ``"C"``, ``"N"`` or ``"any"`` (default).
+        degrees: ``(m, n)``, or ``"any"`` (default: one of :data:`DEGREE_CHOICES`).
         target: the function the starting coefficients are fitted to, one of
-            leaky_relu, relu, gelu (default), swish, tanh, sigmoid, identity; or
-            ``"any"`` for a random one per sample.
-        jitter: relative Gaussian noise on sampled coefficients (default 0.1).
+            leaky_relu, relu, gelu, swish, tanh, sigmoid, identity; or ``"any"``
+            (default) for a random one per sample.
+        jitter: relative Gaussian noise on sampled coefficients (default 0: none,
+            training moves the coefficients anyway).
 
-    ``sample`` draws the fit of a (random, with ``"any"``) target and jitters its
-    coefficients; ``mutate`` perturbs every coefficient; ``crossover`` takes each
-    coefficient from either parent.  Candidates from outside the space are
-    replaced by a fresh sample.
+    A sample is a *structure*, version x degrees x fit target (112 of them with
+    every option ``"any"``), started at its least-squares fit: samples differ in
+    structure, not in starting noise.  ``mutate`` redraws one free part of the
+    structure (version, degrees or target) and refits; ``crossover`` takes each
+    part from either parent.  With every part fixed they perturb the coefficients
+    instead.  Candidates from outside the space are replaced by a fresh sample.
+    Without jitter the space is finite: ``enumerate()`` yields every structure's fit.
     """
 
     name = FAMILY
     option_help = {
-        "version": "A | B | C | N | any (default A)",
-        "degrees": "m,n numerator/denominator degrees, or any (default 5,4)",
-        "target": "fit target: " + " | ".join(TARGETS) + " | any (default gelu)",
-        "jitter": "relative noise on sampled coefficients (default 0.1)",
+        "version": "A | B | C | N | any (default any)",
+        "degrees": "m,n numerator/denominator degrees, or any (default any: "
+                   + ", ".join(f"{m},{n}" for m, n in DEGREE_CHOICES) + ")",
+        "target": "fit target: " + " | ".join(TARGETS) + " | any (default any)",
+        "jitter": "relative noise on sampled coefficients (default 0: none)",
     }
 
-    def __init__(self, version: str = "A", degrees=(5, 4), target: str = "gelu", jitter: float = 0.1, **unknown):
+    def __init__(self, version: str = "any", degrees="any", target: str = "any", jitter: float = 0.0, **unknown):
         reject_unknown(self, unknown)
         self._options = {"version": version, "degrees": degrees, "target": target, "jitter": jitter}
         if isinstance(version, str) and version != "any":
@@ -169,6 +173,11 @@ class RationalSpace(SearchSpace):
         self.degrees = _parse_degrees(degrees)
         self.target = check_choice("target", target, (*TARGETS, "any"), FAMILY)
         self.jitter = check_float("jitter", jitter, 0.0, 10.0, FAMILY)
+
+    @property
+    def finite(self) -> bool:
+        """Without jitter: every sample is one of the structures' fits."""
+        return self.jitter == 0
 
     # -- structure ----------------------------------------------------------
     def structure(self, candidate: Candidate) -> tuple[str, int, int] | None:
@@ -191,6 +200,13 @@ class RationalSpace(SearchSpace):
                 return (version, m, n)
         return None
 
+    def target_of(self, candidate: Candidate) -> str | None:
+        """The fit target whose starting point ``candidate`` is exactly, or ``None``."""
+        found = self.structure(candidate)
+        if found is None:
+            return None
+        return next((t for t in TARGETS if fitted_rational(t, *found).params == candidate.params), None)
+
     def contains(self, candidate: Candidate) -> bool:
         found = self.structure(candidate)
         if found is None:
@@ -209,17 +225,51 @@ class RationalSpace(SearchSpace):
         check_choice("target", target, TARGETS, FAMILY)
         return fitted_rational(target, self.version, *self.degrees)
 
-    def sample(self, rng: np.random.Generator) -> Candidate:
-        version = self.version if self.version != "any" else choice(rng, VERSIONS)
-        m, n = self.degrees if self.degrees != "any" else choice(rng, DEGREE_CHOICES)
-        target = self.target if self.target != "any" else choice(rng, TARGETS)
-        start = fitted_rational(target, version, m, n)
+    def _choices(self) -> dict[str, tuple]:
+        """The values each part of a structure may take in this space."""
+        return {
+            "version": VERSIONS if self.version == "any" else (self.version,),
+            "degrees": DEGREE_CHOICES if self.degrees == "any" else (self.degrees,),
+            "target": TARGETS if self.target == "any" else (self.target,),
+        }
+
+    def _start(self, parts: dict, rng: np.random.Generator) -> Candidate:
+        start = fitted_rational(parts["target"], parts["version"], *parts["degrees"])
         return jitter_params(start, rng, self.jitter) if self.jitter > 0 else start
 
+    def _parts(self, candidate: Candidate, rng: np.random.Generator) -> dict | None:
+        found = self.structure(candidate) if self.contains(candidate) else None
+        if found is None:
+            return None
+        target = self.target_of(candidate)
+        if target is None or target not in self._choices()["target"]:
+            target = choice(rng, self._choices()["target"])  # trained or jittered: its target is lost
+        return {"version": found[0], "degrees": found[1:], "target": target}
+
+    def sample(self, rng: np.random.Generator) -> Candidate:
+        return self._start({k: choice(rng, v) for k, v in self._choices().items()}, rng)
+
+    def enumerate(self):
+        """Every structure's fitted start (only without jitter)."""
+        if not self.finite:
+            return super().enumerate()
+        choices = self._choices()
+        return (fitted_rational(t, v, *d) for v in choices["version"] for d in choices["degrees"]
+                for t in choices["target"])
+
     def mutate(self, candidate: Candidate, rng: np.random.Generator) -> Candidate:
-        if not self.contains(candidate):
+        parts = self._parts(candidate, rng)
+        if parts is None:
             return self.sample(rng)
-        return jitter_params(candidate, rng, max(self.jitter, 0.02))
+        free = [k for k, v in self._choices().items() if len(v) > 1]
+        if not free:
+            return jitter_params(candidate, rng, max(self.jitter, 0.02))
+        key = choice(rng, free)
+        parts[key] = choice(rng, [v for v in self._choices()[key] if v != parts[key]])
+        return self._start(parts, rng)
 
     def crossover(self, a: Candidate, b: Candidate, rng: np.random.Generator) -> Candidate:
-        return param_crossover(self, a, b, rng)
+        pa, pb = self._parts(a, rng), self._parts(b, rng)
+        if pa is None or pb is None or not any(len(v) > 1 for v in self._choices().values()):
+            return param_crossover(self, a, b, rng)
+        return self._start({k: pa[k] if rng.random() < 0.5 else pb[k] for k in pa}, rng)

@@ -58,26 +58,40 @@ class KNNModel(SurrogateModel):
         self.k, self.distance_scale = k, distance_scale
 
     def fit(self, X, y):
-        from sklearn.neighbors import NearestNeighbors
-
-        self._X, self._y = np.asarray(X, float), np.asarray(y, float)
+        self._X, self._y = np.asarray(X, np.float64), np.asarray(y, float)
         self._k = min(self.k, len(self._y))
-        self._nn = NearestNeighbors(n_neighbors=self._k).fit(self._X)
         if len(self._y) > 1:
-            d, _ = NearestNeighbors(n_neighbors=2).fit(self._X).kneighbors(self._X)
-            self._scale = float(np.median(d[:, 1])) or 1.0
+            d = np.sqrt(_squared_distances(self._X, self._X))
+            np.fill_diagonal(d, np.inf)
+            self._scale = float(np.median(d.min(axis=1))) or 1.0
         else:
             self._scale = 1.0
         self._ystd = float(np.std(self._y)) if len(self._y) > 1 else 1.0
         return self
 
     def predict(self, X):
-        dist, idx = self._nn.kneighbors(np.asarray(X, float))
-        w = 1.0 / (dist + 1e-9)
-        ys = self._y[idx]
-        mean = (w * ys).sum(1) / w.sum(1)
-        std = ys.std(1) + self.distance_scale * dist.mean(1) / self._scale * self._ystd
+        X = np.asarray(X)
+        mean, std = np.empty(len(X)), np.empty(len(X))
+        for s in range(0, len(X), _CHUNK):  # bounded memory over a catalog of half a million
+            d2 = _squared_distances(X[s:s + _CHUNK], self._X)
+            idx = np.argpartition(d2, self._k - 1, axis=1)[:, : self._k] if self._k < d2.shape[1] else \
+                np.broadcast_to(np.arange(d2.shape[1]), d2.shape)
+            dist = np.sqrt(np.take_along_axis(d2, idx, axis=1))
+            w = 1.0 / (dist + 1e-9)
+            ys = self._y[idx]
+            mean[s:s + _CHUNK] = (w * ys).sum(1) / w.sum(1)
+            std[s:s + _CHUNK] = ys.std(1) + self.distance_scale * dist.mean(1) / self._scale * self._ystd
         return mean, std
+
+
+_CHUNK = 65536
+
+
+def _squared_distances(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """``|a - b|^2`` for every row pair (float64 for the small side), clipped at 0."""
+    A = np.asarray(A, dtype=np.float64)
+    d2 = (A * A).sum(1)[:, None] + (B * B).sum(1)[None, :] - 2.0 * (A @ B.T)
+    return np.maximum(d2, 0.0)
 
 
 class GPModel(SurrogateModel):

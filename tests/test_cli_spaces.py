@@ -58,7 +58,7 @@ def test_sample_prints_n_parseable_candidates_reproducibly(capsys, space):
 def test_sample_json_and_options(capsys):
     rc, out, _ = _run(
         capsys, "sample", "--space", "rational", "-n", "2", "--seed", "0", "--format", "json",
-        "--option", "version=B", "--option", "degrees=4,3", "--option", "target=tanh",
+        "--option", "version=B", "--option", "degrees=4,3", "--option", "target=tanh", "--option", "jitter=0.1",
     )
     assert rc == 0
     rows = json.loads(out)
@@ -69,6 +69,25 @@ def test_sample_json_and_options(capsys):
         assert row["family"] == "rational" and row["key"] == c.key and row["elementwise"] is True
         assert row["params"] == dict(c.params)
         assert space.structure(c) == ("B", 4, 3)
+
+
+@pytest.mark.parametrize("space, structure", [
+    ("rational", lambda sp, c: (sp.structure(c), sp.target_of(c))),
+    ("polynomial", lambda sp, c: sp.structure(c)),
+    ("grammar", lambda sp, c: c.text),
+])
+def test_sample_shows_structurally_different_candidates(capsys, space, structure):
+    rc, out, err = _run(capsys, "sample", "--space", space, "-n", "20", "--seed", "1", "--format", "json")
+    assert rc == 0 and err == ""
+    sp = actsearch.space(space)
+    found = {structure(sp, parse(r["text"], family=r["family"])) for r in json.loads(out)}
+    assert len(found) == 20
+
+
+def test_sample_says_when_a_space_holds_fewer(capsys):
+    rc, out, err = _run(capsys, "sample", "--space", "entropy", "-n", "20", "--seed", "1")
+    assert rc == 0 and len(out.splitlines()) == 10  # 6 bases at order 1, 4 smooth ones at order 2
+    assert "gave 10 distinct functions" in err
 
 
 def test_sample_polynorm_is_marked_rowwise(capsys):

@@ -137,7 +137,7 @@ def failed(c) -> Result:
 FAST = {
     "random": {},
     "evolution": {"population_size": 6, "sample_size": 3},
-    "surrogate": {"n_initial": 4, "pool_size": 12, "n_points": 16},
+    "surrogate": {"n_initial": 4, "pool_size": 12},
     "optuna": {"pool_size": 64, "n_startup_trials": 4},
 }
 
@@ -347,7 +347,7 @@ def test_surrogate_ranks_the_whole_finite_space_after_initial_design():
 @pytest.mark.parametrize("acquisition", ["ucb", "ei"])
 def test_surrogate_models_and_acquisitions_run_on_infinite_space(model, acquisition):
     opt = SurrogateOptimizer(ToyParamSpace(), seed=0, model=model, acquisition=acquisition,
-                             n_initial=3, pool_size=10, n_points=16)
+                             n_initial=3, pool_size=10)
     asked = run(opt, 7)
     assert all(ToyParamSpace().contains(c) for c in asked)
 

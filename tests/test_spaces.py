@@ -12,23 +12,27 @@ import torch.nn.functional as F
 
 import actsearch
 from actsearch import ActsearchError, parse
+from actsearch.search_spaces._catalog import Catalog, shape_of_tree, trees_in_shape
 from actsearch.search_spaces._common import SearchSpaceError
+from actsearch.search_spaces.grammar import SAFE_BINARY
 
 # (space, options, finite): ``finite`` says every candidate is finite for every
 # finite input (grammar with div/pow is not: poles and NaN are ordinary results)
 CONFIGS = [
     ("rational", {}, True),
     ("rational", {"version": "B", "degrees": (4, 3), "target": "any"}, True),
-    ("rational", {"version": "C", "degrees": "3,2", "target": "tanh"}, True),
+    ("rational", {"version": "C", "degrees": "3,2", "target": "tanh", "jitter": 0.1}, True),
+    ("rational", {"version": "B", "degrees": "3,2"}, True),
     ("rational", {"version": "N", "target": "swish"}, True),
     ("rational", {"version": "any", "degrees": "any", "target": "any"}, True),
     ("polynomial", {}, True),
-    ("polynomial", {"kind": "polyrelu", "order": 2}, True),
-    ("polynomial", {"kind": "polynorm", "order": 4}, True),
-    ("polynomial", {"kind": "composition", "base": "x", "order": 5}, True),
+    ("polynomial", {"kind": "polyrelu", "order": 2, "jitter": 0.2}, True),
+    ("polynomial", {"kind": "polynorm", "order": 4, "jitter": 0.2}, True),
+    ("polynomial", {"kind": "composition", "base": "x", "order": 5, "jitter": 0.2}, True),
+    ("polynomial", {"order": 3, "jitter": 0.2}, True),
     ("polynomial", {"order": "any"}, True),
     ("entropy", {}, True),
-    ("entropy", {"base": "relu"}, True),
+    ("entropy", {"base": "relu", "scale": 0.03}, True),
     ("entropy", {"order": 2}, True),
     ("entropy", {"order": "any", "base": "softplus"}, True),
     ("grammar", {}, True),
@@ -149,7 +153,7 @@ def test_out_of_space_parents_are_replaced_by_members():
         ("entropy", {"order": 3}),
         ("grammar", {"unary": "relu,frobnicate"}),
         ("grammar", {"binary": ""}),
-        ("grammar", {"shapes": 3}),
+        ("grammar", {"shapes": 6}),
     ],
 )
 def test_bad_options_name_what_was_wrong(name, options):
@@ -195,7 +199,7 @@ TORCH_TARGETS = {
 
 @pytest.mark.parametrize("version", ["A", "B", "C", "N"])
 def test_rational_versions_match_the_written_out_formulas(version):
-    space = actsearch.space("rational", version=version, degrees=(5, 4))
+    space = actsearch.space("rational", version=version, degrees=(5, 4), target="gelu")
     c = space.initial()
     assert space.structure(c) == (version, 5, 4)
     expected_params = {f"a{j}" for j in range(6)} | {f"b{j}" for j in range(0 if version == "C" else 1, 5)}
@@ -217,7 +221,7 @@ def test_rational_versions_match_the_written_out_formulas(version):
      ("relu", "A", 5e-2), ("leaky_relu", "A", 5e-2)],
 )
 def test_rational_fit_is_close_in_the_evaluated_form(target, version, bound):
-    c = actsearch.space("rational", version=version, target=target).initial()
+    c = actsearch.space("rational", version=version, degrees=(5, 4), target=target).initial()
     z = torch.linspace(-3, 3, 2001, dtype=torch.float64)
     with torch.no_grad():
         err = (c.module(torch.float64)(z) - TORCH_TARGETS[target](z)).abs().max().item()
@@ -231,19 +235,68 @@ def test_rational_fit_is_close_in_the_evaluated_form(target, version, bound):
 def test_rational_fit_error_helper_agrees_with_direct_measurement():
     from actsearch.search_spaces.rational import fit_error
 
-    c = actsearch.space("rational").initial()
+    c = actsearch.space("rational", version="A", degrees=(5, 4), target="gelu").initial()
     z = torch.linspace(-3, 3, 601, dtype=torch.float64)
     direct = (_pq("A", c.params, z) - F.gelu(z)).abs().max().item()
     assert fit_error(c, "gelu") == pytest.approx(direct, rel=1e-9)
 
 
 def test_rational_crossover_takes_each_coefficient_from_a_parent():
-    space = actsearch.space("rational")
+    space = actsearch.space("rational", version="A", degrees=(5, 4), target="gelu", jitter=0.1)
     rng = np.random.default_rng(2)
     a, b = space.sample(rng), space.sample(rng)
     child = space.crossover(a, b, rng)
     assert all(child.params[k] in (a.params[k], b.params[k]) for k in child.params)
     assert child != a and child != b
+
+
+def _rational_parts(space, c):
+    version, m, n = space.structure(c)
+    return version, (m, n), space.target_of(c)
+
+
+def test_rational_samples_differ_in_structure_not_in_noise():
+    space = actsearch.space("rational")
+    rng = np.random.default_rng(0)
+    samples = [space.sample(rng) for _ in range(20)]
+    parts = [_rational_parts(space, c) for c in samples]
+    assert None not in {p[2] for p in parts}  # every sample is exactly a fitted start
+    assert len(set(parts)) >= 17  # 112 structures: 20 draws rarely repeat
+    assert len({p[0] for p in parts}) >= 3 and len({p[1] for p in parts}) >= 3 and len({p[2] for p in parts}) >= 4
+    # fixed parts stay fixed; the others are drawn
+    fixed = actsearch.space("rational", version="B", degrees="3,2")
+    got = {_rational_parts(fixed, fixed.sample(rng)) for _ in range(12)}
+    assert {(v, d) for v, d, _ in got} == {("B", (3, 2))} and len(got) >= 4
+
+
+def test_rational_mutation_and_crossover_change_the_structure():
+    space = actsearch.space("rational")
+    rng = np.random.default_rng(1)
+    for _ in range(8):
+        a, b = space.sample(rng), space.sample(rng)
+        pa, pm = _rational_parts(space, a), _rational_parts(space, space.mutate(a, rng))
+        assert sum(x != y for x, y in zip(pa, pm)) == 1  # one part redrawn, then refitted
+        pb, pc = _rational_parts(space, b), _rational_parts(space, space.crossover(a, b, rng))
+        assert all(c in (x, y) for c, x, y in zip(pc, pa, pb))
+    assert len(list(space.enumerate())) == 4 * 4 * 7 and space.finite
+    assert not actsearch.space("rational", jitter=0.1).finite
+
+
+def test_polynomial_and_entropy_samples_differ_in_structure():
+    rng = np.random.default_rng(3)
+    poly = actsearch.space("polynomial")
+    structures = {poly.structure(poly.sample(rng)) for _ in range(20)}
+    assert len({s[1] for s in structures}) >= 3 and len({s[0] for s in structures}) == 3
+    assert len(structures) >= 12
+    ent = actsearch.space("entropy")
+    got = {ent.structure(ent.sample(rng)) for _ in range(30)}
+    assert {o for _, o in got} == {1, 2} and len(got) >= 8
+    # no jitter by default: the published starting values
+    assert all(set(ent.sample(rng).params.values()) == {0.01} for _ in range(5))
+    c = poly.sample(rng)
+    assert set(c.params.values()) <= {0.0, 1.0 / poly.structure(c)[1]}
+    assert len(list(ent.enumerate())) == 10 and len(list(poly.enumerate())) == len(set(
+        c.fingerprint() for c in poly.enumerate()))
 
 
 # -- polynomial -------------------------------------------------------------------
@@ -261,8 +314,8 @@ def test_polynomial_composition_matches_formula(base):
 
 
 def test_polynomial_structure_and_membership_by_kind():
-    polyrelu = actsearch.space("polynomial", kind="polyrelu").initial()
-    polynorm = actsearch.space("polynomial", kind="polynorm").initial()
+    polyrelu = actsearch.space("polynomial", kind="polyrelu", order=3).initial()
+    polynorm = actsearch.space("polynomial", kind="polynorm", order=3).initial()
     assert actsearch.space("polynomial", kind="polyrelu").contains(polyrelu)
     assert not actsearch.space("polynomial", kind="polyrelu").contains(polynorm)
     assert not actsearch.space("polynomial", kind="polyrelu", order=4).contains(polyrelu)
@@ -316,7 +369,7 @@ def test_eafo_first_order_matches_finite_differences(base):
 
 
 def test_crrelu_is_the_first_order_correction_of_relu():
-    c = actsearch.space("entropy", base="relu").initial()
+    c = actsearch.space("entropy", base="relu", order=1).initial()
     assert c == actsearch.preset("crrelu")
     z = _grid()
     with torch.no_grad():
@@ -356,28 +409,93 @@ def test_eafo_second_order_matches_finite_differences(base):
 
 # -- grammar ----------------------------------------------------------------------
 
-# a subset of the unary operators keeps the test quick; the full default set is
-# measured in benchmarks/grammar_enumerate.py
+# a subset of the unary operators keeps the test quick
 SMALL_UNARY = "identity,neg,abs,square,exp,tanh,sigmoid,swish,relu,softplus"
 
 
 @pytest.fixture(scope="module")
 def enumerated():
-    return list(actsearch.space("grammar", unary=SMALL_UNARY).enumerate())
+    return list(actsearch.space("grammar", unary=SMALL_UNARY, shapes=1).enumerate())
 
 
 def test_grammar_enumeration_is_deduplicated_and_deterministic(enumerated):
     fingerprints = [c.fingerprint() for c in enumerated]
     assert len(set(fingerprints)) == len(fingerprints)
     assert len(set(c.text for c in enumerated)) == len(enumerated)
-    from actsearch.search_spaces.grammar import _enumerate_shape1
+    from actsearch.search_spaces.grammar import _catalog
 
-    _enumerate_shape1.cache_clear()  # recompute, do not just read the cache back
-    again = actsearch.space("grammar", unary=SMALL_UNARY.split(",")).enumerate()
+    _catalog.cache_clear()  # rebuild (without the disk cache), do not just read the memo back
+    rebuilt = Catalog.build(tuple(SMALL_UNARY.split(",")), SAFE_BINARY, (1,), cache=False)
+    assert [tuple(c) for c in rebuilt.codes] == [tuple(c) for c in actsearch.space(
+        "grammar", unary=SMALL_UNARY, shapes=1).catalog().codes]
+    again = actsearch.space("grammar", unary=SMALL_UNARY.split(","), shapes=1).enumerate()
     assert [c.text for c in again] == [c.text for c in enumerated]
     # 10 unary x 10 unary x 5 binary trees collapse to far fewer functions
     assert 100 < len(enumerated) < 10 * 10 * 5
     assert all(c.family == "grammar" and parse(c.text) == c for c in enumerated[:50])
+
+
+def _brute_force_functions(unary, binary, shapes):
+    """Distinct usable functions by building every tree through sympy, one at a time."""
+    from actsearch.search_spaces._catalog import DEDUP_POINTS, code_of, function_hashes
+    from actsearch.search_spaces.grammar import _finish
+
+    space = actsearch.space("grammar", unary=",".join(unary), binary=",".join(binary), shapes=shapes)
+    trees = []
+    leaf = lambda op, inner="x": ("u", op, inner)  # noqa: E731
+    for b in binary:
+        for u1 in unary:
+            for u2 in unary:
+                trees.append(("b", b, leaf(u1), leaf(u2)))
+                for u3 in unary:
+                    trees.append(("b", b, leaf(u1), leaf(u2, leaf(u3))))
+    trees += [("u", o, t) for o in unary for t in list(trees)]
+    trees = [t for t in trees if code_of(t, unary, binary)[0] in shapes]
+    x = torch.as_tensor(DEDUP_POINTS, dtype=torch.float64).reshape(1, -1)
+    seen = set()
+    for tree in trees:
+        cand = _finish(tree)
+        if cand is None:
+            continue  # sympy folded it to a constant
+        with torch.no_grad(), np.errstate(all="ignore"):
+            y = torch.broadcast_to(cand.torch_fn()(x, {}), x.shape)
+        h, usable = function_hashes(y)
+        if usable[0]:
+            seen.add(int(h[0]))
+    return len(trees), seen, space
+
+
+def test_grammar_catalog_deduplicates_like_building_every_tree():
+    unary, binary, shapes = ("identity", "neg", "abs", "tanh", "relu"), ("add", "sub", "max"), (1, 2, 3, 4)
+    n_trees, brute, space = _brute_force_functions(unary, binary, shapes)
+    cat = Catalog.build(unary, binary, shapes, cache=False)
+    assert cat.stats["trees"] == n_trees == sum(trees_in_shape(s, len(unary), len(binary)) for s in shapes)
+    assert set(int(h) for h in cat.hashes) == brute
+    assert len(cat) == len(brute) < n_trees / 3
+    # every member is the first tree of its function in the enumeration order, and findable by its values
+    assert (cat.lookup(cat.hashes) == np.arange(len(cat))).all()
+    assert cat.stats["per_shape"][1][1] + cat.stats["per_shape"][2][1] + cat.stats["per_shape"][3][1] \
+        + cat.stats["per_shape"][4][1] == len(cat)
+
+
+def test_grammar_catalog_is_cached_on_disk(tmp_path, monkeypatch):
+    monkeypatch.setenv("ACTSEARCH_DATA", str(tmp_path))
+    unary, binary = ("identity", "tanh", "relu"), ("add", "mul")
+    first = Catalog.build(unary, binary, (1, 3))
+    files = list((tmp_path / "spaces").glob("catalog-*.npz"))
+    assert len(files) == 1 and "cached" not in first.stats
+    again = Catalog.build(unary, binary, (1, 3))
+    assert again.stats.get("cached") and (again.codes == first.codes).all()
+    files[0].write_bytes(b"not a zip file")  # a damaged cache is rebuilt, not trusted
+    rebuilt = Catalog.build(unary, binary, (1, 3))
+    assert "cached" not in rebuilt.stats and (rebuilt.codes == first.codes).all()
+
+
+def test_grammar_full_space_is_at_aquasurf_scale():
+    cat = actsearch.space("grammar").catalog()
+    assert cat.stats["trees"] >= 1_000_000
+    assert len(cat) >= 100_000
+    assert cat.stats["per_shape"][1] == (1805, 904)  # the first release's 904 functions
 
 
 def test_grammar_swish_duplicates_collapse(enumerated):
@@ -390,7 +508,7 @@ def test_grammar_swish_duplicates_collapse(enumerated):
 
 
 def test_grammar_enumerate_skips_constants():
-    space = actsearch.space("grammar", unary="relu,identity", binary="sub")
+    space = actsearch.space("grammar", unary="relu,identity", binary="sub", shapes=1)
     texts = [c.text for c in space.enumerate()]
     # sub(relu, relu) and sub(identity, identity) are 0: not candidates
     assert sorted(texts) == sorted(["-x + relu(x)", "x - relu(x)"])
@@ -398,32 +516,27 @@ def test_grammar_enumerate_skips_constants():
 
 def _neighbours(space, tree):
     """Texts of every tree that differs from ``tree`` in exactly one operator."""
-    from actsearch.search_spaces.grammar import _finish
+    from actsearch.search_spaces.grammar import _finish, _get, _paths, _replace
 
     out = set()
-    nodes = [((), tree)] + ([((2,), tree[2])] if tree[0] == "u" else [])
-    for path, node in list(nodes):
-        for i in (2, 3) if node[0] == "b" else ():
-            nodes.append((path + (i,), node[i]))
-    for path, node in nodes:
+    for path in _paths(tree):
+        node = _get(tree, path)
         for op in (space.unary if node[0] == "u" else space.binary):
-            if op == node[1]:
-                continue
-            new = (node[0], op) + node[2:]
-            t = new
-            for i in reversed(range(len(path))):
-                parent = _sub(tree, path[:i])
-                t = parent[: path[i]] + (t,) + parent[path[i] + 1 :]
-            c = _finish(t)
-            if c is not None:
-                out.add(c.text)
+            if op != node[1]:
+                c = _finish(_replace(tree, path, (node[0], op) + node[2:]))
+                if c is not None:
+                    out.add(c.text)
     return out
 
 
-def _sub(tree, path):
-    for i in path:
-        tree = tree[i]
-    return tree
+def test_grammar_samples_cover_every_shape():
+    space = actsearch.space("grammar")
+    rng = np.random.default_rng(5)
+    shapes = {shape_of_tree(space.tree(space.sample(rng))) for _ in range(40)}
+    # the tree found for a function is the first computing it, so a deep sample may
+    # come back as a shallower tree; every shape still shows up
+    assert {1, 2, 3, 4, 5} <= shapes | {1}
+    assert len(shapes) >= 4
 
 
 def test_grammar_mutate_replaces_one_operator():
@@ -436,7 +549,7 @@ def test_grammar_mutate_replaces_one_operator():
 
 
 def test_grammar_crossover_puts_a_subtree_of_b_into_a():
-    from actsearch.search_spaces.grammar import _finish
+    from actsearch.search_spaces.grammar import _finish, _get, _replace, _slots
 
     space = actsearch.space("grammar")
     rng = np.random.default_rng(12)
@@ -444,16 +557,14 @@ def test_grammar_crossover_puts_a_subtree_of_b_into_a():
         a, b = space.sample(rng), space.sample(rng)
         ta, tb = space.tree(a), space.tree(b)
         child = space.crossover(a, b, rng)
-        inner_a, inner_b = (ta if ta[0] == "b" else ta[2]), (tb if tb[0] == "b" else tb[2])
-
-        def with_inner(inner):
-            return inner if ta[0] == "b" else ("u", ta[1], inner)
-
-        options = {with_inner(inner_b)}  # the binary subtree swapped
-        for i in (2, 3):  # or one unary(x) leaf
-            for leaf in (inner_b[2], inner_b[3]):
-                options.add(with_inner(inner_a[:i] + (leaf,) + inner_a[i + 1 :]))
-        assert child.text in {c.text for t in options if (c := _finish(t)) is not None}
+        options = set()
+        for kind in ("u", "b"):
+            for target in _slots(ta, kind):
+                for donor in _slots(tb, kind):
+                    c = _finish(_replace(ta, target, _get(tb, donor)))
+                    if c is not None:
+                        options.add(c.text)
+        assert child.text in options
 
 
 def test_grammar_tree_depends_only_on_the_text():
@@ -463,24 +574,25 @@ def test_grammar_tree_depends_only_on_the_text():
     rng = np.random.default_rng(13)
     texts = [space.sample(rng).text for _ in range(10)]
     first = [space.tree(parse(t, family="grammar")) for t in texts]
-    grammar._recover.cache_clear()
-    grammar._shape1_table.cache_clear()
+    grammar._member.cache_clear()
+    grammar._catalog.cache_clear()
     space.sample(np.random.default_rng(99))  # other trees built meanwhile change nothing
     again = [space.tree(parse(t, family="grammar")) for t in texts]
     assert first == again and None not in first
     for t, tree in zip(texts, first):
-        assert grammar._finish(tree).text == t
+        assert grammar._finish(tree).fingerprint() == parse(t).fingerprint()
     # x*sigmoid(x) is both mul(identity, sigmoid) and mul(sigmoid, identity): the first wins
     assert space.tree(parse("x*sigmoid(x)", family="grammar")) == (
         "b", "mul", ("u", "identity", "x"), ("u", "sigmoid", "x"))
 
 
-def test_grammar_finite_only_when_enumerate_covers_it():
-    assert actsearch.space("grammar", shapes=1).finite
-    assert not actsearch.space("grammar").finite
+def test_grammar_contains_what_its_shapes_compute():
+    assert actsearch.space("grammar", shapes=1).finite and actsearch.space("grammar").finite
     assert not actsearch.space("grammar", shapes=1).contains(parse("tanh(x*sigmoid(x))", family="grammar"))
     assert actsearch.space("grammar", shapes=2).contains(parse("tanh(x*sigmoid(x))", family="grammar"))
+    assert actsearch.space("grammar", shapes=3).contains(parse("x*tanh(softplus(x))", family="grammar"))
     assert not actsearch.space("grammar").contains(parse("tanh(x*sigmoid(x))"))  # family "custom"
+    assert not actsearch.space("grammar").contains(parse("exp(exp(exp(x)))", family="grammar"))  # inf at 5
 
 
 def test_grammar_build_rejects_bad_trees():
@@ -489,3 +601,15 @@ def test_grammar_build_rejects_bad_trees():
         space.build(("u", "relu", "x"))
     with pytest.raises(SearchSpaceError):
         space.build(("b", "sub", ("u", "relu", "x"), ("u", "relu", "x")))
+
+
+def test_grammar_tree_text_round_trips():
+    from actsearch.search_spaces._catalog import parse_tree, tree_text
+
+    cat = actsearch.space("grammar").catalog()
+    for i in np.random.default_rng(3).choice(len(cat), 50, replace=False):
+        tree = cat.tree(int(i))
+        assert parse_tree(tree_text(tree)) == tree
+    for bad in ("tanh(", "add(x)x", "f(x, x, x)", "tanh x"):
+        with pytest.raises(ValueError):
+            parse_tree(bad)

@@ -67,13 +67,85 @@ def test_fisher_spectrum_matches_explicit_fisher_matrix():
 
 
 def test_feature_extractor_caches_and_sizes():
-    fx = FeatureExtractor(n_points=10, fisher=True, fisher_k=3)
+    fx = FeatureExtractor(groups=("shape",), n_points=10, fisher=True, fisher_k=3)
     c = actsearch.parse("relu(x)")
     a = fx(c)
     assert a.shape == (fx.dim,) == (23,)
     assert fx(actsearch.parse("relu(x)")) is a  # same text: cached
     assert fx.matrix([c, actsearch.parse("tanh(x)")]).shape == (2, 23)
     assert fx.matrix([]).shape == (0, 23)
+
+
+def test_output_and_slope_groups_read_the_function_at_normal_quantiles():
+    from scipy.stats import norm
+
+    fx = FeatureExtractor(groups=("outputs", "slopes"), n_points=20)
+    f = fx(actsearch.parse("x*tanh(x) + 0.3*x"))
+    q = np.sort(np.concatenate([norm.ppf((np.arange(20) + 0.5) / 20), [-5, -4, -3, 3, 4, 5]]))
+    np.testing.assert_allclose(f[:26], np.arcsinh(q * np.tanh(q) + 0.3 * q), atol=2e-4)  # linear interpolation
+    s = norm.ppf((np.arange(16) + 0.5) / 16)
+    slope = np.tanh(s) + s / np.cosh(s) ** 2 + 0.3
+    np.testing.assert_allclose(f[26:], np.arcsinh(slope), atol=2e-3)  # central differences, step 0.02
+
+
+def test_signal_features_follow_the_mean_field_recursion():
+    from scipy import integrate
+
+    from actsearch.surrogates.features import GRID
+    from actsearch.surrogates.signal import LAYERS, signal_features
+
+    values = np.stack([np.maximum(GRID, 0), np.tanh(GRID), GRID])
+    out = signal_features(values, GRID, sigma_w2=2.0).reshape(3, 4, LAYERS)
+    # relu under He init keeps q = 1 and chi = 1; its correlation map is the arc-cosine kernel
+    np.testing.assert_allclose(out[0, 0], 0.0, atol=1e-3)
+    np.testing.assert_allclose(out[0, 2], 0.0, atol=1e-2)
+    c0 = 0.5
+    c1 = (np.sqrt(1 - c0**2) + (np.pi - np.arccos(c0)) * c0) / np.pi
+    # (10x10 Gauss-Hermite nodes on relu's kink: within 0.015, closer with more nodes)
+    assert out[0, 1, 0] == pytest.approx(c1, abs=0.015)
+    # identity: q doubles every layer, chi = 2, c unchanged
+    np.testing.assert_allclose(out[2, 0], np.log10(2.0) * np.arange(1, LAYERS + 1), atol=1e-6)
+    np.testing.assert_allclose(out[2, 1], 0.5, atol=1e-6)
+    # tanh, first layer, against direct numerical integration
+    gauss = lambda g: integrate.quad(lambda z: g(z) * np.exp(-z * z / 2) / np.sqrt(2 * np.pi), -12, 12)[0]  # noqa
+    q1 = 2.0 * gauss(lambda z: np.tanh(z) ** 2)
+    chi1 = 2.0 * gauss(lambda z: 1 / np.cosh(z) ** 4)
+    assert out[1, 0, 0] == pytest.approx(np.log10(q1), abs=2e-3)
+    assert out[1, 2, 0] == pytest.approx(np.log10(chi1), abs=5e-3)
+
+
+def test_vectorised_features_equal_one_candidate_at_a_time():
+    space = actsearch.space("grammar", unary="identity,tanh,sigmoid,relu,sin", shapes="1,3")
+    cat = space.catalog()
+    fx = FeatureExtractor()
+    index = np.arange(0, len(cat), max(1, len(cat) // 25))
+    from actsearch.surrogates.features import GRID
+
+    together = fx.from_values(cat.values(GRID, index))
+    alone = np.stack([fx(space.build_member(int(i))) for i in index])
+    np.testing.assert_allclose(together, alone, atol=1e-6)
+
+
+def test_catalog_features_are_deterministic_and_cached(tmp_path, monkeypatch):
+    from actsearch.search_spaces._catalog import Catalog
+    from actsearch.surrogates.pool import catalog_features
+
+    monkeypatch.setenv("ACTSEARCH_DATA", str(tmp_path))
+    cat = Catalog.build(("identity", "tanh", "relu", "exp"), ("add", "mul"), (1, 2))
+    fx = FeatureExtractor()
+    first = catalog_features(cat, fx)
+    assert len(list((tmp_path / "spaces").glob("features-*.npy"))) == 1
+    again = catalog_features(cat, fx, cache=False)  # recomputed, not read back
+    np.testing.assert_array_equal(first, again)
+    assert np.isfinite(first).all() and first.shape == (len(cat), fx.dim)
+    # a different feature set is a different cache entry
+    catalog_features(cat, FeatureExtractor(groups=("outputs",)))
+    assert len(list((tmp_path / "spaces").glob("features-*.npy"))) == 2
+
+
+def test_unknown_feature_group_is_one_clear_error():
+    with pytest.raises(ActsearchError, match="unknown feature group 'curvature'"):
+        FeatureExtractor(groups=("outputs", "curvature"))
 
 
 # -- models ------------------------------------------------------------------------

@@ -11,6 +11,7 @@ Example:
 from __future__ import annotations
 
 import json
+import sys
 import re
 
 from actsearch.errors import ActsearchError
@@ -126,7 +127,19 @@ def run_sample(args) -> int:
             )
     sp = space(args.space, **options)  # an unknown space name raises UnknownNameError here
     rng = np.random.default_rng(args.seed)
-    candidates = [sp.sample(rng) for _ in range(args.n)]
+    # distinct functions, as a search would train them (it never trains one twice)
+    candidates, seen = [], set()
+    for _ in range(50 * args.n):
+        if len(candidates) >= args.n:
+            break
+        c = sp.sample(rng)
+        if c.fingerprint() not in seen:
+            seen.add(c.fingerprint())
+            candidates.append(c)
+    if len(candidates) < args.n:
+        print(f"actsearch sample: {args.space} gave {len(candidates)} distinct functions in {50 * args.n} draws "
+              f"(asked for {args.n}); with these options it holds no more, or few",
+              file=sys.stderr)
     if args.format == "json":
         rows = [
             {**c.to_dict(), "params": dict(c.params), "elementwise": c.elementwise} for c in candidates

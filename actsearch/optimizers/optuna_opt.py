@@ -9,7 +9,7 @@ modes:
   ``v``; the candidate is ``template.with_params(suggested)``.  Fits rational
   coefficients, eps of the entropy family, polynomial weights.
 * ``choice``: a categorical over a fixed list of candidates: the whole space when
-  it is finite (the grammar's enumerated binary(unary(x), unary(x)) functions),
+  it is finite and small (up to 5000 members, e.g. the rational structures),
   else ``pool_size`` samples drawn with the seed.
 
 ``mode="auto"`` picks ``params`` when the template has parameters, else ``choice``.
@@ -48,6 +48,9 @@ from actsearch.expr import Candidate
 from actsearch.result import Result
 
 from .base import PLAIN, SAME, Optimizer, Saved
+
+#: a finite space up to this size is one categorical; larger ones are sampled
+_MAX_CHOICES = 5000
 
 __all__ = ["OptunaOptimizer"]
 
@@ -144,9 +147,10 @@ class OptunaOptimizer(Optimizer):
         return cand.with_params({}, family=self.space.name or cand.family)
 
     def _choices(self, rng: np.random.Generator) -> list[Candidate]:
-        if getattr(self.space, "finite", False):
-            source = self.space.enumerate()
-        else:
+        source = None
+        if getattr(self.space, "finite", False) and (getattr(self.space, "size", None) or 0) <= _MAX_CHOICES:
+            source = self.space.enumerate()  # a categorical over the whole space
+        if source is None:  # infinite, or too large to list (the grammar's half a million)
             source = (self.space.sample(rng) for _ in range(self.pool_size))
         out, fps = [], set()
         for c in source:
