@@ -28,14 +28,14 @@ import torch
 
 from actsearch.errors import CompileError
 
-__all__ = ["check_module", "RTOL"]
+__all__ = ["check_module", "check_inputs", "RTOL"]
 
 RTOL = 1e-5
 _SHAPE = (8, 129)
 
 
 def _run(module, x: torch.Tensor, g: torch.Tensor):
-    x = x.clone().requires_grad_(True)
+    x = x.detach().requires_grad_(True)  # a new leaf with x's own strides (clone would make some contiguous)
     for p in module.parameters():
         p.grad = None
     y = module(x)
@@ -60,20 +60,36 @@ def check_module(module, candidate, device: str | torch.device = "cpu", seed: in
     gen = torch.Generator().manual_seed(seed)
     x = torch.randn(_SHAPE, generator=gen) * 2.0
     g = torch.randn(_SHAPE, generator=gen)
-    ref32 = candidate.module().to(device)
+    check_inputs(module, candidate, x.to(device), g.to(device), rtol=rtol)
+
+
+def check_inputs(module, candidate, x: torch.Tensor, g: torch.Tensor, rtol: float = RTOL) -> None:
+    """:func:`check_module`'s comparison at a given input ``x`` and output gradient ``g``.
+
+    ``x`` and ``g`` lie on the module's device, in any shape, strides (the module
+    sees ``x`` as it is) and floating dtype.  The references run on the same values
+    (eager in float32 on that device, float64 on the CPU).  Outputs and the input
+    gradient of a bfloat16/float16 ``x`` are rounded once to its dtype, so their
+    relative tolerance is at least that dtype's epsilon (twice the rounding's
+    relative error; ``atol`` stays ``rtol`` times the largest magnitude);
+    parameter gradients are float32 sums whatever the input dtype, and keep ``rtol``.
+    """
+    value_rtol = max(rtol, torch.finfo(x.dtype).eps) if x.dtype in (torch.bfloat16, torch.float16) else rtol
+    ref32 = candidate.module().to(x.device)
     ref64 = candidate.module(dtype=torch.float64)
     with torch.no_grad():  # the compiled module may hold learned values: compare at those
         for k, p in module.params.items():
             ref32.params[k].copy_(p)
             ref64.params[k].copy_(p)
     try:
-        got = _run(module, x.to(device), g.to(device))
+        got = _run(module, x, g)
     finally:  # leave no gradient behind in the module handed to the user
         for p in module.parameters():
             p.grad = None
-    eager = _run(ref32, x.to(device), g.to(device))
-    exact = _run(ref64, x.double(), g.double())
-    term_scale = _param_term_scale(candidate, x.double(), g.double())
+    eager = _run(ref32, x.float(), g.float())
+    x64, g64 = x.detach().cpu().double(), g.cpu().double()
+    exact = _run(ref64, x64, g64)
+    term_scale = _param_term_scale(candidate, x64, g64)
 
     worst = (0.0, "", 0.0, 0.0)  # (excess ratio, what, compiled, eager)
     for what, e in eager.items():
@@ -83,14 +99,16 @@ def check_module(module, candidate, device: str | torch.device = "cpu", seed: in
         c64, e64 = c.double(), e.double()
         finite_e = torch.isfinite(e64)
         if what in term_scale:
+            tol = rtol
             atol = rtol * term_scale[what]
         else:
+            tol = value_rtol  # the final rounding is relative; the float32 arithmetic's slack stays atol
             mags = r[torch.isfinite(r)].abs()
             atol = rtol * float(mags.max()) if mags.numel() else rtol
         atol = max(atol, 1e-30)
         eager_err = torch.where(torch.isfinite(r), (e64 - r).abs(), torch.zeros_like(r))
-        tol_e = rtol * e64.abs() + atol + 4.0 * eager_err
-        tol_r = rtol * r.abs() + atol
+        tol_e = tol * e64.abs() + atol + 4.0 * eager_err
+        tol_r = tol * r.abs() + atol
         diff_e = (c64 - e64).abs()
         ok = (diff_e <= tol_e) | ((c64 - r).abs() <= tol_r)
         ok = torch.where(finite_e, ok & torch.isfinite(c64), ~torch.isfinite(c64) | ((c64 - r).abs() <= tol_r))
