@@ -503,6 +503,18 @@ def test_check_inputs_passes_kernels_on_strided_half_inputs(name, dtype, interp)
     assert seen == [(False, dtype)]  # the module saw the strided half-precision input itself
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_check_inputs_rows_of_one_feature(dtype, interp):
+    # rmsnorm over one feature: the input gradient is the difference of two ~1/|x| terms,
+    # about 1e-6 of each, so float32 round-off on both sides; judged by the eager's own round-off
+    from actsearch.compile._check import check_inputs
+
+    c = actsearch.parse(POLYNORM)
+    m = compile_candidate(c, backend="triton")
+    for shape in [(1,), (6, 1), (40, 1)]:
+        check_inputs(m, c, _x(shape).to(dtype), _x(shape, scale=1.0, seed=3).to(dtype))
+
+
 @pytest.mark.parametrize(
     "old, new, what, rejected",
     [
