@@ -33,9 +33,9 @@ from the repository root::
 
     python3 benchmarks/gpu_check.py --bundle .gpubundle --out $OUT
 
-installs actsearch from this tree when it is not importable (``pip install -e .``,
-offline, no dependencies), unpacks the wheels into a temporary folder on
-``PYTHONPATH`` and points ``ACTSEARCH_DATA`` at the carried data.
+imports actsearch from this tree (as installed, or through a folder of links on
+``PYTHONPATH`` when it is not: nothing is installed), unpacks the wheels into a
+temporary folder on ``PYTHONPATH`` and points ``ACTSEARCH_DATA`` at the carried data.
 
 ``--smoke`` runs every part at tiny sizes on whatever is there (CI runs it on a CPU:
 the parts that need CUDA say "skipped: no CUDA").  Exit status: 0 when no part
@@ -227,19 +227,33 @@ def _installed_here(info: dict) -> bool:
     return bool(path) and Path(path).resolve().is_relative_to(ROOT / "actsearch")
 
 
-def ensure_installed(env: dict, log: Path, info: dict) -> dict:
-    """actsearch importable from this tree: installed (editable, offline, no dependencies) when not."""
+def importable_tree(site: Path) -> Path:
+    """This tree as the installed package looks (``search_spaces/`` and ``surrogates/``
+    inside ``actsearch/``, as ``pyproject.toml``'s ``package-dir`` maps them), made of
+    symbolic links under ``site``: no pip, no setuptools, nothing written outside."""
+    pkg = site / "actsearch"
+    pkg.mkdir(parents=True)
+    for entry in (ROOT / "actsearch").iterdir():
+        if entry.name != "__pycache__":
+            (pkg / entry.name).symlink_to(entry)
+    for sub in ("search_spaces", "surrogates"):
+        (pkg / sub).symlink_to(ROOT / sub)
+    return site
+
+
+def ensure_importable(env: dict, info: dict, notes: list[str]) -> tuple[dict, dict]:
+    """actsearch importable from this tree in every part's process: as installed here
+    (``pip install -e .``), else through :func:`importable_tree` on ``PYTHONPATH``."""
     if _installed_here(info):
-        return info
-    cmd = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--no-index", "-e",
-           str(ROOT)]
-    rc, _ = run_logged(cmd, env, log, 300)
+        return env, info
+    site = importable_tree(Path(tempfile.mkdtemp(prefix="gpu-check-tree-")))
+    env = dict(env, PYTHONPATH=os.pathsep.join(p for p in (str(site), env.get("PYTHONPATH", "")) if p))
     info = probe(env)
     if not _installed_here(info):
         where = info.get("actsearch_file") or info.get("actsearch_error", "not importable")
-        raise CheckError(f"actsearch is not importable from {ROOT} ({where}); `{' '.join(cmd)}` "
-                         f"{'failed' if rc else 'did not help'} (see {log})")
-    return info
+        raise CheckError(f"actsearch does not import from {ROOT} ({where})")
+    notes.append(f"actsearch is not installed here: imported from this tree through {site}")
+    return env, info
 
 
 class Clock:
@@ -261,7 +275,9 @@ def part_correctness(part: Part, args, env: dict, info: dict, out: Path, limit: 
            f"--junitxml={junit}"]
     if info.get("cuda") and info.get("xdist"):
         cmd += ["-n", str(max(1, min(8, (os.cpu_count() or 2) // 2)))]
-    genv = dict(env, ACTSEARCH_GPU_TESTS="1")
+    # PYTHONSAFEPATH: `python -m` would put the repository first on sys.path, and with it
+    # actsearch/ as it lies (without search_spaces/) over the package as installed
+    genv = dict(env, ACTSEARCH_GPU_TESTS="1", PYTHONSAFEPATH="1")
     rc, part.seconds = run_logged(cmd, genv, log, limit)
     counts = _junit_counts(junit)
     total = counts.get("tests", 0)
@@ -519,7 +535,7 @@ def check(args, argv: list[str]) -> int:
         raise CheckError(f"torch does not import: {info.get('torch_error')}")
     if not info.get("cuda") and not args.smoke:
         raise CheckError("no CUDA device: this check is for a GPU machine (--smoke runs it here at tiny sizes)")
-    info = ensure_installed(env, out / "correctness.log", info)
+    env, info = ensure_importable(env, info, notes)
     env = add_wheels(env, info, notes)
     if not (info.get("mnist1d") or "ACTSEARCH_DATA" in env):
         notes.append("warning: no MNIST-1D data (no bundle, no mnist1d package): part 2 and 3c need it")

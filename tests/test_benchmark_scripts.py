@@ -223,3 +223,17 @@ def test_benchmark_script_smoke(args, expected):
     out = _run(args)
     for needle in expected:
         assert needle in out, (needle, out[-2000:])
+
+
+def test_gpu_check_imports_the_tree_where_actsearch_is_not_installed(tmp_path):
+    gc = _bench_module("gpu_check")
+    site = gc.importable_tree(tmp_path / "site")
+    code = ("import actsearch, actsearch.search_spaces.grammar as g, actsearch.surrogates as s; "
+            "print(actsearch.__file__); print(g.__file__); print(s.__file__)")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
+                          env=dict(os.environ, PYTHONPATH=str(site)))
+    assert proc.returncode == 0, proc.stderr
+    files = [Path(line) for line in proc.stdout.split()]
+    assert all(str(f).startswith(str(site)) for f in files)  # the links, ahead of any installed copy
+    assert [f.resolve() for f in files] == [ROOT / "actsearch" / "__init__.py", ROOT / "search_spaces" / "grammar.py",
+                                            ROOT / "surrogates" / "__init__.py"]
