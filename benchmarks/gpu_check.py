@@ -94,7 +94,10 @@ class Part:
 # -- the bundle (prepared here) -------------------------------------------------------
 def prepare(folder: Path, python_version: str) -> int:
     """Fill ``folder`` with what the GPU machine needs and lacks; print its size."""
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CheckError(f"cannot write to --prepare {folder}: {exc.strerror or exc}") from None
     data = folder / "data"
     print(f"MNIST-1D data -> {data}", flush=True)
     proc = subprocess.run([sys.executable, str(BENCH / "gpu.py"), "--prepare", str(data)], cwd=ROOT,
@@ -128,8 +131,11 @@ def prepare(folder: Path, python_version: str) -> int:
         raise CheckError(f"{folder} holds {total / 2**20:.1f} MiB, over the {BUNDLE_LIMIT // 2**20} MiB "
                          "the device tool carries")
     rel = os.path.relpath(folder.resolve(), ROOT)
+    if rel.startswith(".."):
+        print(f"warning: {folder} is outside the repository: the device tool carries only paths inside it")
+        return 0
     ignored = subprocess.run(["git", "check-ignore", "-q", rel], cwd=ROOT).returncode == 0
-    print(f"carry: [\"{rel}\"]" + ("" if ignored else f"  (warning: {rel} is not git-ignored)"))
+    print(f"carry: [\"{rel}\"]" + ("" if ignored else f"  (warning: {rel} is not git-ignored, so it travels anyway)"))
     return 0
 
 

@@ -74,7 +74,8 @@ def compiled():
 
 
 def test_the_matrix_covers_what_the_gpu_check_promises():
-    # not a gpu test: runs everywhere. A parameter-free and a 10-parameter candidate, a row-wise one, rows past one block
+    # not a gpu test: runs everywhere. A parameter-free and a 10-parameter candidate, a row-wise
+    # one, rows past one block
     cands = [_resolve(p.values[0]) for p in _candidates()]
     counts = {len(c.params) for c in cands}
     assert 0 in counts and 10 in counts
