@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_TEST := $(VENV)/.installed-test
 
-.PHONY: run test clean
+.PHONY: run test clean gpu-check gpu-bundle
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -24,6 +24,18 @@ run: $(STAMP_RUN)
 
 test: $(STAMP_TEST)
 	$(BIN)/python -m pytest -q
+
+# Here, where pip reaches a registry: what a GPU machine needs and lacks (MNIST-1D data,
+# Optuna's wheels for its Python 3.12), in .gpubundle/ (git-ignored, about 6 MiB).
+gpu-bundle: $(STAMP_TEST)
+	$(BIN)/python benchmarks/gpu_check.py --prepare .gpubundle
+
+# On a GPU machine (torch and triton installed, offline): correctness on CUDA, a search
+# without Ray, the figures and a summary, in about 8 minutes; files in $$OUT or gpu-check-out/.
+# GPU_PY is the interpreter that holds torch there (not this venv); .gpubundle/ is used when present.
+GPU_PY ?= python3
+gpu-check:
+	$(GPU_PY) benchmarks/gpu_check.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -4,10 +4,34 @@ from __future__ import annotations
 
 import os
 
+#: set by benchmarks/gpu_check.py for its pytest run of the ``gpu`` tests on a CUDA machine
+GPU_SESSION = os.environ.get("ACTSEARCH_GPU_TESTS") == "1"
+
 # Triton reads this when first imported; kernels then run on the CPU interpreter.
-os.environ.setdefault("TRITON_INTERPRET", "1")
+# A GPU session leaves it unset: its kernels are compiled for the GPU.
+if not GPU_SESSION:
+    os.environ.setdefault("TRITON_INTERPRET", "1")
 
 import pytest  # noqa: E402
+
+
+def gpu_skip_reason() -> str:
+    """Why the ``gpu`` tests cannot run in this process ("" when they can): they need
+    CUDA and compiled kernels, never Triton's interpreter."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return "no CUDA"
+    if os.environ.get("TRITON_INTERPRET", "0") not in ("", "0"):
+        return "the Triton interpreter is on (the gpu tests run from benchmarks/gpu_check.py, ACTSEARCH_GPU_TESTS=1)"
+    return ""
+
+
+def pytest_collection_modifyitems(config, items):
+    gpu = [item for item in items if item.get_closest_marker("gpu")]
+    why = gpu_skip_reason() if gpu else ""
+    for item in gpu if why else ():
+        item.add_marker(pytest.mark.skip(reason=why))
 
 
 @pytest.fixture(scope="session")

@@ -485,6 +485,60 @@ def test_check_rejects_wrong_kernel(monkeypatch, old, new, what, interp):
     assert c.text in msg and f"worst {what}" in msg
 
 
+# -- check_inputs: the pre-use check's rule at any input (tests/test_gpu.py runs it on CUDA)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("name", ["rational-A", "polynorm"])
+def test_check_inputs_passes_kernels_on_strided_half_inputs(name, dtype, interp):
+    from actsearch.compile._check import check_inputs
+
+    c = actsearch.parse(FORMULAS[name])
+    m = compile_candidate(c, backend="triton")
+    seen = []
+    m.register_forward_pre_hook(lambda mod, args: seen.append((args[0].is_contiguous(), args[0].dtype)))
+    x = _x((5, 66)).to(dtype)[:, ::2]
+    g = _x((5, 33), scale=1.0, seed=3).to(dtype)
+    check_inputs(m, c, x, g)
+    assert seen == [(False, dtype)]  # the module saw the strided half-precision input itself
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_check_inputs_rows_of_one_feature(dtype, interp):
+    # rmsnorm over one feature: the input gradient is the difference of two ~1/|x| terms,
+    # about 1e-6 of each, so float32 round-off on both sides; judged by the eager's own round-off
+    from actsearch.compile._check import check_inputs
+
+    c = actsearch.parse(POLYNORM)
+    m = compile_candidate(c, backend="triton")
+    for shape in [(1,), (6, 1), (40, 1)]:
+        check_inputs(m, c, _x(shape).to(dtype), _x(shape, scale=1.0, seed=3).to(dtype))
+
+
+@pytest.mark.parametrize(
+    "old, new, what, rejected",
+    [
+        ("y.to(y_ptr", "(y * 1.0005).to(y_ptr", "output", False),  # below bfloat16's rounding
+        ("y.to(y_ptr", "(y * 1.02).to(y_ptr", "output", True),
+        ("gx.to(gx_ptr", "(gx * 1.02).to(gx_ptr", "grad x", True),
+        ("g * dydp_0,", "g * dydp_0 * 1.001,", "grad a", True),  # float32 sums keep rtol in bfloat16 too
+    ],
+)
+def test_check_inputs_bfloat16_tolerance(monkeypatch, old, new, what, rejected, interp):
+    from actsearch.compile._check import check_inputs
+
+    real = _codegen.generate_source
+    monkeypatch.setattr(_codegen, "generate_source", lambda cand: real(cand).replace(old, new, 1))
+    c = actsearch.parse("a*x + relu(x)*x; a=0.5")
+    m = compile_candidate(c, backend="triton", check=False)
+    x, g = _x((7, 33)).bfloat16(), _x((7, 33), scale=1.0, seed=3).bfloat16()
+    if not rejected:
+        check_inputs(m, c, x, g)
+        return
+    with pytest.raises(CompileError, match=f"worst {what}"):
+        check_inputs(m, c, x, g)
+
+
 # -- the disk cache -------------------------------------------------------------------
 
 
