@@ -645,19 +645,21 @@ def _interval(point: float, low: float, high: float) -> str:
     return f"{f(point)} [{f(low)}, {f(high)}]"
 
 
-def format_summary(summaries: Sequence[dict[str, Any]], table: Table, top_fraction: float = 0.01) -> str:
+def format_summary(summaries: Sequence[dict[str, Any]], table: Table, top_fraction: float = 0.01,
+                   given: Sequence[Candidate] = ()) -> str:
     """A markdown table of :func:`run_benchmark` output."""
     cps = sorted(summaries[0]["best_at"]) if summaries else list(CHECKPOINTS)
     n_ok = sum(r.accuracy is not None for r in table.rows)
     first = summaries[0] if summaries else {}
     ref = first.get("reference")
-    thr = table.threshold(top_fraction)
-    n_top = sum(r.accuracy is not None and r.accuracy >= thr for r in table.rows)
+    excluded = {c.fingerprint() for c in given}
+    thr = table.threshold(top_fraction, exclude=excluded)
+    n_top = sum(r.accuracy is not None and r.accuracy >= thr and r.fingerprint not in excluded for r in table.rows)
     lines = [
         f"table: {len(table)} functions ({n_ok} ok), best {table.best:.4f}, "
         f"top {top_fraction:.0%} threshold {thr:.4f} ({n_top} functions); "
         f"{first.get('repeats', 0)} repeats, budget {first.get('budget', 0)} evaluations; "
-        f"medians with bootstrap 95% intervals",
+        f"medians with bootstrap 95% intervals" + (f"; {len(given)} references told first, not counted" if given else ""),
         "",
         "| optimizer | median evals to top [95% CI] | reached | "
         + (f"ratio to {ref} [95% CI] | " if ref else "")

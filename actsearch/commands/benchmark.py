@@ -38,6 +38,11 @@ def register(subparsers) -> None:
     sample.add_argument("--out", required=True, help="functions file to write (CSV: text, family, shape, tree)")
     sample.add_argument("--per-shape", default="1:300,2:500,3:500,4:750,5:650",
                         help="grammar functions per tree shape, SHAPE:N,... (default 1:300,2:500,3:500,4:750,5:650)")
+    sample.add_argument("--families", default="",
+                        help="also every structure of these finite families, comma-separated (e.g. "
+                             "rational,polynomial,entropy: 146 functions at their published or fitted starts)")
+    sample.add_argument("--exclude", default=None, help="leave out the functions of this functions file")
+    sample.add_argument("--no-references", action="store_true", help="leave out relu, gelu and silu")
     sample.add_argument("--seed", type=int, default=0)
     sample.set_defaults(func=run_sample)
 
@@ -65,6 +70,20 @@ def register(subparsers) -> None:
     opt.add_argument("--top", type=float, default=0.01, help="top fraction to reach (default 0.01)")
     opt.add_argument("--bootstrap", type=int, default=5000, help="bootstrap resamples (default 5000)")
     opt.add_argument("--hits", default=None, help="write each repeat's evaluations-to-top here (JSON)")
+    opt.add_argument("--score", default=None,
+                     help="how a row is scored: last (the last epoch) or tail:K (mean of each seed's last K "
+                          "epochs); default: the search's rule where the table has curves, else last")
+    opt.add_argument("--convergence", choices=("on", "off"), default=None,
+                     help="rank rows whose final training loss is far above the references' last (default: on "
+                          "where the table has training losses and the references' rows)")
+    opt.add_argument("--no-references", action="store_true",
+                     help="do not tell the references (relu, gelu, silu) first, as a real search does")
+    opt.add_argument("--option", action="append", default=[], metavar="LABEL:KEY=VALUE",
+                     help="an option of one optimiser of --optimizers, e.g. surrogate:model=gp; a label after "
+                          "@ names a variant: --optimizers surrogate@outputs --option surrogate@outputs:features=outputs")
+    opt.add_argument("--warm-start", default=None, metavar="TABLE",
+                     help="also replay 'surrogate@warm': the surrogate started from a model of TABLE's scores "
+                          "(another task's table)")
     opt.set_defaults(func=run_optimisers)
 
 
@@ -158,10 +177,22 @@ def run_sample(args) -> int:
     catalog = space.catalog(progress=lambda m: print(m, file=sys.stderr, flush=True))
     rng = np.random.default_rng(args.seed)
     rows, fps = [], set()
-    for cand in references():
-        fps.add(cand.fingerprint())
-        rows.append({"text": cand.text, "family": "reference", "shape": "", "tree": ""})
+    if args.exclude:
+        for rec in _read_functions(args.exclude):
+            fps.add(actsearch.parse(rec["text"], family=rec.get("family") or "grammar").fingerprint())
+    for cand in ([] if args.no_references else references()):
+        if cand.fingerprint() not in fps:
+            fps.add(cand.fingerprint())
+            rows.append({"text": cand.text, "family": "reference", "shape": "", "tree": ""})
     picked = []
+    for family in (f for f in args.families.replace(" ", "").split(",") if f):
+        fam = actsearch.space(family)
+        if not fam.finite:
+            raise ActsearchError(f"--families: {family} is not finite with its default options")
+        for cand in fam.enumerate():
+            if cand.fingerprint() not in fps:
+                fps.add(cand.fingerprint())
+                picked.append({"text": cand.text, "family": family, "shape": "", "tree": ""})
     for shape, n in sorted(wanted.items()):
         members = np.flatnonzero(catalog.codes[:, 0] == shape)
         order = rng.permutation(members)
@@ -191,18 +222,22 @@ def run_sample(args) -> int:
     return 0
 
 
+def _read_functions(path: str) -> list[dict]:
+    if not os.path.exists(path):
+        raise ActsearchError(f"functions file {path!r} does not exist")
+    with open(path, newline="") as fh:
+        reader = csv.DictReader(fh)
+        if "text" not in (reader.fieldnames or []):
+            raise ActsearchError(f"functions file {path!r} has no 'text' column")
+        return list(reader)
+
+
 def _functions(args) -> list[dict]:
     import actsearch
 
     if args.functions is None:
         return [{"text": c.text, "family": "grammar"} for c in actsearch.space("grammar", shapes=1).enumerate()]
-    if not os.path.exists(args.functions):
-        raise ActsearchError(f"functions file {args.functions!r} does not exist")
-    with open(args.functions, newline="") as fh:
-        reader = csv.DictReader(fh)
-        if "text" not in (reader.fieldnames or []):
-            raise ActsearchError(f"functions file {args.functions!r} has no 'text' column")
-        return list(reader)
+    return _read_functions(args.functions)
 
 
 def run_build(args) -> int:
@@ -258,12 +293,39 @@ def run_build(args) -> int:
 
 # -- optimisers ------------------------------------------------------------------
 
+def _replay_options(items: list[str], labels: list[str]) -> dict[str, dict]:
+    from actsearch.commands import parse_options
+
+    out: dict[str, dict] = {}
+    for item in items:
+        label, sep, rest = item.partition(":")
+        if not sep or "=" not in rest:
+            raise ActsearchError(f"--option takes LABEL:KEY=VALUE, not {item!r}")
+        if label not in labels:
+            raise ActsearchError(f"--option {item!r}: {label!r} is not one of --optimizers ({', '.join(labels)})")
+        out.setdefault(label, {}).update(parse_options([rest], flag="--option"))
+    return out
+
+
+def _table_defaults(path: str, score: str | None, convergence: str | None) -> tuple[str, bool]:
+    from actsearch.scoring import SCORE_EPOCHS
+
+    if not os.path.exists(path):
+        raise ActsearchError(f"benchmark table {path!r} does not exist")
+    with open(path, newline="") as fh:
+        columns = csv.DictReader(fh).fieldnames or []
+    has_curves = any(c.startswith("curve_seed") for c in columns)
+    has_losses = any(c.startswith("loss_seed") for c in columns)
+    return (score or (f"tail:{SCORE_EPOCHS}" if has_curves else "last"),
+            has_losses if convergence is None else convergence == "on")
+
+
 def run_optimisers(args) -> int:
     import json
     import math
 
     import actsearch
-    from actsearch.benchmarking import Table, format_summary, run_benchmark
+    from actsearch.benchmarking import BenchmarkError, Table, format_summary, run_benchmark
 
     _positive("repeats", args.repeats)
     _positive("budget", args.budget)
@@ -271,15 +333,31 @@ def run_optimisers(args) -> int:
     if not 0 < args.top < 1:
         raise ActsearchError(f"--top must be in (0, 1), got {args.top}")
     names = [n.strip() for n in args.optimizers.split(",") if n.strip()]
-    table = Table.load(args.table)
-    base = actsearch.space("grammar")
+    score, convergence = _table_defaults(args.table, args.score, args.convergence)
+    try:
+        table = Table.load(args.table, score=score, convergence=convergence)
+    except BenchmarkError as exc:
+        if args.convergence is not None or "references" not in str(exc):
+            raise
+        table, convergence = Table.load(args.table, score=score), False  # no reference rows to compare with
+    options = _replay_options(args.option, names)
+    if args.warm_start:
+        from actsearch.search.warm_start import load_prior
+
+        names.append("surrogate@warm")
+        options["surrogate@warm"] = {**options.get("surrogate", {}), "prior": load_prior(args.warm_start)}
+    families = {r.candidate.family for r in table.rows} - {"grammar", "custom"}
+    base = actsearch.space("all") if families else actsearch.space("grammar")
+    given = [] if args.no_references else table.references()
+    print(f"scores: {score}; convergence rule {'on' if convergence else 'off'}; "
+          f"{len(given)} references told first", file=sys.stderr)
     start = time.perf_counter()
     summaries = run_benchmark(
         table, names, repeats=args.repeats, budget=args.budget, seed=args.seed, base=base, top_fraction=args.top,
-        n_boot=args.bootstrap,
+        n_boot=args.bootstrap, options=options, given=given,
         progress=lambda s: print(f"{s['optimizer']}: done in {s['seconds']:.0f} s", file=sys.stderr, flush=True),
     )
-    print(format_summary(summaries, table, args.top))
+    print(format_summary(summaries, table, args.top, given=given))
     print(f"\ntotal {time.perf_counter() - start:.0f} s")
     if args.hits:
         with open(args.hits, "w") as fh:  # inf (never reached) written as null
