@@ -12,8 +12,8 @@ Example:
 # would rebind the attribute to the module).
 from . import compile as _compile_package  # noqa: F401
 from .errors import ActsearchError, CompileError, ExpressionError, StoreError, TaskError
-from .expr import Candidate, parse
-from .modules import CandidateModule
+from .symbolic.expr import Candidate, parse
+from .symbolic.module import CandidateModule
 from .registry import preset, presets, space, spaces
 from .export import export, load
 from .leaderboard import leaderboard

@@ -19,7 +19,7 @@ import functools
 from dataclasses import dataclass, field
 from typing import Callable
 
-from .expr import Candidate, parse
+from .symbolic.expr import Candidate, parse
 
 __all__ = ["Preset", "PRESETS"]
 

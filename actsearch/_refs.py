@@ -29,7 +29,7 @@ from typing import Any
 
 from ._presets import PRESETS
 from ._store_view import open_view
-from .expr import Candidate, parse
+from .symbolic.expr import Candidate, parse
 from .registry import preset
 
 __all__ = ["Provenance", "Resolved", "resolve", "is_stored_id"]

@@ -60,7 +60,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from actsearch.errors import ActsearchError
-from actsearch.expr import Candidate, parse
+from actsearch.symbolic.expr import Candidate, parse
 from actsearch.optimizers.base import INT, PLAIN, Optimizer
 from actsearch.result import Result
 from actsearch.search_spaces.base import SearchSpace

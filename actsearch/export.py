@@ -3,7 +3,7 @@
 :func:`export` writes the file, :func:`export_source` returns its text, :func:`load`
 turns an exported file, a stored run (``SEARCH:NUMBER`` or a key), a preset name or
 a formula back into a module.  The generated forward pass is printed from the
-candidate's sympy expression by :class:`actsearch._torch_source.TorchSourcePrinter`; parameter values
+candidate's sympy expression by :class:`actsearch.symbolic.torch_source.TorchSourcePrinter`; parameter values
 are written as float literals (no pickle, nothing evaluated at import beyond the
 class definition).
 
@@ -37,9 +37,9 @@ from torch import nn
 
 from ._files import write_files
 from ._refs import Provenance, resolve
-from ._torch_source import TorchSourcePrinter
+from .symbolic.torch_source import TorchSourcePrinter
 from .errors import ActsearchError
-from .expr import Candidate
+from .symbolic.expr import Candidate
 
 __all__ = ["ExportError", "Provenance", "export", "export_source", "load", "class_name_for"]
 

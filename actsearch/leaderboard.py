@@ -50,7 +50,7 @@ import pandas as pd
 
 from ._store_view import Entry, StoreView
 from .errors import ActsearchError
-from .expr import parse
+from .symbolic.expr import parse
 from .registry import REFERENCES
 
 __all__ = [

@@ -28,7 +28,7 @@ import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from .expr import Candidate
+from .symbolic.expr import Candidate
 
 __all__ = [
     "evaluate", "shape_figure", "show_figure", "progress_figure", "figure_for", "save_png", "png_bytes",
@@ -69,7 +69,7 @@ def evaluate(candidate: Candidate, params: Mapping[str, float] | None = None):
 
 
 def _reference(name: str):
-    from .expr import parse
+    from .symbolic.expr import parse
 
     return parse(f"{name}(x)")
 
@@ -300,7 +300,7 @@ def default_png_name(ref) -> str:
     if is_stored_id(text) or text.replace("-", "").replace("_", "").isalnum():
         stem = text
     else:
-        from .expr import parse
+        from .symbolic.expr import parse
 
         stem = "candidate-" + parse(text).key
     safe = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in stem)

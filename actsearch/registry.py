@@ -24,7 +24,7 @@ from typing import Any
 from ._lazy import Registry, unknown_name
 from ._presets import PRESETS
 from .errors import UnknownNameError
-from .expr import Candidate
+from .symbolic.expr import Candidate
 
 __all__ = ["space", "spaces", "preset", "presets", "references", "UnknownNameError", "REFERENCES", "SPACES"]
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from actsearch.functions import FUNCTIONS
+from actsearch.symbolic.functions import FUNCTIONS
 
 if TYPE_CHECKING:
     import torch

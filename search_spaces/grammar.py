@@ -41,11 +41,11 @@ from typing import Callable, Iterator, Mapping, Union
 import numpy as np
 import sympy
 
-from actsearch._parser import X
-from actsearch._text import canonical_text
+from actsearch.symbolic.parser import X
+from actsearch.symbolic.text import canonical_text
 from actsearch.errors import ExpressionError
-from actsearch.expr import Candidate, parse
-from actsearch.functions import FUNCTIONS, table
+from actsearch.symbolic.expr import Candidate, parse
+from actsearch.symbolic.functions import FUNCTIONS, table
 
 from ._catalog import SHAPE_FORMS, Catalog, shape_of_tree
 from ._common import SearchSpaceError, check_choice, choice, reject_unknown

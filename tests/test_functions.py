@@ -1,4 +1,4 @@
-"""The function table (actsearch.functions): one row per function, read by every consumer.
+"""The function table (actsearch.symbolic.functions): one row per function, read by every consumer.
 
 A throwaway row registered by a fixture must parse, evaluate eagerly, print to a
 Triton kernel and to exported source, and join the grammar, with no other file
@@ -19,13 +19,13 @@ import sympy
 import torch
 
 import actsearch
-from actsearch import functions
-from actsearch._parser import X
-from actsearch._torch_eval import build_torch_fn
-from actsearch._torch_source import TorchSourcePrinter
+from actsearch.symbolic import functions
+from actsearch.symbolic.parser import X
+from actsearch.symbolic.torch_eval import build_torch_fn
+from actsearch.symbolic.torch_source import TorchSourcePrinter
 from actsearch.errors import ExpressionError
 from actsearch.export import export_source, load
-from actsearch.functions import FUNCTIONS, FunctionSpec
+from actsearch.symbolic.functions import FUNCTIONS, FunctionSpec
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -21,7 +21,7 @@ PACKAGES = {"actsearch": ROOT / "actsearch", "actsearch.search_spaces": ROOT / "
 ALLOWED_CYCLES: dict[frozenset[str], str] = {}
 
 #: the symbolic core: candidates, the parser, the function table and its text printer
-CORE = ("expr", "_parser", "functions", "_text")
+CORE = ("symbolic",)
 #: what the core must not reach, directly or through other modules
 ABOVE_CORE = ("compile", "search", "store", "tasks")
 

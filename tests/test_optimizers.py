@@ -17,7 +17,7 @@ import torch
 
 import actsearch
 from actsearch.errors import ActsearchError
-from actsearch.expr import parse
+from actsearch.symbolic.expr import parse
 from actsearch.optimizers.evolution import RegularizedEvolution, perturb_params
 from actsearch.optimizers.optuna_opt import OptunaOptimizer
 from actsearch.optimizers.surrogate import SurrogateOptimizer

@@ -15,10 +15,10 @@ from sympy.printing.codeprinter import CodePrinter
 from sympy.printing.printer import Printer
 
 import actsearch
-from actsearch._parser import X
-from actsearch._text import TablePrinter
-from actsearch._torch_eval import TorchBuilder, build_torch_fn
-from actsearch._torch_source import TorchSourcePrinter
+from actsearch.symbolic.parser import X
+from actsearch.symbolic.text import TablePrinter
+from actsearch.symbolic.torch_eval import TorchBuilder, build_torch_fn
+from actsearch.symbolic.torch_source import TorchSourcePrinter
 from actsearch.compile import _codegen
 from actsearch.compile._printer import KernelTooLarge, TritonPrinter
 from actsearch.errors import CompileError

@@ -29,7 +29,7 @@ def test_triton_kernels_are_what_trains(monkeypatch):
     """--backend triton under TRITON_INTERPRET=1: every activation call in training goes
     through the generated kernels' autograd Function, never the eager formula."""
     from actsearch.compile._triton import KernelFunction, TritonActivation
-    from actsearch.expr import CandidateModule
+    from actsearch.symbolic.expr import CandidateModule
 
     fwd = _count_calls(monkeypatch, KernelFunction, "forward")
     bwd = _count_calls(monkeypatch, KernelFunction, "backward")

@@ -44,7 +44,7 @@ from pathlib import Path
 import torch
 
 from actsearch.errors import CompileError
-from actsearch.expr import Candidate
+from actsearch.symbolic.expr import Candidate
 
 from ._backends import Backend, backend_names, get_backend, register_backend, triton_importable, unregister_backend
 from ._codegen import CODEGEN_VERSION

@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 
 from actsearch.errors import ActsearchError
-from actsearch.expr import Candidate
+from actsearch.symbolic.expr import Candidate
 from actsearch.result import Result
 
 from .base import PLAIN, SAME, Optimizer, Saved
@@ -134,7 +134,7 @@ class OptunaOptimizer(Optimizer):
     def _template(self, rng: np.random.Generator) -> Candidate:
         if self.preset is None:
             return self.space.sample(rng)
-        from actsearch.expr import parse
+        from actsearch.symbolic.expr import parse
         from actsearch.registry import UnknownNameError, preset
 
         try:

@@ -37,7 +37,7 @@ from __future__ import annotations
 import numpy as np
 
 from actsearch.errors import ActsearchError
-from actsearch.expr import Candidate
+from actsearch.symbolic.expr import Candidate
 from actsearch.result import Result
 from actsearch.surrogates.acquisition import ACQUISITIONS, acquire
 from actsearch.surrogates.features import FeatureExtractor

@@ -35,7 +35,7 @@ from typing import Callable
 
 from actsearch._store_view import StoreView
 from actsearch.errors import ActsearchError
-from actsearch.expr import Candidate, parse
+from actsearch.symbolic.expr import Candidate, parse
 from actsearch.registry import REFERENCES, preset
 
 from .driver import SearchOutcome

@@ -20,7 +20,7 @@ import dataclasses
 import time
 from dataclasses import dataclass, field
 
-from actsearch.expr import Candidate
+from actsearch.symbolic.expr import Candidate
 from actsearch.result import Result
 from actsearch.store import StoredSearch
 

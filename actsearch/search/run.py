@@ -35,7 +35,7 @@ import time
 from typing import Callable
 
 from actsearch.errors import ActsearchError, StoreError
-from actsearch.expr import Candidate, parse
+from actsearch.symbolic.expr import Candidate, parse
 from actsearch.registry import preset
 from actsearch.store import DEFAULT_URL, Store, masked
 

@@ -146,8 +146,8 @@ def _pole(candidate) -> str:
     import sympy
     import torch
 
-    from actsearch._torch_eval import build_torch_fn
-    from actsearch.expr import X
+    from actsearch.symbolic.torch_eval import build_torch_fn
+    from actsearch.symbolic.expr import X
 
     x = torch.linspace(_PROBE[0], _PROBE[1], 20001, dtype=torch.float64)
     params = {k: torch.tensor(v, dtype=torch.float64) for k, v in candidate.params.items()}
@@ -235,7 +235,7 @@ class _Run:
 
         from actsearch.compile import compile_candidate
         from actsearch.devices import Runtime, resolve_device
-        from actsearch.expr import parse
+        from actsearch.symbolic.expr import parse
 
         t0 = time.perf_counter()
         spec = self.spec
@@ -367,7 +367,7 @@ def failed_result(spec: TrialSpec, status: str, message: str, progress: TrialPro
     """The :class:`~actsearch.result.Result` of a trial that ended without one of its
     own (killed at its deadline, its process died): ``status`` and ``message``, with
     the learning curves of its last ``progress`` report."""
-    from actsearch.expr import parse
+    from actsearch.symbolic.expr import parse
 
     run = _Run(spec, None)
     run.start -= elapsed

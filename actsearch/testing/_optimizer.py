@@ -87,7 +87,7 @@ def check_optimizer(factory, *, space=None, seed: int = 0, steps: int = 10) -> N
 
 
 def _run(chk: Checker, space, opt, steps: int, start: int = 0) -> list:
-    from actsearch.expr import Candidate
+    from actsearch.symbolic.expr import Candidate
 
     asked = []
     for i in range(start, start + steps):

@@ -43,7 +43,7 @@ def check_space(space, *, seeds=(0, 1), n: int = 4, finite: bool = True, enumera
             candidates may have poles, e.g. a grammar with ``div``).
         enumerate_limit: members of a finite space checked (its enumeration may be long).
     """
-    from actsearch.expr import Candidate
+    from actsearch.symbolic.expr import Candidate
 
     name = getattr(space, "name", "")
     chk = Checker(f"search space {name or type(space).__name__!r}")
@@ -86,7 +86,7 @@ def _texts(groups) -> list[list[str]]:
 
 
 def _check_member(chk: Checker, space, c, what: str) -> None:
-    from actsearch.expr import parse
+    from actsearch.symbolic.expr import parse
 
     chk.expect(c.family == space.name, f"{what} gave {c.text!r} of family {c.family!r}, not {space.name!r}")
     chk.expect(bool(space.contains(c)), f"{what} gave {c.text!r}, which contains() rejects")

@@ -25,12 +25,12 @@ import numpy as np
 import sympy
 import torch
 
-from ._parser import X, param_symbol, parse_text
-from ._text import canonical_text
-from ._torch_eval import build_torch_fn
-from .errors import ExpressionError
+from .parser import X, param_symbol, parse_text
+from .text import canonical_text
+from .torch_eval import build_torch_fn
+from ..errors import ExpressionError
 from .functions import is_elementwise
-from .modules import CandidateModule
+from .module import CandidateModule
 
 __all__ = ["Candidate", "parse", "probe_inputs", "X"]
 

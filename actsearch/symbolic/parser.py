@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import sympy
 
-from .errors import ExpressionError
+from ..errors import ExpressionError
 from .functions import FUNCTIONS
 
 __all__ = ["parse_text", "X", "param_symbol", "MAX_LENGTH", "MAX_DEPTH", "MAX_EXPONENT"]

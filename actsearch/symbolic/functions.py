@@ -20,7 +20,7 @@ template, folded from the left.
 over the last (feature) dimension, PolyNorm's normalisation.
 
 Example:
-    >>> from actsearch.functions import FUNCTIONS
+    >>> from actsearch.symbolic.functions import FUNCTIONS
     >>> sorted(FUNCTIONS)[:4]
     ['Abs', 'abs', 'arctan', 'asinh']
     >>> spec = FUNCTIONS["swish"]

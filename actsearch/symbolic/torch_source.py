@@ -1,8 +1,8 @@
 """Print a candidate's sympy expression as plain PyTorch source text.
 
-:class:`TorchSourcePrinter` is a :class:`~actsearch._text.TablePrinter` (sympy's
+:class:`TorchSourcePrinter` is a :class:`~actsearch.symbolic.text.TablePrinter` (sympy's
 ``CodePrinter``): whitelisted functions print from the ``source`` column of the
-:mod:`actsearch.functions` table, ``Pow`` through torch's special cases.  Its
+:mod:`actsearch.symbolic.functions` table, ``Pow`` through torch's special cases.  Its
 output uses only ``torch``, ``torch.nn.functional as F``, ``x`` and the helpers
 of the rows it printed (:meth:`TorchSourcePrinter.helpers`, e.g. ``_rmsnorm``),
 which :mod:`actsearch.export` writes next to it, so an exported file needs
@@ -10,7 +10,7 @@ nothing else.
 
 Example:
     >>> import actsearch
-    >>> from actsearch._torch_source import TorchSourcePrinter
+    >>> from actsearch.symbolic.torch_source import TorchSourcePrinter
     >>> c = actsearch.parse("x*sigmoid(a*x); a=1.5")
     >>> TorchSourcePrinter({"a": "a"}).doprint(c.expr)
     'x*torch.sigmoid(a*x)'
@@ -24,9 +24,9 @@ from typing import Mapping
 import sympy
 from sympy.printing.precedence import PRECEDENCE
 
-from ._parser import X, param_symbol
-from ._text import TablePrinter
-from .errors import ExpressionError
+from .parser import X, param_symbol
+from .text import TablePrinter
+from ..errors import ExpressionError
 
 __all__ = ["TorchSourcePrinter", "number_literal"]
 

@@ -3,7 +3,7 @@
 ``Candidate.module()`` builds one; it is the numerical reference every compiled
 kernel is checked against, and the base class of the compiled modules.  This
 module needs only torch and a candidate's ``params`` and ``torch_fn()``: the
-symbolic core (:mod:`actsearch.expr`) sits above it, nothing else.
+symbolic core (:mod:`actsearch.symbolic.expr`) sits above it, nothing else.
 """
 
 from __future__ import annotations

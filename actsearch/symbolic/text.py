@@ -3,9 +3,9 @@
 :class:`CanonicalPrinter` (sympy's ``StrPrinter``) writes what our parser reads
 back; :class:`TablePrinter` (sympy's ``CodePrinter``) is the base of the printers
 that write code, the exported torch source
-(:class:`actsearch._torch_source.TorchSourcePrinter`) and the Triton kernels
+(:class:`actsearch.symbolic.torch_source.TorchSourcePrinter`) and the Triton kernels
 (:class:`actsearch.compile._printer.TritonPrinter`).  Both resolve whitelisted
-functions from the :mod:`actsearch.functions` table, so neither has a method per
+functions from the :mod:`actsearch.symbolic.functions` table, so neither has a method per
 function.
 
 The base owns, once for every code printer: folding numeric sub-expressions to
@@ -19,7 +19,7 @@ A subclass gives the table column it prints (``form``), its select template
 
 Example:
     >>> import sympy
-    >>> from actsearch._parser import X
+    >>> from actsearch.symbolic.parser import X
     >>> CanonicalPrinter().doprint(sympy.Abs(X) + sympy.atan(X))
     'abs(x) + arctan(x)'
 """
@@ -35,7 +35,7 @@ from sympy.printing.codeprinter import CodePrinter, PrintMethodNotImplementedErr
 from sympy.printing.precedence import PRECEDENCE, precedence
 from sympy.printing.str import StrPrinter
 
-from .errors import ExpressionError
+from ..errors import ExpressionError
 from .functions import FunctionSpec, spec_for
 
 __all__ = ["CanonicalPrinter", "TablePrinter", "canonical_text", "format_number", "ATOM", "enclosed"]
@@ -52,7 +52,7 @@ class CanonicalPrinter(StrPrinter):
 
     Example:
         >>> import sympy
-        >>> from actsearch._parser import X
+        >>> from actsearch.symbolic.parser import X
         >>> CanonicalPrinter().doprint(sympy.Max(X, 0) * sympy.exp(1))
         'exp(1)*max(0, x)'
     """
@@ -202,7 +202,7 @@ class TablePrinter(CodePrinter):
             raise self._too_large(self.size + pending)
 
     def _constant(self, expr: sympy.Expr) -> float:
-        from ._torch_eval import constant_value
+        from .torch_eval import constant_value
 
         try:
             return constant_value(expr)

@@ -5,12 +5,12 @@
 text.  It is not a ``CodePrinter``: everything that class adds (``stringify``,
 ``parenthesize``, precedence, assignments, line formatting) is about text, and
 here no source is generated or executed; this is the eager numerical reference.
-Whitelisted functions come from the :mod:`actsearch.functions` table (their
+Whitelisted functions come from the :mod:`actsearch.symbolic.functions` table (their
 ``torch_fn``), numeric sub-expressions are folded to one float.
 
 Example:
     >>> import torch, sympy
-    >>> from actsearch._parser import X
+    >>> from actsearch.symbolic.parser import X
     >>> f = build_torch_fn(sympy.Max(X, 0) + sympy.tanh(X))
     >>> f(torch.tensor([-1.0, 2.0]), {})
     tensor([-0.7616,  2.9640])
@@ -25,8 +25,8 @@ import sympy
 import torch
 from sympy.printing.printer import Printer
 
-from ._parser import X
-from .errors import ExpressionError
+from .parser import X
+from ..errors import ExpressionError
 from .functions import spec_for
 
 __all__ = ["build_torch_fn", "TorchBuilder", "constant_value"]
