@@ -16,7 +16,7 @@ from sympy.printing.printer import Printer
 
 import actsearch
 from actsearch.symbolic.parser import X
-from actsearch.symbolic.text import TablePrinter
+from actsearch.symbolic.text import FunctionTablePrinter
 from actsearch.symbolic.torch_eval import TorchBuilder, build_torch_fn
 from actsearch.symbolic.torch_source import TorchSourcePrinter
 from actsearch.compile import _codegen
@@ -36,11 +36,11 @@ def _cache_dir(tmp_path, monkeypatch):
 
 
 def test_printers_are_sympy_printers():
-    assert issubclass(TablePrinter, CodePrinter)
-    assert issubclass(TorchSourcePrinter, TablePrinter) and issubclass(TritonPrinter, TablePrinter)
+    assert issubclass(FunctionTablePrinter, CodePrinter)
+    assert issubclass(TorchSourcePrinter, FunctionTablePrinter) and issubclass(TritonPrinter, FunctionTablePrinter)
     assert issubclass(TorchBuilder, Printer)
     # no per-function methods: functions come from the table
-    for cls in (TablePrinter, TorchSourcePrinter, TritonPrinter, TorchBuilder):
+    for cls in (FunctionTablePrinter, TorchSourcePrinter, TritonPrinter, TorchBuilder):
         own = [m for m in vars(cls) if m.startswith("_print_")]
         assert not {"_print_relu", "_print_tanh", "_print_Max", "_print_Min", "_print_sign"} & set(own), cls
 

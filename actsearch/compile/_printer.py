@@ -1,6 +1,6 @@
 """Sympy expression -> Triton expression text and the statements it needs.
 
-:class:`TritonPrinter` is a :class:`~actsearch.symbolic.text.TablePrinter` (sympy's
+:class:`TritonPrinter` is a :class:`~actsearch.symbolic.text.FunctionTablePrinter` (sympy's
 ``CodePrinter``): whitelisted functions print from the ``triton`` column of the
 :mod:`actsearch.symbolic.functions` table, ``Pow`` through multiplications and
 temporaries.  It emits only what it builds itself: float literals, variable
@@ -34,7 +34,7 @@ import math
 
 import sympy
 
-from actsearch.symbolic.text import TablePrinter
+from actsearch.symbolic.text import FunctionTablePrinter
 from actsearch.errors import CompileError
 from actsearch.symbolic.functions import table
 
@@ -131,7 +131,7 @@ def helpers(used) -> str:
     return HELPERS + "".join(f"\n{s.triton_helpers}" for s in table() if s.name in used and s.triton_helpers)
 
 
-class TritonPrinter(TablePrinter):
+class TritonPrinter(FunctionTablePrinter):
     """Prints sympy expressions as Triton expression text plus statements.
 
     Args:

@@ -1,7 +1,7 @@
 """Printing sympy expressions as text: canonical candidate text, and the code printers' base.
 
 :class:`CanonicalPrinter` (sympy's ``StrPrinter``) writes what our parser reads
-back; :class:`TablePrinter` (sympy's ``CodePrinter``) is the base of the printers
+back; :class:`FunctionTablePrinter` (sympy's ``CodePrinter``) is the base of the printers
 that write code, the exported torch source
 (:class:`actsearch.symbolic.torch_source.TorchSourcePrinter`) and the Triton kernels
 (:class:`actsearch.compile._printer.TritonPrinter`).  Both resolve whitelisted
@@ -38,7 +38,7 @@ from sympy.printing.str import StrPrinter
 from ..errors import ExpressionError
 from .functions import FunctionSpec, spec_for
 
-__all__ = ["CanonicalPrinter", "TablePrinter", "canonical_text", "format_number", "ATOM", "enclosed"]
+__all__ = ["CanonicalPrinter", "FunctionTablePrinter", "canonical_text", "format_number", "ATOM", "enclosed"]
 
 
 def format_number(value: float) -> str:
@@ -118,7 +118,7 @@ def _slot_uses(template: str, i: int) -> tuple[int, bool]:
     return uses, operand
 
 
-class TablePrinter(CodePrinter):
+class FunctionTablePrinter(CodePrinter):
     """Base of the code printers (see the module docstring).
 
     Args:

@@ -1,6 +1,6 @@
 """Print a candidate's sympy expression as plain PyTorch source text.
 
-:class:`TorchSourcePrinter` is a :class:`~actsearch.symbolic.text.TablePrinter` (sympy's
+:class:`TorchSourcePrinter` is a :class:`~actsearch.symbolic.text.FunctionTablePrinter` (sympy's
 ``CodePrinter``): whitelisted functions print from the ``source`` column of the
 :mod:`actsearch.symbolic.functions` table, ``Pow`` through torch's special cases.  Its
 output uses only ``torch``, ``torch.nn.functional as F``, ``x`` and the helpers
@@ -25,7 +25,7 @@ import sympy
 from sympy.printing.precedence import PRECEDENCE
 
 from .parser import X, param_symbol
-from .text import TablePrinter
+from .text import FunctionTablePrinter
 from ..errors import ExpressionError
 
 __all__ = ["TorchSourcePrinter", "number_literal"]
@@ -40,7 +40,7 @@ def number_literal(value: float) -> str:
     return repr(float(value))
 
 
-class TorchSourcePrinter(TablePrinter):
+class TorchSourcePrinter(FunctionTablePrinter):
     """sympy expression -> a Python expression over tensors ``x`` and parameters.
 
     Args:
