@@ -27,10 +27,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._presets import PRESETS
 from ._store_view import open_view
+from .registry import PRESETS, preset
 from .symbolic.expr import Candidate, parse
-from .registry import preset
 
 __all__ = ["Provenance", "Resolved", "resolve", "is_stored_id"]
 

@@ -10,7 +10,7 @@ import actsearch
 from actsearch import parse
 from actsearch.cli import main
 from actsearch.commands.spaces import parse_option
-from actsearch._presets import PRESETS
+from actsearch.registry import PRESETS
 
 
 def _run(capsys, *argv):

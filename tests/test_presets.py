@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 import actsearch
 from actsearch import parse, registry
-from actsearch._presets import PRESETS
+from actsearch.registry import PRESETS
 from actsearch.registry import UnknownNameError
 
 EXPECTED = {"relu", "gelu", "silu", "swish", "crrelu", "polyrelu", "polynorm", "rational-gelu", "rational-leaky-relu"}
@@ -31,7 +31,7 @@ def test_every_preset_is_listed_named_and_round_trips():
         c = actsearch.preset(name)
         assert c.name == name
         assert parse(c.text) == c
-        assert registry.presets()[name] == PRESETS[name].description
+        assert registry.presets()[name] == PRESETS.load(name).description
 
 
 def test_presets_function_keeps_its_name_after_a_preset_is_built():

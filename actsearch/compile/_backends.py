@@ -28,7 +28,7 @@ from pathlib import Path
 
 import torch
 
-from actsearch._lazy import Registry
+from actsearch.registry import Registry
 from actsearch.errors import CompileError
 
 __all__ = ["Backend", "register_backend", "unregister_backend", "get_backend", "backend_names",

@@ -22,7 +22,7 @@ import os
 import sys
 from typing import Any
 
-from actsearch._lazy import Registry
+from actsearch.registry import Registry
 from actsearch.errors import TaskError
 
 from .base import ActivationFactory, Task, TrainResult
