@@ -10,7 +10,7 @@ A name is, in the order tried:
 
 The grammar has no ``:``, and a 16-hex-digit word is not a formula (it has no ``x``),
 so the forms cannot be confused.  This module sits above the read-only store view
-(:mod:`actsearch._store_view`) and below the exporter (:mod:`actsearch.export`).
+(:mod:`actsearch.store.view`) and below the exporter (:mod:`actsearch.export`).
 
 Example:
     >>> from actsearch._refs import resolve, is_stored_id
@@ -27,7 +27,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._store_view import open_view
+from .store.view import open_view
 from .registry import PRESETS, preset
 from .symbolic.expr import Candidate, parse
 
@@ -83,7 +83,7 @@ def resolve(ref: Any, *, storage: str | None = None, search: str | None = None) 
 
 
 def _stored(e) -> Resolved:
-    """A stored run (a :class:`~actsearch._store_view.Entry`) with its provenance."""
+    """A stored run (a :class:`~actsearch.store.view.Entry`) with its provenance."""
     r = e.result
     candidate = parse(r.text, family=r.family, name=r.name or None)
     provenance = Provenance(

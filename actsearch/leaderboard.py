@@ -48,7 +48,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from ._store_view import Entry, StoreView
+from .store.view import Entry, StoreView
 from .errors import ActsearchError
 from .symbolic.expr import parse
 from .registry import REFERENCES

@@ -30,11 +30,11 @@ import pandas as pd
 
 from . import plots
 from ._files import make_folder, remove_folders, write_files
-from ._store_view import StoreView
+from .store.view import StoreView
 from .errors import ActsearchError
 from .leaderboard import STABILITY_FLOOR, STABILITY_RATIO, TABLE_COLUMNS, TABLE_HEADERS, TAIL_EPOCHS
 from .leaderboard import failures, format_value, leaderboard
-from ._store_url import masked
+from .store.url import masked
 
 __all__ = ["write_report", "report_html"]
 

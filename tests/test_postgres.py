@@ -205,7 +205,7 @@ def _search_in_thread(pg, tmp_path, name: str, budget: int, seed: int):
 def test_server_lost_for_10_s_mid_search(pg, ray_session, tmp_path, monkeypatch):
     """The server stops while a search runs and is back 10 s later: the driver's writes
     wait for it (tried for up to 30 s) and the search finishes with every candidate once."""
-    import actsearch._store_errors as errors
+    import actsearch.store.errors as errors
 
     seen = []
     real = errors.cause
@@ -226,7 +226,7 @@ def test_server_lost_for_10_s_mid_search(pg, ray_session, tmp_path, monkeypatch)
 
 
 def test_server_lost_for_good_is_one_line(pg, ray_session, tmp_path, monkeypatch):
-    import actsearch._store_errors as errors
+    import actsearch.store.errors as errors
 
     monkeypatch.setattr(errors, "RETRY_SECONDS", 3.0)
     thread, box = _search_in_thread(pg, tmp_path, "gone", budget=8, seed=1)

@@ -9,7 +9,7 @@ import optuna
 import pytest
 
 import actsearch
-from actsearch._store_url import scrub
+from actsearch.store.url import scrub
 from actsearch.errors import StoreError
 from actsearch.result import Result
 from actsearch.store import SCHEMA, Store, masked

@@ -28,7 +28,7 @@ os.environ["PYTHONPATH"] = os.pathsep.join(
 import optuna  # noqa: E402
 
 import actsearch  # noqa: E402
-from actsearch._lease import holder  # noqa: E402
+from actsearch.store.lease import holder  # noqa: E402
 from actsearch.cli import main  # noqa: E402
 from actsearch.errors import StoreError  # noqa: E402
 from actsearch.result import Result  # noqa: E402
@@ -490,7 +490,7 @@ def test_passwords_are_masked_in_errors(capsys, monkeypatch):
         err = _one_line_error(capsys, argv, "ana:***@")
         assert "s3cr" not in err
     # a missing driver names the extra to install, still masked
-    import actsearch._store_url as urls
+    import actsearch.store.url as urls
 
     monkeypatch.setattr(urls, "_installed", lambda module: False)
     with pytest.raises(StoreError, match=r"no PostgreSQL driver is installed; pip install 'actsearch\[postgres\]'"
@@ -542,7 +542,7 @@ def test_a_lease_left_when_no_thread_can_start_is_given_back_inline(tmp_path, mo
     # at interpreter exit (Python 3.12) no thread can start: the finaliser deletes inline
     import gc
 
-    from actsearch import _lease
+    from actsearch.store import lease as lease_module
 
     class NoThreads(threading.Thread):
         def start(self):
@@ -551,7 +551,7 @@ def test_a_lease_left_when_no_thread_can_start_is_given_back_inline(tmp_path, mo
     store = Store(_url(tmp_path / "s.db"))
     forgotten = store.lease("s")
     forgotten._stop.set()  # its own heartbeat thread is not the point here
-    monkeypatch.setattr(_lease.threading, "Thread", NoThreads)
+    monkeypatch.setattr(lease_module.threading, "Thread", NoThreads)
     del forgotten
     gc.collect()
     monkeypatch.undo()

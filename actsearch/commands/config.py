@@ -28,7 +28,7 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from actsearch._files import write_files
-    from actsearch._store_view import StoreView
+    from actsearch.store.view import StoreView
     from actsearch.errors import ActsearchError
     from actsearch.search.config_file import stored_as_file
 

@@ -34,7 +34,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from actsearch._lease import busy_message, lease_seconds
+    from actsearch.store.lease import busy_message, lease_seconds
     from actsearch.errors import ActsearchError, StoreError
     from actsearch.store import Store, masked
 

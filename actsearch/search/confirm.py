@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from actsearch._store_view import StoreView
+from actsearch.store.view import StoreView
 from actsearch.errors import ActsearchError
 from actsearch.symbolic.expr import Candidate, parse
 from actsearch.registry import REFERENCES, preset

@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import StoreError
-from .result import Result
+from ..errors import StoreError
+from ..result import Result
 
 __all__ = ["StoreView", "Entry", "open_view"]
 
@@ -43,7 +43,7 @@ class StoreView:
     """The searches in the store at ``url`` (default: the store's default URL)."""
 
     def __init__(self, url: str | None = None):
-        from .store import DEFAULT_URL, Store, masked
+        from .database import DEFAULT_URL, Store, masked
 
         self.url = url or DEFAULT_URL
         self.store = Store(self.url, readonly=True)
@@ -81,7 +81,7 @@ class StoreView:
         names = [search] if search else None
         found = [e for e in self.entries(names) if e.result.key == ref]
         if not found:
-            from .store import masked
+            from .url import masked
 
             where = f"search {search!r}" if search else masked(self.url)
             raise StoreError(f"no candidate with key {ref!r} in {where}")

@@ -20,9 +20,9 @@ import logging
 import os
 import sqlite3
 
-from ._store_errors import store_error
-from ._store_url import engine_url, masked, readonly_urls, sqlite_path
-from .errors import StoreError
+from .errors import store_error
+from .url import engine_url, masked, readonly_urls, sqlite_path
+from ..errors import StoreError
 
 __all__ = ["open_storage", "OPTUNA_TABLES"]
 

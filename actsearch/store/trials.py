@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .result import Result
+from ..result import Result
 
 __all__ = ["result_attrs", "finished_state", "mean_curve", "to_result", "is_recorded", "is_inflight",
            "trial_params", "family_choices", "INTERRUPTED"]

@@ -25,12 +25,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable
 
-from ._store_trials import (INTERRUPTED, family_choices, finished_state, is_inflight, is_recorded, mean_curve,
+from .trials import (INTERRUPTED, family_choices, finished_state, is_inflight, is_recorded, mean_curve,
                             result_attrs, to_result, trial_params)
-from .result import Result
+from ..result import Result
 
 if TYPE_CHECKING:
-    from ._lease import Lease
+    from .lease import Lease
 
 __all__ = ["StoredSearch"]
 

@@ -19,7 +19,7 @@ import os
 import re
 import urllib.parse
 
-from .errors import StoreError
+from ..errors import StoreError
 
 __all__ = ["masked", "scrub", "engine_url", "sqlite_path", "readonly_urls", "POSTGRES_EXTRA"]
 

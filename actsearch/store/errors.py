@@ -18,8 +18,8 @@ import errno
 import time
 from typing import Callable, TypeVar
 
-from ._store_url import masked, scrub
-from .errors import StoreError
+from .url import masked, scrub
+from ..errors import StoreError
 
 __all__ = ["cause", "retrying", "store_error", "RETRY_SECONDS"]
 

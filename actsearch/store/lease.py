@@ -40,7 +40,7 @@ import time
 import uuid
 import weakref
 
-from .errors import StoreError
+from ..errors import StoreError
 
 __all__ = ["Lease", "lease_seconds", "holder", "TABLE"]
 

@@ -28,7 +28,7 @@ result is recorded; then ``COMPLETE`` (status ok, value = score), ``PRUNED``
 error / timeout, no value).  A trial its driver never recorded (killed, Ctrl-C) is ``FAIL`` with the
 user attr ``interrupted``: it is no result, and ``--resume`` trains it first.
 Params (for the dashboard's plots): ``family`` and each learnable parameter's
-initial value (see :mod:`actsearch._store_trials`).  User attrs: every field of
+initial value (see :mod:`actsearch.store.trials`).  User attrs: every field of
 :class:`~actsearch.result.Result` but ``trial``:
 
 ==================  ============================================================
@@ -78,16 +78,16 @@ from __future__ import annotations
 import datetime as _dt
 from typing import Any, Callable
 
-from actsearch._lease import Lease, holder, lease_seconds
-from actsearch._store_errors import retrying
-from actsearch._store_open import open_storage
-from actsearch._store_trials import is_recorded, to_result
-from actsearch._stored_search import StoredSearch
-from actsearch._store_url import masked
-from actsearch.errors import StoreError
-from actsearch.result import Result
+from ..errors import StoreError
+from ..result import Result
+from .errors import retrying
+from .lease import Lease, holder, lease_seconds
+from .opening import open_storage
+from .stored_search import StoredSearch
+from .trials import is_recorded, to_result
+from .url import masked
 
-__all__ = ["Store", "StoredSearch", "DEFAULT_URL", "SCHEMA", "masked"]
+__all__ = ["Store", "DEFAULT_URL", "SCHEMA"]
 
 DEFAULT_URL = "sqlite:///results/actsearch.db"
 SCHEMA = "actsearch/1"
@@ -181,7 +181,7 @@ class Store:
         return out
 
     def lease(self, name: str, *, new: bool = False) -> Lease:
-        """Take search ``name``'s lease (one driver per search; see :mod:`actsearch._lease`):
+        """Take search ``name``'s lease (one driver per search; see :mod:`actsearch.store.lease`):
         a :class:`StoreError` naming the holder when another driver has it.  With
         ``new`` (a search about to be created), also refused when a search ``name``
         exists already: before any work is done, not after Ray started."""
