@@ -110,14 +110,17 @@ class Store:
     def __repr__(self) -> str:
         return f"Store({masked(self.url)!r})"
 
-    # -- calling the storage ----------------------------------------------------------
-    def _read(self, doing: str, fn: Callable, *args):
+    # -- calling the storage (StoredSearch calls these too) -------------------------------
+    def read(self, doing: str, fn: Callable, *args):
+        """``fn(*args)`` against the storage, retried while a database server is away;
+        a failure is a one-line :class:`StoreError` saying what was being ``doing``."""
         # once a write failed for good, the rest is best effort: no more waiting on the server
         return retrying(self.url, doing, lambda: fn(*args), retry_for=0.0 if self.failed else None)
 
-    def _write(self, doing: str, fn: Callable, *args):
+    def write(self, doing: str, fn: Callable, *args):
+        """:meth:`read` for a write; the first one that fails for good is kept in :attr:`failed`."""
         try:
-            return self._read(doing, fn, *args)
+            return self.read(doing, fn, *args)
         except StoreError as exc:
             self.failed = self.failed or exc
             raise
@@ -130,16 +133,18 @@ class Store:
             except KeyError:
                 return None
 
-        return self._read(f"looking up search {name!r}", find)
+        return self.read(f"looking up search {name!r}", find)
 
-    def _attrs(self, study_id: int) -> dict[str, Any]:
-        return self._read("reading a search", self.storage.get_study_user_attrs, study_id)
+    def study_attrs(self, study_id: int) -> dict[str, Any]:
+        """The user attributes of study ``study_id`` (the search's schema tag, config and state)."""
+        return self.read("reading a search", self.storage.get_study_user_attrs, study_id)
 
-    def _trials(self, study_id: int) -> list:
-        return self._read("reading trials", lambda: self.storage.get_all_trials(study_id, deepcopy=False))
+    def study_trials(self, study_id: int) -> list:
+        """The Optuna trials of study ``study_id`` (not copied: read, do not change them)."""
+        return self.read("reading trials", lambda: self.storage.get_all_trials(study_id, deepcopy=False))
 
     def _check_schema(self, study_id: int, name: str) -> dict[str, Any]:
-        attrs = self._attrs(study_id)
+        attrs = self.study_attrs(study_id)
         if attrs.get("schema") != SCHEMA:
             if self._incomplete(study_id, attrs):
                 raise StoreError(
@@ -158,24 +163,24 @@ class Store:
         from optuna.study import StudyDirection
 
         return ("schema" not in attrs and set(attrs) <= {"config", "state"}
-                and self._read("reading a search", self.storage.get_study_directions, study_id)
-                == [StudyDirection.MAXIMIZE] and not self._trials(study_id))
+                and self.read("reading a search", self.storage.get_study_directions, study_id)
+                == [StudyDirection.MAXIMIZE] and not self.study_trials(study_id))
 
     def _half_created(self, study_id: int, lease: Lease) -> bool:
         """An incomplete study whose creator is gone, so that ``lease``'s holder may
         replace it: its config was written (only actsearch writes one), or the lease
         was taken over from a driver that died holding it (killed before even that)."""
-        attrs = self._attrs(study_id)
+        attrs = self.study_attrs(study_id)
         return self._incomplete(study_id, attrs) and ("config" in attrs or lease.took_over)
 
     def searches(self) -> list[dict[str, Any]]:
         """``[{name, config, state, n_trials}]`` for every actsearch search, oldest first
         (``n_trials``: recorded candidates)."""
         out = []
-        for study in self._read("listing searches", self.storage.get_all_studies):
+        for study in self.read("listing searches", self.storage.get_all_studies):
             if study.user_attrs.get("schema") != SCHEMA:
                 continue
-            n = sum(1 for t in self._trials(study._study_id) if is_recorded(t))
+            n = sum(1 for t in self.study_trials(study._study_id) if is_recorded(t))
             out.append({"name": study.study_name, "config": study.user_attrs.get("config", {}),
                         "state": study.user_attrs.get("state", ""), "n_trials": n})
         return out
@@ -188,7 +193,7 @@ class Store:
         if self.readonly:
             raise StoreError(f"results store {masked(self.url)} is open read-only: it cannot run a search")
         # _read, not _write: a refusal is an answer, not a failing store
-        lease = self._read(f"taking the lease of search {name!r}", lambda: Lease(self.storage.engine, name).acquire())
+        lease = self.read(f"taking the lease of search {name!r}", lambda: Lease(self.storage.engine, name).acquire())
         try:
             study_id = self._study_id(name) if new else None
             if study_id is not None and not self._half_created(study_id, lease):
@@ -215,7 +220,7 @@ class Store:
         study_id = self._study_id(name)
         if study_id is not None and lease is not None and self._half_created(study_id, lease):
             # a creation killed half-way; holding the lease, nobody else is creating it now
-            self._write(f"replacing half-created search {name!r}", self.storage.delete_study, study_id)
+            self.write(f"replacing half-created search {name!r}", self.storage.delete_study, study_id)
             study_id = None
         if study_id is not None:
             attrs = self._check_schema(study_id, name)
@@ -231,7 +236,7 @@ class Store:
             if lease is not None:
                 search.close_running()  # left by a driver that died; their candidates are in flight
             # what a resume may change (a larger budget, another device) is kept for the next one
-            self._write("saving the configuration", self.storage.set_study_user_attr, study_id, "config",
+            self.write("saving the configuration", self.storage.set_study_user_attr, study_id, "config",
                         {**old, **config})
             search.set_state("running")
             return search
@@ -250,16 +255,16 @@ class Store:
                 raise StoreError(f"search {name!r} already exists in {masked(self.url)} (created by another "
                                  "search just now); pass --resume or another --name") from None
 
-        study_id = self._write(f"creating search {name!r}", create)
+        study_id = self.write(f"creating search {name!r}", create)
         full = dict(config)
         full.setdefault("created", _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
         try:
-            self._write("saving the configuration", self.storage.set_study_user_attr, study_id, "config", full)
-            self._write("saving the state", self.storage.set_study_user_attr, study_id, "state", "running")
+            self.write("saving the configuration", self.storage.set_study_user_attr, study_id, "config", full)
+            self.write("saving the state", self.storage.set_study_user_attr, study_id, "state", "running")
             if config.get("metric"):
-                self._write("naming the metric", self._name_metric, name, str(config["metric"]))
+                self.write("naming the metric", self._name_metric, name, str(config["metric"]))
             # last: a study with its schema tag is a complete search
-            self._write("saving the schema tag", self.storage.set_study_user_attr, study_id, "schema", SCHEMA)
+            self.write("saving the schema tag", self.storage.set_study_user_attr, study_id, "schema", SCHEMA)
         except BaseException:  # Ctrl-C or a failing store half-way: leave no half-created study
             try:
                 self.storage.delete_study(study_id)
@@ -309,7 +314,7 @@ class Store:
             for each in [name] + others:
                 found = self._study_id(each)
                 if found is not None:
-                    self._write(f"deleting search {each!r}", self.storage.delete_study, found)
+                    self.write(f"deleting search {each!r}", self.storage.delete_study, found)
         return [name] + others
 
     def confirmations(self, name: str) -> list[str]:
@@ -318,7 +323,7 @@ class Store:
 
     def holder(self, name: str) -> dict | None:
         """Who runs search ``name`` now (``{host, pid, since, age}``), or ``None``."""
-        row = self._read("reading leases", holder, self.storage.engine, name)
+        row = self.read("reading leases", holder, self.storage.engine, name)
         if row is None or float(row["age"]) > lease_seconds():
             return None
         return row
@@ -336,12 +341,12 @@ class Store:
         or a time limit says nothing about the function); of several runs, a completed
         one is preferred to a rejected one, and either to one stopped early."""
         found: dict[str, Result] = {}
-        for study in self._read("listing searches", self.storage.get_all_studies):
+        for study in self.read("listing searches", self.storage.get_all_studies):
             if study.user_attrs.get("schema") != SCHEMA:
                 continue
             # records written before first_seed was stored trained from the search's --seed
             study_seed = (study.user_attrs.get("config") or {}).get("seed", 0)
-            for trial in self._trials(study._study_id):
+            for trial in self.study_trials(study._study_id):
                 a = trial.user_attrs
                 if (is_recorded(trial) and a.get("task") == task and a.get("epochs") == epochs
                         and a.get("seeds") == seeds and a.get("first_seed", study_seed) == first_seed

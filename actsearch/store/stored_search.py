@@ -43,13 +43,14 @@ class StoredSearch:
     ``lease``: the driver's; every write first checks it was not taken over."""
 
     def __init__(self, store: Any, name: str, study_id: int, lease: Lease | None = None):
-        # store: the actsearch.store.Store it lives in (not imported: that module imports this one)
+        # store: the actsearch.store.Store it lives in (its read/write/study_attrs/study_trials; not
+        # imported here: that module imports this one)
         self.store, self.name, self.study_id, self.lease = store, name, study_id, lease
         self._families: tuple[str, ...] | None = None
 
     @property
     def _attrs(self) -> dict[str, Any]:
-        return self.store._attrs(self.study_id)
+        return self.store.study_attrs(self.study_id)
 
     @property
     def config(self) -> dict[str, Any]:
@@ -66,7 +67,7 @@ class StoredSearch:
     def _write(self, doing: str, fn: Callable, *args):
         if self.lease is not None:
             self.lease.check()
-        return self.store._write(doing, fn, *args)
+        return self.store.write(doing, fn, *args)
 
     def set_state(self, state: str) -> None:
         """Save the search's state; leaving ``running`` marks its unrecorded trials
@@ -89,7 +90,7 @@ class StoredSearch:
         from optuna.trial import TrialState
 
         storage = self.store.storage
-        for t in self.store._trials(self.study_id):
+        for t in self.store.study_trials(self.study_id):
             if t.state == TrialState.RUNNING:
                 self._write("marking an unrecorded trial interrupted", self._interrupt, storage, t._trial_id)
 
@@ -106,7 +107,7 @@ class StoredSearch:
     def inflight(self) -> list[dict[str, Any]]:
         """Candidates handed to workers and never recorded (``[{text, family, name,
         protected}]``): running now, or interrupted and not trained since."""
-        trials = sorted(self.store._trials(self.study_id), key=lambda t: t.number)
+        trials = sorted(self.store.study_trials(self.study_id), key=lambda t: t.number)
         done_fps = {t.user_attrs.get("fingerprint") for t in trials if is_recorded(t)}
         done_texts = {t.user_attrs.get("text") for t in trials if is_recorded(t)}
         out, seen = [], set()
@@ -127,7 +128,7 @@ class StoredSearch:
     def _family_choices(self) -> tuple[str, ...]:
         # Optuna requires one set of choices per param name in a study: reuse the first one
         if self._families is None:
-            for t in self.store._trials(self.study_id):
+            for t in self.store.study_trials(self.study_id):
                 dist = t.distributions.get("family")
                 if dist is not None and hasattr(dist, "choices"):
                     self._families = tuple(dist.choices)
@@ -184,5 +185,5 @@ class StoredSearch:
         """The recorded candidates (not the running or interrupted ones), in the order they
         were handed out (trial number; the same for the same settings and seed, whichever
         parallel trial ends first)."""
-        trials = [t for t in self.store._trials(self.study_id) if is_recorded(t)]
+        trials = [t for t in self.store.study_trials(self.study_id) if is_recorded(t)]
         return [to_result(t) for t in sorted(trials, key=lambda t: t.number)]
