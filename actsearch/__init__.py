@@ -15,8 +15,8 @@ from .errors import ActsearchError, CompileError, ExpressionError, StoreError, T
 from .symbolic.expr import Candidate, parse
 from .symbolic.module import CandidateModule
 from .registry import preset, presets, space, spaces
-from .export import export, load
-from .leaderboard import leaderboard
+from .results.export import export, load
+from .results.leaderboard import leaderboard
 from .swap import swap_activations
 
 __version__ = "0.1.0"

@@ -11,7 +11,7 @@ import pytest
 import actsearch
 from actsearch.cli import main
 from actsearch.search.confirm import confirm, pick_top
-from actsearch.leaderboard import leaderboard
+from actsearch.results.leaderboard import leaderboard
 from actsearch.result import Result
 from actsearch.store import Store
 

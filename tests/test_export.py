@@ -16,7 +16,7 @@ from torch import nn
 
 import actsearch
 from actsearch import cli
-from actsearch.export import ExportError, Provenance, export, export_source, load
+from actsearch.results.export import ExportError, Provenance, export, export_source, load
 from actsearch.swap import swap_activations
 
 # every whitelisted function, every Pow form the printer special-cases, keyword and

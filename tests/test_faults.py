@@ -655,7 +655,7 @@ def _many_candidates():
 def _parse_compile_export(cands):
     import torch
 
-    from actsearch.export import export_source
+    from actsearch.results.export import export_source
 
     x = torch.linspace(-3, 3, 7)
     for cand in cands:
@@ -678,7 +678,7 @@ def test_parse_compile_export_use_no_dynamic_code(monkeypatch):
 
 
 def test_exported_module_is_plain_source_with_literal_numbers():
-    from actsearch.export import export_source
+    from actsearch.results.export import export_source
 
     cand = actsearch.parse("a*x*tanh(b*x) + c*x; a=1.25, b=0.75, c=-0.125")
     tree = ast.parse(export_source(cand))

@@ -24,7 +24,7 @@ from actsearch.symbolic.parser import X
 from actsearch.symbolic.torch_eval import build_torch_fn
 from actsearch.symbolic.torch_source import TorchSourcePrinter
 from actsearch.errors import ExpressionError
-from actsearch.export import export_source, load
+from actsearch.results.export import export_source, load
 from actsearch.symbolic.functions import FUNCTIONS, FunctionSpec
 
 ROOT = Path(__file__).resolve().parents[1]

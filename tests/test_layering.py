@@ -135,7 +135,7 @@ def test_symbolic_core_reaches_nothing_above_it():
 def test_the_checker_sees_function_local_imports_and_cycles():
     """The graph is read from every import statement, and a cycle is found and named."""
     graph = unit_graph()
-    assert "store" in graph["_refs"]  # a module-level import
+    assert "store" in graph["results"]  # a module-level import
     assert "optimizers" in graph["search"]  # imported inside a function (search/run.py)
     toy = {"a": {"b": {"actsearch.a"}}, "b": {"c": {"actsearch.b"}}, "c": {"a": {"actsearch.c.x"}}, "d": {}}
     assert cycles(toy) == [frozenset("abc")]

@@ -10,7 +10,7 @@ from matplotlib import image as mpimg
 
 import actsearch
 from actsearch import cli
-from actsearch.plots import evaluate, png_bytes, progress_figure, save_png, shape_figure, show_figure
+from actsearch.results.plots import evaluate, png_bytes, progress_figure, save_png, shape_figure, show_figure
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -111,7 +111,7 @@ def test_show_command_writes_png(tmp_path, monkeypatch, capsys):
 
 
 def test_stored_learning_curves_are_labelled_with_their_training_seeds(tmp_path):
-    from actsearch.plots import figure_for
+    from actsearch.results.plots import figure_for
     from actsearch.result import Result
     from actsearch.store import Store
 
@@ -147,7 +147,7 @@ def _one_line_error(capsys):
 
 
 def test_stored_unstable_run_shows_its_swings(tmp_path):
-    from actsearch.plots import figure_for
+    from actsearch.results.plots import figure_for
     from actsearch.result import Result
     from actsearch.store import Store
 

@@ -22,7 +22,7 @@ from actsearch.symbolic.torch_source import TorchSourcePrinter
 from actsearch.compile import _codegen
 from actsearch.compile._printer import KernelTooLarge, TritonPrinter
 from actsearch.errors import CompileError
-from actsearch.export import export_source, load
+from actsearch.results.export import export_source, load
 
 
 def _interp():

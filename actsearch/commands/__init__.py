@@ -25,7 +25,7 @@ def print_leaderboard(name: str, storage: str | None, *, top: int | None = None,
                       against: str | None = None) -> None:
     """Search ``name``'s leaderboard and failures on stdout; with ``top``, the best
     ``top`` and the references (which always show)."""
-    from actsearch.leaderboard import failures, leaderboard, render
+    from actsearch.results.leaderboard import failures, leaderboard, render
 
     ranked = leaderboard(storage, name, against=against)
     if top is not None:

@@ -55,7 +55,7 @@ def _positive(text: str) -> int:
 
 def resolve_candidate(ref: str):
     """A preset name, a stored run (``SEARCH:NUMBER`` or key) or formula text."""
-    from actsearch._refs import resolve
+    from actsearch.results.names import resolve
 
     return resolve(ref).candidate
 

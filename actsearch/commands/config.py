@@ -27,7 +27,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from actsearch._files import write_files
+    from actsearch.results.files import write_files
     from actsearch.store.view import StoreView
     from actsearch.errors import ActsearchError
     from actsearch.search.config_file import stored_as_file

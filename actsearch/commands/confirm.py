@@ -11,7 +11,7 @@ import argparse
 import sys
 
 from actsearch.commands import add_storage_option
-from actsearch.leaderboard import FORMATS, check_reference
+from actsearch.results.leaderboard import FORMATS, check_reference
 
 
 def register(subparsers) -> None:

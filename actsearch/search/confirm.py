@@ -24,7 +24,7 @@ other search, and ``resume=True`` continues an interrupted one.
 Example (Python API; ``actsearch confirm NAME --top 3 --seeds 5`` is the same)::
 
     from actsearch.search.confirm import confirm
-    from actsearch.leaderboard import leaderboard
+    from actsearch.results.leaderboard import leaderboard
     outcome = confirm("mnist1d-mlp-grammar-surrogate-1", top=3, seeds=5)
     print(leaderboard(search=outcome.name)[["formula", "score", "gain", "wins", "p"]])
 """

@@ -5,7 +5,7 @@
 :mod:`actsearch.symbolic.functions` table, ``Pow`` through torch's special cases.  Its
 output uses only ``torch``, ``torch.nn.functional as F``, ``x`` and the helpers
 of the rows it printed (:meth:`TorchSourcePrinter.helpers`, e.g. ``_rmsnorm``),
-which :mod:`actsearch.export` writes next to it, so an exported file needs
+which :mod:`actsearch.results.export` writes next to it, so an exported file needs
 nothing else.
 
 Example:

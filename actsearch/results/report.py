@@ -29,12 +29,12 @@ from pathlib import Path
 import pandas as pd
 
 from . import plots
-from ._files import make_folder, remove_folders, write_files
-from .store.view import StoreView
-from .errors import ActsearchError
+from .files import make_folder, remove_folders, write_files
+from ..store.view import StoreView
+from ..errors import ActsearchError
 from .leaderboard import STABILITY_FLOOR, STABILITY_RATIO, TABLE_COLUMNS, TABLE_HEADERS, TAIL_EPOCHS
 from .leaderboard import failures, format_value, leaderboard
-from .store.url import masked
+from ..store.url import masked
 
 __all__ = ["write_report", "report_html"]
 

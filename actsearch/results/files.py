@@ -24,7 +24,7 @@ import tempfile
 from pathlib import Path
 from typing import Mapping
 
-from .errors import ActsearchError
+from ..errors import ActsearchError
 
 __all__ = ["write_files", "make_folder", "remove_folders"]
 

@@ -10,10 +10,10 @@ A name is, in the order tried:
 
 The grammar has no ``:``, and a 16-hex-digit word is not a formula (it has no ``x``),
 so the forms cannot be confused.  This module sits above the read-only store view
-(:mod:`actsearch.store.view`) and below the exporter (:mod:`actsearch.export`).
+(:mod:`actsearch.store.view`) and below the exporter (:mod:`actsearch.results.export`).
 
 Example:
-    >>> from actsearch._refs import resolve, is_stored_id
+    >>> from actsearch.results.names import resolve, is_stored_id
     >>> found = resolve("crrelu")
     >>> found.origin, found.candidate.name, found.record is None
     ('preset', 'crrelu', True)
@@ -27,9 +27,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from .store.view import open_view
-from .registry import PRESETS, preset
-from .symbolic.expr import Candidate, parse
+from ..store.view import open_view
+from ..registry import PRESETS, preset
+from ..symbolic.expr import Candidate, parse
 
 __all__ = ["Provenance", "Resolved", "resolve", "is_stored_id"]
 

@@ -9,7 +9,7 @@ to the whole grid as one row; their "derivative" is the Jacobian's diagonal.
 
 Example:
     >>> import actsearch
-    >>> from actsearch.plots import show_figure, png_bytes
+    >>> from actsearch.results.plots import show_figure, png_bytes
     >>> fig = show_figure(actsearch.parse("relu(x) + eps*x*exp(-x**2/2); eps=0.01"))
     >>> png_bytes(fig)[:4] == b"\\x89PNG"
     True
@@ -28,7 +28,7 @@ import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from .symbolic.expr import Candidate
+from ..symbolic.expr import Candidate
 
 __all__ = [
     "evaluate", "shape_figure", "show_figure", "progress_figure", "figure_for", "save_png", "png_bytes",
@@ -69,7 +69,7 @@ def evaluate(candidate: Candidate, params: Mapping[str, float] | None = None):
 
 
 def _reference(name: str):
-    from .symbolic.expr import parse
+    from ..symbolic.expr import parse
 
     return parse(f"{name}(x)")
 
@@ -237,8 +237,8 @@ def progress_figure(trials: Sequence[int], scores: Sequence[float], failed: Sequ
 
 
 def save_png(fig: Figure, path: "str | Path", dpi: int = 110) -> Path:
-    """Write ``fig`` as PNG to ``path``, whole or not at all (:func:`actsearch._files.write_files`)."""
-    from ._files import write_files
+    """Write ``fig`` as PNG to ``path``, whole or not at all (:func:`actsearch.results.files.write_files`)."""
+    from .files import write_files
 
     path = Path(path)
     write_files({path: png_bytes(fig, dpi)})
@@ -263,7 +263,7 @@ def figure_for(ref, *, storage: str | None = None, search: str | None = None,
     candidates with parameters, the shape each layer learned against the initial one.
     Their leaderboard stability flag is looked up unless ``stability`` gives it.
     """
-    from ._refs import resolve
+    from .names import resolve
 
     resolved = resolve(ref, storage=storage, search=search)
     cand = resolved.candidate
@@ -294,13 +294,13 @@ def _stability_of(entry, storage: str | None) -> str | None:
 
 def default_png_name(ref) -> str:
     """A file name for ``show``'s picture of ``ref``: ``crrelu.png``, ``SEARCH-12.png``, ..."""
-    from ._refs import is_stored_id
+    from .names import is_stored_id
 
     text = str(getattr(ref, "text", ref)).strip()
     if is_stored_id(text) or text.replace("-", "").replace("_", "").isalnum():
         stem = text
     else:
-        from .symbolic.expr import parse
+        from ..symbolic.expr import parse
 
         stem = "candidate-" + parse(text).key
     safe = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in stem)

@@ -9,7 +9,7 @@ class definition).
 
 Example:
     >>> import tempfile, pathlib, torch, actsearch
-    >>> from actsearch.export import export, load
+    >>> from actsearch.results.export import export, load
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "my_act.py"
     >>> crrelu = "relu(x) + eps*x*exp(-x**2/2); eps=0.01"
     >>> _ = export(crrelu, path)
@@ -35,11 +35,11 @@ from typing import Any, Mapping, Sequence
 
 from torch import nn
 
-from ._files import write_files
-from ._refs import Provenance, resolve
-from .symbolic.torch_source import TorchSourcePrinter
-from .errors import ActsearchError
-from .symbolic.expr import Candidate
+from .files import write_files
+from .names import Provenance, resolve
+from ..symbolic.torch_source import TorchSourcePrinter
+from ..errors import ActsearchError
+from ..symbolic.expr import Candidate
 
 __all__ = ["ExportError", "Provenance", "export", "export_source", "load", "class_name_for"]
 

@@ -48,10 +48,10 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from .store.view import Entry, StoreView
-from .errors import ActsearchError
-from .symbolic.expr import parse
-from .registry import REFERENCES
+from ..store.view import Entry, StoreView
+from ..errors import ActsearchError
+from ..symbolic.expr import parse
+from ..registry import REFERENCES
 
 __all__ = [
     "leaderboard", "failures", "render", "check_reference", "format_p", "short_forms", "tail_stats", "stability",
