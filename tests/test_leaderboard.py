@@ -340,7 +340,7 @@ def test_rational_candidates_stay_distinguishable_in_the_text_table(tmp_path, co
 
 
 def test_short_forms_cut_only_what_is_too_long():
-    from actsearch.results.leaderboard import short_forms
+    from actsearch.results.tables import short_forms
 
     long_a = "x*tanh(x) + " + " + ".join(f"{k}*x**{k}" for k in range(2, 12))
     long_b = long_a.replace("11*x**11", "12*x**11")

@@ -11,7 +11,7 @@ import argparse
 import sys
 
 from actsearch.commands import add_storage_option
-from actsearch.results.leaderboard import FORMATS, check_reference
+from actsearch.results.tables import FORMATS
 
 
 def register(subparsers) -> None:
@@ -61,6 +61,7 @@ def add_options(p: argparse.ArgumentParser, prefix: str = "") -> None:
 def run(args: argparse.Namespace) -> int:
     from actsearch.commands import parse_options
     from actsearch.commands._live import search_display
+    from actsearch.results.leaderboard import check_reference
     from actsearch.search.confirm import confirm
 
     check_reference(args.against)  # before hours of training, not after

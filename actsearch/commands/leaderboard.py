@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from actsearch.commands import add_storage_option
-from actsearch.results.leaderboard import FORMATS
+from actsearch.results.tables import FORMATS
 
 
 def register(subparsers) -> None:

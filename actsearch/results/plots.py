@@ -188,7 +188,7 @@ def show_figure(
 
 
 def _curves_axes(ax, curves, labels, metric: str, stability: str | None) -> None:
-    from .leaderboard import TAIL_EPOCHS, tail_stats
+    from .statistics import TAIL_EPOCHS, tail_stats
 
     labels = list(labels) if labels else [f"seed {k}" for k in range(len(curves))]
     longest = max(len(c) for c in curves)

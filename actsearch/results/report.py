@@ -32,8 +32,9 @@ from . import plots
 from .files import make_folder, remove_folders, write_files
 from ..store.view import StoreView
 from ..errors import ActsearchError
-from .leaderboard import STABILITY_FLOOR, STABILITY_RATIO, TABLE_COLUMNS, TABLE_HEADERS, TAIL_EPOCHS
-from .leaderboard import failures, format_value, leaderboard
+from .leaderboard import failures, leaderboard
+from .statistics import STABILITY_FLOOR, STABILITY_RATIO, TAIL_EPOCHS
+from .tables import TABLE_COLUMNS, TABLE_HEADERS, format_value
 from ..store.url import masked
 
 __all__ = ["write_report", "report_html"]
