@@ -125,7 +125,7 @@ def _search(args, cwd, env, timeout=240):
 def test_a_local_search_beside_a_running_cluster(head):
     """`ray start` on the machine: a plain search starts its own instance (with its own
     CPUs) instead of failing with 'num_cpus ... must not be provided'."""
-    code = ("from actsearch.search.ray_backend import ray_cluster\n"
+    code = ("from actsearch.search.ray.tune import ray_cluster\n"
             "with ray_cluster(None, num_cpus=1) as resources:\n"
             "    print('CPUS', resources['CPU'])\n")
     proc = subprocess.run([sys.executable, "-c", code], env=head.env(), capture_output=True, text=True,
@@ -178,7 +178,7 @@ def _sparse(path, size):
 
 
 def test_what_is_shipped_and_what_is_left_behind(tmp_path, monkeypatch):
-    from actsearch.search import shipping
+    from actsearch.search.ray import shipping
 
     (tmp_path / "mytask.py").write_text("def train(*a): pass\n")
     (tmp_path / ".gitignore").write_text("data/\n")
@@ -210,7 +210,7 @@ def test_what_is_shipped_and_what_is_left_behind(tmp_path, monkeypatch):
 
 
 def test_path_options_reach_the_workers_as_paths_they_can_open(tmp_path):
-    from actsearch.search.shipping import trial_task_options
+    from actsearch.search.ray.shipping import trial_task_options
 
     inside, outside = str(tmp_path / "data" / "corpus.txt"), "/srv/shared/corpus.txt"
     assert trial_task_options({"path": inside, "lr": "0.1"}, ("path",), str(tmp_path)) == \

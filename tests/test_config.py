@@ -9,7 +9,7 @@ import pytest
 import actsearch
 from actsearch.errors import ActsearchError
 from actsearch.search.config import MAY_CHANGE, SearchConfig, resume_config
-from actsearch.search.spec import TrialProgress, TrialSpec
+from actsearch.search.trial.messages import TrialProgress, TrialSpec
 
 
 def _stored(**fields):

@@ -347,7 +347,7 @@ def test_kernel_ms_recorded(faulty_search):
 
 @pytest.mark.parametrize("text", ["x/(x - 0.5)", "exp(exp(x))", "1/x", "log(x)", "x**40"])
 def test_screen_rejects_hazards(text):
-    from actsearch.search.worker import screen
+    from actsearch.search.trial.evaluate import screen
 
     assert screen(actsearch.parse(text)).startswith("rejected before training")
 
@@ -355,7 +355,7 @@ def test_screen_rejects_hazards(text):
 @pytest.mark.parametrize("text", ["x*tanh(x)", "x*sigmoid(x)", "exp(x)", "x**5", "x/(1 + abs(x))",
                                   "x*(1 + erf(x/sqrt(2)))/2"])
 def test_screen_passes_ordinary_activations(text):
-    from actsearch.search.worker import screen
+    from actsearch.search.trial.evaluate import screen
 
     assert screen(actsearch.parse(text)) == ""
 
@@ -363,7 +363,7 @@ def test_screen_passes_ordinary_activations(text):
 def test_screen_finds_the_pole_of_a_rational():
     import numpy as np
 
-    from actsearch.search.worker import screen
+    from actsearch.search.trial.evaluate import screen
 
     # version N style: 1 + b1 x + b2 x^2 + b3 x^3 has one real root, found independently by numpy
     b = (0.3, 0.9, -0.7)
@@ -376,7 +376,7 @@ def test_screen_finds_the_pole_of_a_rational():
 
 def test_timeout_stops_a_task_that_swallows_exceptions():
     from actsearch.search import TrialSpec
-    from actsearch.search.worker import evaluate
+    from actsearch.search.trial.evaluate import evaluate
 
     def stubborn(*args):
         while True:
@@ -385,7 +385,7 @@ def test_timeout_stops_a_task_that_swallows_exceptions():
             except Exception:  # a task's own error handling must not defeat the limit
                 pass
 
-    import actsearch.search.worker as worker
+    import actsearch.search.trial.evaluate as worker
 
     worker._TASKS['["stubborn", {}]'] = _FnTask(stubborn)
     t0 = time.perf_counter()

@@ -291,7 +291,7 @@ def test_score_epochs_averages_the_last_epochs_everywhere_the_score_is_read(tmp_
 
 def test_rung_reports_score_what_the_final_score_would_be(monkeypatch):
     """ASHA compares candidates at a rung by the same tail mean the final score uses."""
-    import actsearch.search.worker as worker
+    import actsearch.search.trial.evaluate as worker
     from actsearch.search import TrialSpec
     from actsearch.tasks.base import Task
 

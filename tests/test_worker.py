@@ -7,7 +7,7 @@ import torch
 
 import actsearch
 from actsearch.search import TrialSpec
-from actsearch.search.worker import evaluate, kernel_ms
+from actsearch.search.trial.evaluate import evaluate, kernel_ms
 
 
 def _count_calls(monkeypatch, cls, name, only=None):
@@ -75,7 +75,7 @@ def test_kernel_ms_times_the_given_dtype():
 def test_supervisor_keeps_its_process_and_recovers_from_a_stopped_trial():
     """Trials reuse one child process; a trial Tune stops (SystemExit out of
     tune.report) is told to stop at its next epoch, and the next trial reuses the child."""
-    from actsearch.search.supervisor import Supervisor
+    from actsearch.search.trial.supervisor import Supervisor
 
     spec = TrialSpec(text="x*tanh(x)", task="digits", epochs=4, seeds=(0,), backend="eager", trial_timeout=120)
     seen = []
@@ -107,7 +107,7 @@ def sleepy(act_factory, budget, seed, report):
 def test_a_stopped_trial_that_does_not_stop_is_replaced():
     import time
 
-    from actsearch.search.supervisor import ABORT_GRACE, Supervisor
+    from actsearch.search.trial.supervisor import ABORT_GRACE, Supervisor
 
     def stopped(progress):
         time.sleep(1)  # the task is in its sleep by now
@@ -123,7 +123,7 @@ def test_a_stopped_trial_that_does_not_stop_is_replaced():
 
 
 def test_supervisor_says_why_a_task_could_not_be_built():
-    from actsearch.search.supervisor import Supervisor
+    from actsearch.search.trial.supervisor import Supervisor
 
     with Supervisor() as sup:
         result, env_error = sup.run(TrialSpec(text="x", task="no_such_module_here:train", epochs=1))
@@ -134,7 +134,7 @@ def test_supervisor_says_why_a_task_could_not_be_built():
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error on a machine without a GPU")
 def test_a_missing_gpu_is_the_workers_environment_not_the_candidate():
-    from actsearch.search.worker import run_steps
+    from actsearch.search.trial.evaluate import run_steps
 
     result, env_error = run_steps(TrialSpec(text="x*tanh(x)", task="digits", epochs=1, device="cuda"))
     assert result.status == "error" and env_error.startswith("cannot use device 'cuda'")
@@ -142,7 +142,7 @@ def test_a_missing_gpu_is_the_workers_environment_not_the_candidate():
 
 
 def test_exit_reasons():
-    from actsearch.search.supervisor import exit_reason
+    from actsearch.search.trial.supervisor import exit_reason
 
     assert exit_reason(3) == "the task ended the worker process with exit code 3"
     assert "SIGSEGV" in exit_reason(-11) and "segmentation fault" in exit_reason(-11)

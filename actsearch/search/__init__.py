@@ -2,12 +2,12 @@
 
 - :mod:`~actsearch.search.config`: :class:`SearchConfig`, what a search is asked to do,
   and how a resume merges new options into the stored configuration.
-- :mod:`~actsearch.search.spec`: :class:`TrialSpec` and :class:`TrialProgress`, what
+- :mod:`~actsearch.search.trial.messages`: :class:`TrialSpec` and :class:`TrialProgress`, what
   crosses the trial boundary.
 - :mod:`~actsearch.search.driver`: the bookkeeping (queue, de-duplication, budget,
   recording), free of Ray.
-- :mod:`~actsearch.search.ray_backend`: the cluster, trial resources, Tune and ASHA.
-- :mod:`~actsearch.search.worker`: what runs in a trial (needs neither Ray nor Optuna).
+- :mod:`~actsearch.search.ray.tune`: the cluster, trial resources, Tune and ASHA.
+- :mod:`~actsearch.search.trial.evaluate`: what runs in a trial (needs neither Ray nor Optuna).
 - :mod:`~actsearch.search.run`: :func:`run_search`, which joins them.
 - :mod:`~actsearch.search.confirm`: re-training the winners on fresh seeds.
 
@@ -20,6 +20,6 @@ Example::
 from .config import REFERENCES, SearchConfig
 from .driver import SearchOutcome
 from .run import run_search
-from .spec import TrialProgress, TrialSpec
+from .trial.messages import TrialProgress, TrialSpec
 
 __all__ = ["run_search", "SearchConfig", "SearchOutcome", "TrialSpec", "TrialProgress", "REFERENCES"]

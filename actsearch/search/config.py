@@ -140,7 +140,7 @@ class SearchConfig:
             raise ActsearchError(f"unknown backend {self.backend!r}; choose one of: {', '.join(BACKENDS)}")
         check_device_name(self.device)
         check_precision(self.precision)
-        from .ray_backend import check_callbacks, check_loggers
+        from .ray.tune import check_callbacks, check_loggers
 
         check_loggers(self.loggers)
         check_callbacks(self.callbacks)

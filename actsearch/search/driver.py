@@ -1,6 +1,6 @@
 """The search's bookkeeping, free of Ray: what to train next, what was trained.
 
-:class:`Driver` hands out one :class:`~actsearch.search.spec.TrialSpec` per trial:
+:class:`Driver` hands out one :class:`~actsearch.search.trial.messages.TrialSpec` per trial:
 first the queue (references, the user's candidates, trials lost by a killed
 driver), then the optimiser's proposals.  It owns de-duplication: a proposal whose
 fingerprint this search has already seen is told its recorded result and skipped;
@@ -25,7 +25,7 @@ from actsearch.result import Result
 from actsearch.store import StoredSearch
 
 from .events import SearchEvents, Snapshot
-from .spec import TrialProgress, TrialSpec
+from .trial.messages import TrialProgress, TrialSpec
 
 __all__ = ["Driver", "SearchOutcome", "TrialDefaults"]
 

@@ -1,6 +1,6 @@
 """What runs inside a trial: train one candidate on K seeds, report after epochs.
 
-:func:`evaluate` takes a :class:`~actsearch.search.spec.TrialSpec` and returns the
+:func:`evaluate` takes a :class:`~actsearch.search.trial.messages.TrialSpec` and returns the
 :class:`~actsearch.result.Result`; it needs neither Ray nor Optuna, so the same
 function runs in tests and in ``benchmarks/gpu.py`` on machines that have only torch
 and triton.  :func:`trainable` is the Ray Tune entry point around it.
@@ -11,7 +11,7 @@ CUDA, eager on a CPU; the pre-use check runs on the device) and the task trains
 there, data resident on the device, in the spec's precision.
 
 In a search, :func:`trainable` does not train in the Ray worker itself: it hands the
-spec to a child process it can kill (:mod:`actsearch.search.supervisor`), which runs
+spec to a child process it can kill (:mod:`actsearch.search.trial.supervisor`), which runs
 :func:`evaluate`'s steps there.  Run on its own, :func:`evaluate` stops a trial at
 ``trial_timeout`` with an exception raised in its thread (:class:`AsyncRaise`), which
 a task blocked in C or one that swallows every exception can defeat; the supervisor's
@@ -29,7 +29,7 @@ import threading
 import time
 from typing import Any, Callable
 
-from .spec import FAILED_SCORE, TrialProgress, TrialSpec
+from .messages import FAILED_SCORE, TrialProgress, TrialSpec
 
 __all__ = ["evaluate", "trainable", "screen", "kernel_ms", "final_metrics", "failed_result"]
 
@@ -394,7 +394,7 @@ def final_metrics(result, spec: TrialSpec, env_error: str = "") -> dict[str, Any
 
 def trainable(config: dict) -> None:
     """The Ray Tune function trainable: the trial runs in the supervisor's child
-    process (:mod:`actsearch.search.supervisor`), its reports forwarded to Tune."""
+    process (:mod:`actsearch.search.trial.supervisor`), its reports forwarded to Tune."""
     from ray import tune
 
     from .supervisor import run_trial

@@ -1,10 +1,10 @@
 """Trials in a process of their own, which the Ray worker can kill.
 
-A Tune trial (:func:`actsearch.search.worker.trainable`) does not train in the Ray
-worker: a :class:`Supervisor` there hands the :class:`~actsearch.search.spec.TrialSpec`
-to a long-lived child process (``python -m actsearch.search.supervisor``, a fresh
+A Tune trial (:func:`actsearch.search.trial.evaluate.trainable`) does not train in the Ray
+worker: a :class:`Supervisor` there hands the :class:`~actsearch.search.trial.messages.TrialSpec`
+to a long-lived child process (``python -m actsearch.search.trial.supervisor``, a fresh
 interpreter: CUDA and Ray's threads do not survive a fork), forwards the child's
-:class:`~actsearch.search.spec.TrialProgress` reports to Tune, and returns the
+:class:`~actsearch.search.trial.messages.TrialProgress` reports to Tune, and returns the
 child's :class:`~actsearch.result.Result`.  The child keeps its imports, compiled
 kernels and the task's data from one trial to the next (Tune reuses the worker,
 ``reuse_actors=True``); it is replaced only when it was killed or died.
@@ -33,7 +33,7 @@ child; ``{"ready"}``, then ``{"trial", "progress"}``, ``{"trial", "result",
 Example::
 
     from actsearch.search import TrialSpec
-    from actsearch.search.supervisor import Supervisor
+    from actsearch.search.trial.supervisor import Supervisor
     with Supervisor() as sup:
         result, _ = sup.run(TrialSpec(text="x*tanh(x)", task="digits", epochs=1, trial_timeout=60))
 """
@@ -53,7 +53,7 @@ import time
 from multiprocessing.connection import Connection
 from typing import Callable
 
-from .spec import TrialProgress, TrialSpec
+from .messages import TrialProgress, TrialSpec
 
 __all__ = ["Supervisor", "run_trial", "exit_reason", "START_LIMIT", "ABORT_GRACE"]
 
@@ -125,7 +125,7 @@ class Supervisor:
         # the child sees what this process imports from (a cluster's working_dir, py_modules)
         env["PYTHONPATH"] = os.pathsep.join(p for p in dict.fromkeys(sys.path) if p)
         try:
-            self.proc = subprocess.Popen([sys.executable, "-m", "actsearch.search.supervisor", str(theirs.fileno())],
+            self.proc = subprocess.Popen([sys.executable, "-m", "actsearch.search.trial.supervisor", str(theirs.fileno())],
                                          pass_fds=(theirs.fileno(),), cwd=self.cwd, env=env,
                                          stdin=subprocess.DEVNULL, start_new_session=True)
         finally:
@@ -210,8 +210,8 @@ class Supervisor:
     def run(self, spec: TrialSpec, report: Callable[[TrialProgress], None] | None = None):
         """Train ``spec`` in the child: ``(Result, env_error)``, where ``env_error``
         says why no trial can run there (``""`` if one can: see
-        :func:`~actsearch.search.worker.run_steps`)."""
-        from .worker import failed_result, timeout_message
+        :func:`~actsearch.search.trial.evaluate.run_steps`)."""
+        from .evaluate import failed_result, timeout_message
 
         t0 = time.monotonic()
         self._settle()
@@ -275,7 +275,7 @@ def run_trial(spec: TrialSpec, report: Callable[[TrialProgress], None] | None = 
     if _SUPERVISOR is None:
         import atexit
 
-        from .worker import HOME
+        from .evaluate import HOME
 
         _SUPERVISOR = Supervisor(cwd=HOME)
         atexit.register(_SUPERVISOR.close)
@@ -299,7 +299,7 @@ def _child(fd: int) -> None:
             conn.send_bytes(json.dumps(msg).encode())
 
     threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
-    from . import worker  # torch, sympy and actsearch: once per child, not per trial
+    from . import evaluate as worker  # torch, sympy and actsearch: once per child, not per trial
 
     specs: queue.Queue = queue.Queue()
     current = {"trial": None, "stop": None}  # the trial training now, and how to stop it

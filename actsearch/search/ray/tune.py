@@ -30,8 +30,8 @@ from dataclasses import dataclass
 from actsearch.devices import check_device_name
 from actsearch.errors import ActsearchError
 
-from .driver import Driver
-from .spec import TrialProgress
+from ..driver import Driver
+from ..trial.messages import TrialProgress
 
 __all__ = ["Placement", "plan_placement", "ray_cluster", "run_trials", "check_reachable", "DEFAULT_GPU_SHARE",
            "asha_rungs", "ray_output", "LOGGERS", "check_loggers", "check_callbacks"]
@@ -202,7 +202,7 @@ def ray_cluster(address: str | None, *, num_cpus: int | None = None, device: str
 
     A local instance never attaches to a ``ray start`` cluster running on the
     machine (``address="local"``).  ``device="cuda:N"`` shows the local instance
-    GPU N alone.  ``runtime_env`` (:func:`actsearch.search.shipping.runtime_env`) is
+    GPU N alone.  ``runtime_env`` (:func:`actsearch.search.ray.shipping.runtime_env`) is
     the job's: what every worker gets.  Ray's own messages go to ``log_path``."""
     import ray
 
@@ -416,7 +416,7 @@ def run_trials(driver: Driver, placement: Placement, *, max_t: int, early_stop: 
     from ray import tune
     from ray.tune.schedulers import FIFOScheduler
 
-    from .worker import trainable
+    from ..trial.evaluate import trainable
 
     if early_stop and max_t >= 3:
         grace, rf, steps = asha_rungs(max_t)
