@@ -125,7 +125,7 @@ def _search(args, cwd, env, timeout=240):
 def test_a_local_search_beside_a_running_cluster(head):
     """`ray start` on the machine: a plain search starts its own instance (with its own
     CPUs) instead of failing with 'num_cpus ... must not be provided'."""
-    code = ("from actsearch.search.ray.tune import ray_cluster\n"
+    code = ("from actsearch.search.ray.cluster import ray_cluster\n"
             "with ray_cluster(None, num_cpus=1) as resources:\n"
             "    print('CPUS', resources['CPU'])\n")
     proc = subprocess.run([sys.executable, "-c", code], env=head.env(), capture_output=True, text=True,

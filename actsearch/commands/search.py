@@ -17,7 +17,7 @@ from actsearch.devices import PRECISIONS
 from actsearch.store import masked
 from actsearch.optimizers.registry import optimizers
 from actsearch.registry import spaces
-from actsearch.search.ray.tune import DEFAULT_GPU_SHARE
+from actsearch.search.ray.placement import DEFAULT_GPU_SHARE
 
 
 def register(subparsers) -> None:

@@ -24,6 +24,8 @@ from actsearch.devices import check_device_name, check_precision
 from actsearch.errors import ActsearchError
 from actsearch.registry import REFERENCES
 
+from .ray.options import check_callbacks, check_loggers
+
 __all__ = ["SearchConfig", "REFERENCES", "MAY_CHANGE", "resume_config", "from_stored"]
 
 
@@ -116,7 +118,7 @@ class SearchConfig:
 
     def check(self) -> None:
         """Raise :class:`~actsearch.ActsearchError` for the first impossible value."""
-        from actsearch.compile import BACKENDS
+        from actsearch.compile import BACKENDS  # torch and the compiler: only when a config is checked
 
         if self.budget <= 0:
             raise ActsearchError(f"budget must be a positive number of candidates, not {self.budget}")
@@ -140,8 +142,6 @@ class SearchConfig:
             raise ActsearchError(f"unknown backend {self.backend!r}; choose one of: {', '.join(BACKENDS)}")
         check_device_name(self.device)
         check_precision(self.precision)
-        from .ray.tune import check_callbacks, check_loggers
-
         check_loggers(self.loggers)
         check_callbacks(self.callbacks)
 

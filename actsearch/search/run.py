@@ -42,8 +42,10 @@ from actsearch.store import DEFAULT_URL, Store, masked
 from .config import SearchConfig, resume_config
 from .driver import Driver, QueueOnly, SearchOutcome, TrialDefaults
 from .events import SearchEvents, as_events
-from .ray.tune import _safe, check_reachable, plan_placement, ray_cluster, run_trials
+from .ray.cluster import check_reachable, ray_cluster
+from .ray.placement import plan_placement
 from .ray.shipping import runtime_env, trial_task_options
+from .ray.tune import run_trials, safe_name
 
 __all__ = ["run_search"]
 
@@ -122,7 +124,7 @@ def run_search(config: SearchConfig | None = None, /, *,
         events.note(f"shipping {shipment.working_dir} to the cluster's workers")
     for note in shipment.notes:
         events.note(note)
-    log_path = os.path.join(os.path.abspath(results_dir), _safe(name), "ray.log")
+    log_path = os.path.join(os.path.abspath(results_dir), safe_name(name), "ray.log")
     try:
         with ray_cluster(config.address, num_cpus=num_cpus, device=config.device, runtime_env=shipment.env,
                          log_path=log_path) as resources:

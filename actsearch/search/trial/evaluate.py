@@ -3,19 +3,23 @@
 :func:`evaluate` takes a :class:`~actsearch.search.trial.messages.TrialSpec` and returns the
 :class:`~actsearch.result.Result`; it needs neither Ray nor Optuna, so the same
 function runs in tests and in ``benchmarks/gpu.py`` on machines that have only torch
-and triton.  :func:`trainable` is the Ray Tune entry point around it.
+and triton.
 
 On the worker, the spec's device is resolved (``cuda`` is the GPU Ray assigned to
 the trial), the candidate is compiled for that device (``--backend auto``: Triton on
 CUDA, eager on a CPU; the pre-use check runs on the device) and the task trains
 there, data resident on the device, in the spec's precision.
 
-In a search, :func:`trainable` does not train in the Ray worker itself: it hands the
-spec to a child process it can kill (:mod:`actsearch.search.trial.supervisor`), which runs
-:func:`evaluate`'s steps there.  Run on its own, :func:`evaluate` stops a trial at
+In a search, the trial does not train in the Ray worker itself: the worker hands the
+spec to a child process it can kill (:mod:`actsearch.search.trial.supervisor`), which
+runs :func:`run_steps` there.  Run on its own, :func:`evaluate` stops a trial at
 ``trial_timeout`` with an exception raised in its thread (:class:`AsyncRaise`), which
 a task blocked in C or one that swallows every exception can defeat; the supervisor's
 kill cannot be defeated.
+
+torch, the compiler and the tasks are imported inside the functions that use them:
+the Ray worker imports this module (through the supervisor) and never trains, so it
+stays without them.
 """
 
 from __future__ import annotations
@@ -23,21 +27,17 @@ from __future__ import annotations
 import ctypes
 import json
 import math
-import os
 import statistics
 import threading
 import time
 from typing import Any, Callable
 
-from .messages import FAILED_SCORE, TrialProgress, TrialSpec
+from .messages import TrialProgress, TrialSpec
 
-__all__ = ["evaluate", "trainable", "screen", "kernel_ms", "final_metrics", "failed_result"]
+__all__ = ["evaluate", "run_steps", "screen", "kernel_ms", "failed_result", "failure_message", "timeout_message",
+           "preload", "AsyncRaise", "TrialTimeout", "TrialStopped"]
 
 _TASKS: dict[str, Any] = {}
-
-#: the folder the worker process started in (Tune may change into a trial's folder
-#: later): the trial processes run here, where a cluster's shipped working_dir lies
-HOME = os.getcwd()
 
 #: probe inputs of the pre-training screen, and the magnitude past which an output or
 #: gradient counts as a pole/overflow (float32 training cannot recover from either)
@@ -194,10 +194,30 @@ def kernel_ms(module, device="cpu", dtype=None, shape=None, repeats: int = 20) -
     return 1e3 * seconds
 
 
-def _failure(exc: BaseException) -> str:
+def preload() -> None:
+    """Import what every trial needs (torch, sympy, the compiler, the tasks): a process
+    that trains calls it once, so that no trial's time limit pays for the imports."""
+    import torch  # noqa: F401
+
+    from actsearch.compile import compile_candidate  # noqa: F401
+    from actsearch.devices import Runtime  # noqa: F401
+    from actsearch.symbolic.expr import parse  # noqa: F401
+    from actsearch.tasks import ActivationFactory  # noqa: F401
+
+
+def failure_message(exc: BaseException) -> str:
+    """What a trial's exception is recorded as (the task's own frames, not ours)."""
     from actsearch.tasks.base import describe_failure
 
     return describe_failure(exc, where=False)
+
+
+def _task_hint(task: str) -> str:
+    # the driver built this task before handing the trial out: a worker that cannot is set up otherwise
+    if ":" in task:
+        return (" (it loads here, so the workers' environment differs: ship its folder with --working-dir "
+                "DIR or its package with --py-module PATH)")
+    return " (it loads here: install actsearch and the task's dependencies alike on every node)"
 
 
 def _task(name: str, options: dict):
@@ -245,12 +265,12 @@ class _Run:
             try:
                 self.runtime = Runtime(resolve_device(spec.device), spec.precision)
             except Exception as exc:  # noqa: BLE001 - the device the search asked for is not here
-                self.env_error = f"cannot use device {spec.device!r}: {_failure(exc)}"
+                self.env_error = f"cannot use device {spec.device!r}: {failure_message(exc)}"
                 raise
             try:
                 self.task = _task(spec.task, dict(spec.task_options))
             except Exception as exc:  # noqa: BLE001 - it was built on the driver: this worker's environment
-                self.env_error = f"cannot load task {spec.task!r}: {_failure(exc)}"
+                self.env_error = f"cannot load task {spec.task!r}: {failure_message(exc)}{_task_hint(spec.task)}"
                 raise
             self.metric = self.task.metric
             self.candidate = parse(spec.text, family=spec.family, name=spec.name or None)
@@ -263,7 +283,7 @@ class _Run:
             if self.status == "ok":
                 self.kernel_ms = kernel_ms(module, self.runtime.device, self.runtime.dtype)
         except Exception as exc:  # noqa: BLE001 - a candidate that fails to build is a result
-            self.status, self.message = "error", _failure(exc)
+            self.status, self.message = "error", failure_message(exc)
         self.setup = time.perf_counter() - t0
 
     def train(self) -> None:
@@ -294,7 +314,7 @@ class _Run:
                 out = TrainResult.coerce(task.train(factory, spec.epochs, seed, on_epoch), metric=task.metric,
                                          where=f"task {spec.task!r}")
             except Exception as exc:  # noqa: BLE001 - a user task that raises: a result, not a retry
-                out = TrainResult(status="error", message=_failure(exc))
+                out = TrainResult(status="error", message=failure_message(exc))
             run_curve = out.curve or curve
             self.curves.append(run_curve)
             self.loss_curves.append(list(out.losses))
@@ -380,25 +400,3 @@ def failed_result(spec: TrialSpec, status: str, message: str, progress: TrialPro
         run.curves = [list(c) for c in progress.curves]
         run.train_time = max(0.0, progress.elapsed - progress.setup_time)
     return run.result()
-
-
-def final_metrics(result, spec: TrialSpec, env_error: str = "") -> dict[str, Any]:
-    """What the trial reports last: the scheduler's score and the whole result
-    (and ``env_error`` when no trial can run on the worker)."""
-    score = result.score if result.score is not None else FAILED_SCORE
-    out = {"step": spec.total_steps, "score": score, "done": True, "result": json.dumps(result.to_dict())}
-    if env_error:
-        out["env_error"] = env_error
-    return out
-
-
-def trainable(config: dict) -> None:
-    """The Ray Tune function trainable: the trial runs in the supervisor's child
-    process (:mod:`actsearch.search.trial.supervisor`), its reports forwarded to Tune."""
-    from ray import tune
-
-    from .supervisor import run_trial
-
-    spec = TrialSpec.from_config(config)
-    result, env_error = run_trial(spec, lambda progress: tune.report(progress.to_metrics()))
-    tune.report(final_metrics(result, spec, env_error))

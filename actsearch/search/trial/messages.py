@@ -1,13 +1,19 @@
-"""What crosses the trial boundary: :class:`TrialSpec` (driver -> worker) and
-:class:`TrialProgress` (worker -> scheduler, after an epoch).
+"""What crosses the trial boundary, as types: :class:`TrialSpec` (driver -> trial),
+:class:`TrialProgress` (trial -> scheduler, after an epoch) and :class:`TrialEnded`
+(trial -> driver: the :class:`~actsearch.result.Result`, its last word).
 
-The worker sends back a :class:`~actsearch.result.Result` when it finishes.  Ray
-Tune carries these as plain dicts (``to_config``/``to_metrics``); nothing else
-crosses.
+Ray Tune carries them as flat dicts of plain values (``to_config``, ``to_metrics``):
+its schedulers read ``step`` and ``score`` there, and its loggers (``--logger``) write
+each value as one column, so nested values (curves, the result) travel as JSON text.
+Every dict a trial reports says what it is (``report``: ``progress`` or ``ended``);
+:func:`read_report` turns it back into its type.
 
 Example:
     >>> spec = TrialSpec(text="x*tanh(x)", task="digits", epochs=2, seeds=(0, 1))
     >>> TrialSpec.from_config(spec.to_config()) == spec
+    True
+    >>> ended = TrialEnded(Result(key="k", text="x*tanh(x)", score=0.5))
+    >>> read_report(ended.to_metrics(spec.total_steps)) == ended
     True
 """
 
@@ -17,10 +23,14 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any, Mapping
 
-__all__ = ["TrialSpec", "TrialProgress", "FAILED_SCORE"]
+from ...result import Result
+
+__all__ = ["TrialSpec", "TrialProgress", "TrialEnded", "read_report", "FAILED_SCORE"]
 
 #: what the scheduler sees for a failed candidate (ASHA needs a number; the store keeps None)
 FAILED_SCORE = -1e30
+#: the key of a reported dict that says what it is, and its values
+REPORT, PROGRESS, ENDED = "report", "progress", "ended"
 
 
 @dataclass(frozen=True)
@@ -102,8 +112,8 @@ class TrialProgress:
     setup_time: float = 0.0
 
     def to_metrics(self) -> dict[str, Any]:
-        return {"step": self.step, "score": self.score, "curves": json.dumps(self.curves), "done": False,
-                "elapsed": self.elapsed, "setup_time": self.setup_time}
+        return {REPORT: PROGRESS, "step": self.step, "score": self.score, "curves": json.dumps(self.curves),
+                "done": False, "elapsed": self.elapsed, "setup_time": self.setup_time}
 
     @classmethod
     def from_metrics(cls, metrics: Mapping[str, Any]) -> "TrialProgress":
@@ -111,3 +121,37 @@ class TrialProgress:
                    curves=json.loads(metrics.get("curves", "[]")),
                    elapsed=float(metrics.get("elapsed", metrics.get("time_total_s", 0.0))),
                    setup_time=float(metrics.get("setup_time", 0.0)))
+
+
+@dataclass
+class TrialEnded:
+    """A trial's last report: its :class:`~actsearch.result.Result`, and why no trial
+    can run on the worker it ran on (``env_error``; ``""`` when one can): the task
+    does not load there, the device is missing.  Such a result says nothing about the
+    candidate, so the driver leaves it in flight for a resume."""
+
+    result: Result
+    env_error: str = ""
+
+    def to_metrics(self, step: int) -> dict[str, Any]:
+        """The dict Tune gets: the scheduler's score at ``step`` (the trial's last) and the result."""
+        score = self.result.score if self.result.score is not None else FAILED_SCORE
+        out = {REPORT: ENDED, "step": step, "score": score, "done": True, "result": json.dumps(self.result.to_dict())}
+        if self.env_error:
+            out["env_error"] = self.env_error
+        return out
+
+    @classmethod
+    def from_metrics(cls, metrics: Mapping[str, Any]) -> "TrialEnded":
+        return cls(Result.from_dict(json.loads(metrics["result"])), metrics.get("env_error", ""))
+
+
+def read_report(metrics: Mapping[str, Any] | None) -> TrialProgress | TrialEnded | None:
+    """What a trial reported last, by the ``report`` tag of its dict; ``None`` for a
+    trial that reported nothing of ours (its worker died before its first report)."""
+    kind = (metrics or {}).get(REPORT)
+    if kind == PROGRESS:
+        return TrialProgress.from_metrics(metrics)
+    if kind == ENDED:
+        return TrialEnded.from_metrics(metrics)
+    return None

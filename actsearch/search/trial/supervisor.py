@@ -1,6 +1,6 @@
 """Trials in a process of their own, which the Ray worker can kill.
 
-A Tune trial (:func:`actsearch.search.trial.evaluate.trainable`) does not train in the Ray
+A Tune trial (:func:`actsearch.search.ray.trainable.trainable`) does not train in the Ray
 worker: a :class:`Supervisor` there hands the :class:`~actsearch.search.trial.messages.TrialSpec`
 to a long-lived child process (``python -m actsearch.search.trial.supervisor``, a fresh
 interpreter: CUDA and Ray's threads do not survive a fork), forwards the child's
@@ -26,9 +26,11 @@ What ends a trial, and how it is recorded:
 Only the loss of the Ray worker itself (its node died, it was killed) is retried by
 Tune (``max_failures``); its child notices that its parent is gone and exits.
 
-Messages are JSON over a socket pair: ``{"trial", "spec"}`` and ``{"abort"}`` to the
-child; ``{"ready"}``, then ``{"trial", "progress"}``, ``{"trial", "result",
-"env_error"}`` or ``{"trial", "crash"}`` back.  Nothing here needs Ray.
+Messages are typed objects over a socket pair (pickled: both ends are this module):
+:class:`_Start` and :class:`_Abort` to the child; :class:`_Ready`, then a
+:class:`_Report` of the trial's :class:`~actsearch.search.trial.messages.TrialProgress`,
+its :class:`~actsearch.search.trial.messages.TrialEnded` or :class:`_Crashed` back.
+Nothing here needs Ray.
 
 Example::
 
@@ -40,9 +42,10 @@ Example::
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
-import json
 import os
+import pickle
 import queue
 import signal
 import socket
@@ -51,11 +54,17 @@ import sys
 import threading
 import time
 from multiprocessing.connection import Connection
-from typing import Callable
+from dataclasses import dataclass
+from typing import Callable, Union
 
-from .messages import TrialProgress, TrialSpec
+from . import evaluate
+from .messages import TrialEnded, TrialProgress, TrialSpec
 
-__all__ = ["Supervisor", "run_trial", "exit_reason", "START_LIMIT", "ABORT_GRACE"]
+__all__ = ["Supervisor", "run_trial", "exit_reason", "START_LIMIT", "ABORT_GRACE", "HOME"]
+
+#: the folder the Ray worker process started in (Tune may change into a trial's folder
+#: later): the trial processes run here, where a cluster's shipped working_dir lies
+HOME = os.getcwd()
 
 #: seconds a child may take to start (it imports torch and actsearch; a busy node is slow)
 START_LIMIT = 300.0
@@ -68,6 +77,49 @@ _WATCH_S = 0.5
 
 class _Gone(Exception):
     """The child process ended; ``str()`` says how."""
+
+
+# -- what the supervisor and its child say to each other -----------------------------
+@dataclass(frozen=True)
+class _Start:
+    """Supervisor -> child: train ``spec`` as trial ``trial``."""
+
+    trial: int
+    spec: TrialSpec
+
+
+@dataclass(frozen=True)
+class _Abort:
+    """Supervisor -> child: stop trial ``trial`` (Tune stopped it)."""
+
+    trial: int
+
+
+@dataclass(frozen=True)
+class _Ready:
+    """Child -> supervisor: started, imports done."""
+
+    pid: int
+
+
+@dataclass(frozen=True)
+class _Crashed:
+    """The trial ended without a result of its own: stopped, or the task raised past
+    :func:`~actsearch.search.trial.evaluate.run_steps` (``SystemExit``, ``KeyboardInterrupt``)."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class _Report:
+    """Child -> supervisor: what trial ``trial`` says."""
+
+    trial: int
+    message: Union[TrialProgress, TrialEnded, _Crashed]
+
+
+#: what a broken pipe or a child that died mid-message raises on reading
+_READ_ERRORS = (EOFError, OSError, pickle.UnpicklingError, ValueError)
 
 
 def exit_reason(returncode: int | None) -> str:
@@ -138,11 +190,11 @@ class Supervisor:
             self.kill()
             raise _Gone(f"the worker process did not start within {START_LIMIT:g} s")
 
-    def _send(self, msg: dict) -> None:
+    def _send(self, msg: _Start | _Abort) -> None:
         with self.lock:
-            self.conn.send_bytes(json.dumps(msg).encode())
+            self.conn.send(msg)
 
-    def _recv(self, deadline: float | None) -> dict | None:
+    def _recv(self, deadline: float | None) -> _Ready | _Report | None:
         """The child's next message; ``None`` at ``deadline``; :class:`_Gone` if it died."""
         while True:
             wait = 0.5 if deadline is None else min(0.5, deadline - time.monotonic())
@@ -150,8 +202,8 @@ class Supervisor:
                 return None
             try:
                 if self.conn.poll(wait):
-                    return json.loads(self.conn.recv_bytes())
-            except (EOFError, OSError, ValueError):
+                    return self.conn.recv()
+            except _READ_ERRORS:
                 pass  # it died (mid-message, maybe): say how below
             else:
                 if self.proc.poll() is None:
@@ -200,7 +252,8 @@ class Supervisor:
                 if msg is None:
                     self.kill()
                     return
-                if msg.get("trial") == self.trial and ("result" in msg or "crash" in msg):
+                if (isinstance(msg, _Report) and msg.trial == self.trial
+                        and isinstance(msg.message, (TrialEnded, _Crashed))):
                     self.busy = False
                     return
         except _Gone:
@@ -211,8 +264,6 @@ class Supervisor:
         """Train ``spec`` in the child: ``(Result, env_error)``, where ``env_error``
         says why no trial can run there (``""`` if one can: see
         :func:`~actsearch.search.trial.evaluate.run_steps`)."""
-        from .evaluate import failed_result, timeout_message
-
         t0 = time.monotonic()
         self._settle()
         try:
@@ -220,7 +271,7 @@ class Supervisor:
                 self._start()
         except _Gone as gone:
             reason = f"the trial's process could not start: {gone}"
-            return failed_result(spec, "error", reason, elapsed=time.monotonic() - t0), reason
+            return evaluate.failed_result(spec, "error", reason, elapsed=time.monotonic() - t0), reason
         self.trial += 1
         tid = self.trial
         start = time.monotonic()
@@ -229,37 +280,35 @@ class Supervisor:
         try:
             self.busy = True
             try:
-                self._send({"trial": tid, "spec": dataclasses.replace(spec, trial_timeout=None).to_config()})
+                self._send(_Start(tid, dataclasses.replace(spec, trial_timeout=None)))
             except OSError:
                 pass  # it died: the first _recv says how
             while True:
                 try:
                     msg = self._recv(deadline)
                 except _Gone as gone:
-                    return failed_result(spec, "error", str(gone), last, time.monotonic() - start), ""
+                    return evaluate.failed_result(spec, "error", str(gone), last, time.monotonic() - start), ""
                 if msg is None:
                     self.kill()
-                    message = timeout_message(spec) + " (its process was stopped)"
-                    return failed_result(spec, "timeout", message, last, time.monotonic() - start), ""
-                if msg.get("trial") != tid:
+                    message = evaluate.timeout_message(spec) + " (its process was stopped)"
+                    return evaluate.failed_result(spec, "timeout", message, last, time.monotonic() - start), ""
+                if not isinstance(msg, _Report) or msg.trial != tid:
                     continue  # a stopped trial's last words
-                if "progress" in msg:
-                    last = TrialProgress.from_metrics(msg["progress"])
+                said = msg.message
+                if isinstance(said, TrialProgress):
+                    last = said
                     if report is not None:
                         report(last)
                     continue
                 self.busy = False
-                if "result" in msg:
-                    from actsearch.result import Result
-
-                    return Result.from_dict(msg["result"]), msg.get("env_error", "")
-                return failed_result(spec, "error", msg.get("crash", "the task failed"), last,
-                                     time.monotonic() - start), ""
+                if isinstance(said, TrialEnded):
+                    return said.result, said.env_error
+                return evaluate.failed_result(spec, "error", said.reason, last, time.monotonic() - start), ""
         except BaseException:
             # Tune stopped the trial (SystemExit out of tune.report) or the worker is going
             if self.busy and self.alive():
                 try:
-                    self._send({"abort": tid})
+                    self._send(_Abort(tid))
                 except OSError:
                     self.kill()
             raise
@@ -273,10 +322,6 @@ def run_trial(spec: TrialSpec, report: Callable[[TrialProgress], None] | None = 
     child kept between trials)."""
     global _SUPERVISOR
     if _SUPERVISOR is None:
-        import atexit
-
-        from .evaluate import HOME
-
         _SUPERVISOR = Supervisor(cwd=HOME)
         atexit.register(_SUPERVISOR.close)
     return _SUPERVISOR.run(spec, report)
@@ -294,51 +339,54 @@ def _child(fd: int) -> None:
     conn = Connection(fd)
     lock = threading.Lock()
 
-    def send(msg: dict) -> None:
+    def send(msg: _Ready | _Report) -> None:
         with lock:
-            conn.send_bytes(json.dumps(msg).encode())
+            conn.send(msg)
 
     threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
-    from . import evaluate as worker  # torch, sympy and actsearch: once per child, not per trial
+    evaluate.preload()  # once per child, before it says it is ready: no trial's time limit pays for it
 
-    specs: queue.Queue = queue.Queue()
+    starts: queue.Queue = queue.Queue()
     current = {"trial": None, "stop": None}  # the trial training now, and how to stop it
     guard = threading.Lock()
 
     def read() -> None:
         while True:
             try:
-                msg = json.loads(conn.recv_bytes())
-            except (EOFError, OSError, ValueError):
+                msg = conn.recv()
+            except _READ_ERRORS:
                 os._exit(0)  # the supervisor closed the pipe
-            if "abort" in msg:
+            if isinstance(msg, _Abort):
                 with guard:
-                    if current["trial"] == msg["abort"]:
+                    if current["trial"] == msg.trial:
                         current["stop"].fire()  # lands in the next batch's Python code
             else:
-                specs.put(msg)
+                starts.put(msg)
 
     threading.Thread(target=read, daemon=True).start()
-    send({"ready": os.getpid()})
+    send(_Ready(os.getpid()))
     while True:
-        msg = specs.get()
-        tid = int(msg["trial"])
-        spec = TrialSpec.from_config(msg["spec"])
-        stop = worker.AsyncRaise(worker.TrialStopped)
+        start: _Start = starts.get()
+        tid = start.trial
+        stop = evaluate.AsyncRaise(evaluate.TrialStopped)
         with guard:
             current.update(trial=tid, stop=stop)
         try:
             with stop:
-                result, env_error = worker.run_steps(spec, lambda p: send({"trial": tid, "progress": p.to_metrics()}))
-            reply = {"trial": tid, "result": result.to_dict(), "env_error": env_error}
-        except worker.TrialStopped:
-            reply = {"trial": tid, "crash": "stopped"}
+                result, env_error = evaluate.run_steps(start.spec, lambda p: send(_Report(tid, p)))
+            reply = _Report(tid, TrialEnded(result, env_error))
+        except evaluate.TrialStopped:
+            reply = _Report(tid, _Crashed("stopped"))
         except BaseException as exc:  # noqa: BLE001 - SystemExit, KeyboardInterrupt: the task's, a result
-            reply = {"trial": tid, "crash": f"the task raised {worker._failure(exc)}"}
+            reply = _Report(tid, _Crashed(f"the task raised {evaluate.failure_message(exc)}"))
         with guard:
             current.update(trial=None, stop=None)
         send(reply)
 
 
 if __name__ == "__main__":
-    _child(int(sys.argv[1]))
+    # run the child from the module imported by its name, not as __main__: the messages
+    # it pickles name their classes by module, and the supervisor knows this one by name
+    from actsearch.search.trial.supervisor import _child as child
+
+    child(int(sys.argv[1]))
