@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 
 import actsearch
-from actsearch.benchmarking import (MAX_SKIPS, BenchmarkError, PermutationRandom, ShuffledFeatures, Table,
-                                    TableSpace, _search, bootstrap_median, bootstrap_ratio, format_summary,
-                                    make_optimizer, replay, replay_runs, run_benchmark, summarize,
-                                    synthetic_scores)
+from actsearch.benchmarking.replay import (MAX_SKIPS, BenchmarkError, PermutationRandom, ShuffledFeatures, Table,
+                                           TableSpace, _search, bootstrap_median, bootstrap_ratio, format_summary,
+                                           make_optimizer, replay, replay_runs, run_benchmark, summarize,
+                                           synthetic_scores)
 from actsearch.cli import main
 
 # the tiny finite grammar of the optimiser suite (pytest puts tests/ on sys.path)
