@@ -322,7 +322,7 @@ def test_bad_or_missing_device_is_a_one_line_error():
     with pytest.raises(CompileError, match="unknown device 'gpu0'"):
         compile_candidate(actsearch.parse("relu(x)"), device="gpu0")
     if not torch.cuda.is_available():
-        with pytest.raises(CompileError, match="torch sees no CUDA device"):
+        with pytest.raises(CompileError, match="torch sees no CUDA GPU"):
             compile_candidate(actsearch.parse("relu(x)"), backend="eager", device="cuda")
 
 

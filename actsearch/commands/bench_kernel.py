@@ -87,9 +87,9 @@ def _run_aot(candidate, args) -> int:
 def _run_timing(candidate, args) -> int:
     import torch
 
-    from actsearch.compile import resolve_device
     from actsearch.compile._backends import triton_importable
     from actsearch.compile._bench import bench, copy_bandwidth
+    from actsearch.devices import resolve_device
 
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -43,6 +43,7 @@ from pathlib import Path
 
 import torch
 
+from actsearch.devices import resolve_device
 from actsearch.errors import CompileError
 from actsearch.symbolic.expr import Candidate
 
@@ -51,7 +52,7 @@ from ._codegen import CODEGEN_VERSION
 from ._pipeline import build_checked, clear_memo
 
 __all__ = ["compile_candidate", "BACKENDS", "Backend", "register_backend", "unregister_backend", "resolve_backend",
-           "resolve_device", "clear_memo", "CODEGEN_VERSION"]
+           "clear_memo", "CODEGEN_VERSION"]
 
 
 class _BackendNames(Sequence):
@@ -72,24 +73,6 @@ BACKENDS = _BackendNames()
 _WARNED: set[str] = set()
 
 
-def resolve_device(device: str | torch.device | None = None) -> torch.device:
-    """``device`` as a ``torch.device``; ``None`` (or ``"auto"``): CUDA when torch sees one, else the CPU.
-
-    Example:
-        >>> resolve_device("cpu")
-        device(type='cpu')
-    """
-    if device is None or (isinstance(device, str) and device.strip().lower() == "auto"):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise CompileError(f"unknown device {device!r}; expected e.g. 'cpu', 'cuda' or 'cuda:1'") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise CompileError(f"device {str(dev)!r} asked for, but torch sees no CUDA device")
-    return dev
-
-
 def resolve_backend(backend: str = "auto", device: str | torch.device | None = None) -> str:
     """The concrete backend ``backend`` stands for on ``device`` (others are returned unchanged).
 
@@ -103,7 +86,7 @@ def resolve_backend(backend: str = "auto", device: str | torch.device | None = N
     """
     if backend != "auto":
         return get_backend(backend).name
-    dev = resolve_device(device)
+    dev = resolve_device(device, error=CompileError)
     if dev.type == "cuda" and triton_importable():
         return "triton"
     return "eager"
@@ -149,7 +132,7 @@ def compile_candidate(
     """
     if not isinstance(candidate, Candidate):
         raise CompileError(f"expected a Candidate (from actsearch.parse), got {type(candidate).__name__}")
-    dev = resolve_device(device)
+    dev = resolve_device(device, error=CompileError)
     bound = dev if device is not None else None
     chosen = get_backend(resolve_backend(backend, dev) if isinstance(backend, str) else backend)
     try:

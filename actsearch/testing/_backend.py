@@ -45,11 +45,12 @@ def check_backend(backend, *, device=None, candidates=None) -> None:
         CompileError: unknown backend, or one that does not run on ``device``.
     """
     import actsearch
-    from actsearch.compile import _backends, resolve_device
+    from actsearch.compile import _backends
+    from actsearch.devices import resolve_device
     from actsearch.errors import CompileError
 
     b = _backends.get_backend(backend)
-    dev = resolve_device(device)
+    dev = resolve_device(device, error=CompileError)
     why = b.available(dev)
     if why:
         raise CompileError(f"backend {b.name!r} cannot be checked on {dev}: {why}")
