@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from ..registry import SPACES
 from ..result import Result
 
 __all__ = ["result_attrs", "finished_state", "mean_curve", "to_result", "is_recorded", "is_inflight",
@@ -37,8 +38,9 @@ FIELDS = tuple(f for f in Result.__dataclass_fields__ if f != "trial")
 _OPTIONAL_KEYS = {"first_seed"}
 #: user attribute of a trial whose driver stopped before recording it
 INTERRUPTED = "interrupted"
-#: families the dashboard's ``family`` param can take, besides the search's own space
-_FAMILIES = ("reference", "custom", "grammar", "rational", "polynomial", "entropy")
+#: families no search space makes (a space's candidates are of its family, named as the space):
+#: the references and the user's own formulas
+_NOT_FROM_A_SPACE = ("reference", "custom")
 _OTHER = "other"
 _BOUND = 100.0
 
@@ -79,9 +81,11 @@ def mean_curve(result: Result) -> dict[int, float]:
 
 
 def family_choices(space: Any) -> tuple[str, ...]:
-    """The ``family`` param's choices for a search of ``space`` (fixed per study)."""
-    extra = (space,) if isinstance(space, str) and space and space not in _FAMILIES else ()
-    return _FAMILIES + extra + (_OTHER,)
+    """The ``family`` param's choices for a search of ``space`` (fixed per study): the
+    families of every registered space, and ``space``'s own when it is not one of them."""
+    families = (*_NOT_FROM_A_SPACE, *SPACES.names())
+    extra = (space,) if isinstance(space, str) and space and space not in families else ()
+    return families + extra + (_OTHER,)
 
 
 def trial_params(params: dict[str, float], family: str, choices: tuple[str, ...]):
