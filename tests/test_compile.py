@@ -436,8 +436,10 @@ def test_auto_falls_back_to_eager_with_reason(monkeypatch):
 
     monkeypatch.setattr(_inductor, "compiled_fn", broken)
     # make auto choose inductor, as it chooses triton on a GPU
+    from actsearch.compile import _compile
+
     real = compile_pkg.resolve_backend
-    monkeypatch.setattr(compile_pkg, "resolve_backend", lambda b, d=None: "inductor" if b == "auto" else real(b, d))
+    monkeypatch.setattr(_compile, "resolve_backend", lambda b, d=None: "inductor" if b == "auto" else real(b, d))
     c = actsearch.parse("x*sigmoid(x)*1.5")
     with pytest.warns(UserWarning, match="inductor backend failed.*no C\\+\\+ compiler"):
         m = compile_candidate(c, backend="auto")

@@ -12,6 +12,7 @@ import sys
 
 from actsearch.commands import add_storage_option
 from actsearch.results.tables import FORMATS
+from actsearch.search.config import CONFIRM_SEEDS, CONFIRM_TOP
 
 
 def register(subparsers) -> None:
@@ -47,13 +48,11 @@ def register(subparsers) -> None:
 
 def add_options(p: argparse.ArgumentParser, prefix: str = "") -> None:
     """--top/--seeds/--first-seed, shared with ``search --confirm`` (prefixed ``confirm-``)."""
-    from actsearch.search.confirm import DEFAULT_SEEDS, DEFAULT_TOP
-
     needs = " (with --confirm)" if prefix else ""
     if not prefix:
-        p.add_argument("--top", type=int, default=None, help=f"best candidates to re-train (default: {DEFAULT_TOP})")
+        p.add_argument("--top", type=int, default=None, help=f"best candidates to re-train (default: {CONFIRM_TOP})")
     p.add_argument(f"--{prefix}seeds", type=int, default=None,
-                   help=f"fresh training seeds{needs} (default: {DEFAULT_SEEDS})")
+                   help=f"fresh training seeds{needs} (default: {CONFIRM_SEEDS})")
     p.add_argument(f"--{prefix}first-seed", type=int, default=None,
                    help=f"first fresh seed{needs} (default: the one after the search's last seed)")
 

@@ -17,7 +17,9 @@ from actsearch.devices import PRECISIONS
 from actsearch.store import masked
 from actsearch.optimizers.registry import optimizers
 from actsearch.registry import spaces
+from actsearch.search.config import CONFIRM_SEEDS
 from actsearch.search.ray.placement import DEFAULT_GPU_SHARE
+from actsearch.tasks.registry import DEFAULT_TASK, tasks
 
 
 def register(subparsers) -> None:
@@ -36,8 +38,7 @@ def register(subparsers) -> None:
                    "[space_options], [optimizer_options]); options given here override it. "
                    "'actsearch config NAME' writes a stored search as such a file")
     p.add_argument("--task", default=None,
-                   help="built-in task (mnist1d-mlp, mnist1d-cnn, digits, cifar10-resnet, charlm) "
-                   "or package.module:function (default: mnist1d-mlp)")
+                   help=f"built-in task ({', '.join(tasks())}) or package.module:function (default: {DEFAULT_TASK})")
     p.add_argument("--task-option", action="append", default=None, metavar="KEY=VALUE",
                    help="task option, e.g. path=corpus.txt for charlm (repeatable)")
     p.add_argument("--space", default=None,
@@ -126,9 +127,9 @@ def run(args: argparse.Namespace) -> int:
         raise ActsearchError(f"--confirm must be 0 or more, not {args.confirm}")
     fields = config_fields(args)
     if args.confirm:  # refused before the search, not after it
-        from actsearch.search.confirm import DEFAULT_SEEDS, fresh_seeds
+        from actsearch.search.confirm import fresh_seeds
 
-        args.confirm_seeds = DEFAULT_SEEDS if args.confirm_seeds is None else args.confirm_seeds
+        args.confirm_seeds = CONFIRM_SEEDS if args.confirm_seeds is None else args.confirm_seeds
         if not args.resume:
             fresh_seeds(fields.get("seed", 0), fields.get("seeds", 1), args.confirm_first_seed, args.confirm_seeds)
     elif args.confirm_seeds is not None or args.confirm_first_seed is not None:

@@ -18,9 +18,13 @@ Example::
     outcome = run_search(SearchConfig(task="digits", budget=6, epochs=2, workers=2))
 """
 
-from .config import REFERENCES, SearchConfig
-from .driver import SearchOutcome
-from .run import run_search
-from .trial.messages import TrialProgress, TrialSpec
+from actsearch._exports import lazy_exports
 
 __all__ = ["run_search", "SearchConfig", "SearchOutcome", "TrialSpec", "TrialProgress", "REFERENCES"]
+
+__getattr__, __dir__ = lazy_exports(__name__, {
+    ".config": ("REFERENCES", "SearchConfig"),
+    ".driver": ("SearchOutcome",),
+    ".run": ("run_search",),
+    ".trial.messages": ("TrialProgress", "TrialSpec"),
+})

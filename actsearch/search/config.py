@@ -26,7 +26,12 @@ from actsearch.registry import REFERENCES
 
 from .ray.options import check_callbacks, check_loggers
 
-__all__ = ["SearchConfig", "REFERENCES", "MAY_CHANGE", "resume_config", "from_stored"]
+__all__ = ["SearchConfig", "REFERENCES", "MAY_CHANGE", "resume_config", "from_stored", "CONFIRM_TOP",
+           "CONFIRM_SEEDS"]
+
+#: a confirmation's defaults (actsearch confirm, search --confirm K): how many winners, how many fresh seeds
+CONFIRM_TOP = 3
+CONFIRM_SEEDS = 5
 
 
 #: options a resumed search may take from the new command line: where and how long
