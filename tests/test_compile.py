@@ -669,7 +669,9 @@ def test_cache_path_that_is_a_file(monkeypatch, tmp_path, interp):
         compile_candidate(actsearch.parse("w*softsign(x) + 7*x; w=0.5"), backend="triton")
     assert "\n" not in str(info.value)
     # auto (triton, as on a GPU): eager, and one warning however many layers compile
-    monkeypatch.setattr(compile_pkg, "resolve_backend", lambda b, d=None: "triton" if b == "auto" else b)
+    from actsearch.compile import _compile
+
+    monkeypatch.setattr(_compile, "resolve_backend", lambda b, d=None: "triton" if b == "auto" else b)
     import warnings
 
     with warnings.catch_warnings(record=True) as caught:
