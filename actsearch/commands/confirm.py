@@ -10,9 +10,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from actsearch.commands import add_storage_option
+from actsearch.commands import add_storage_option, parse_options, print_leaderboard
+from actsearch.commands._live import search_display
 from actsearch.results.tables import FORMATS
 from actsearch.search.config import CONFIRM_SEEDS, CONFIRM_TOP
+from actsearch.store import masked
 
 
 def register(subparsers) -> None:
@@ -58,8 +60,6 @@ def add_options(p: argparse.ArgumentParser, prefix: str = "") -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from actsearch.commands import parse_options
-    from actsearch.commands._live import search_display
     from actsearch.results.leaderboard import check_reference
     from actsearch.search.confirm import confirm
 
@@ -75,9 +75,6 @@ def run(args: argparse.Namespace) -> int:
 
 def print_confirmation(outcome, search: str, storage: str | None, fmt: str = "table",
                        against: str | None = None) -> None:
-    from actsearch.commands import print_leaderboard
-    from actsearch.store import masked
-
     print_leaderboard(outcome.name, storage, fmt=fmt, against=against)
     state = ("finished" if outcome.finished else
              f"interrupted (resume with: actsearch confirm {search} --name {outcome.name} --resume)")

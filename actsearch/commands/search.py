@@ -11,14 +11,17 @@ from __future__ import annotations
 import argparse
 import sys
 
-from actsearch.commands import add_storage_option, print_leaderboard
+from actsearch.commands import add_storage_option, parse_options, print_leaderboard
+from actsearch.commands._live import search_display
 from actsearch.commands.confirm import add_options, print_confirmation
 from actsearch.devices import PRECISIONS
-from actsearch.store import masked
+from actsearch.errors import ActsearchError
 from actsearch.optimizers.registry import optimizers
 from actsearch.registry import spaces
 from actsearch.search.config import CONFIRM_SEEDS
+from actsearch.search.config_file import load_config
 from actsearch.search.ray.placement import DEFAULT_GPU_SHARE
+from actsearch.store import Store, masked
 from actsearch.tasks.registry import DEFAULT_TASK, tasks
 
 
@@ -104,9 +107,6 @@ _NOT_CONFIG = {"func", "command", "top", "confirm", "confirm_seeds", "confirm_fi
 def config_fields(args: argparse.Namespace) -> dict:
     """The SearchConfig fields the command line gave (None and absent flags left out),
     over those of ``--config FILE``."""
-    from actsearch.commands import parse_options
-    from actsearch.search.config_file import load_config
-
     out = load_config(args.config) if args.config else {}
     for key, value in vars(args).items():
         if key in _NOT_CONFIG or value is None or (key == "resume" and not value):
@@ -119,8 +119,6 @@ def config_fields(args: argparse.Namespace) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from actsearch.commands._live import search_display
-    from actsearch.errors import ActsearchError
     from actsearch.search import run_search
 
     if args.confirm < 0:
@@ -148,7 +146,6 @@ def run(args: argparse.Namespace) -> int:
         return 130
     if args.confirm > 0:
         from actsearch.search.confirm import confirm
-        from actsearch.store import Store
 
         print(f"\nconfirming the {args.confirm} best on {args.confirm_seeds} fresh seeds:", flush=True)
         name = f"{outcome.name}-confirm"

@@ -28,7 +28,11 @@ import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from ..symbolic.expr import Candidate
+from ..symbolic.expr import Candidate, parse
+from .files import write_files
+from .leaderboard import leaderboard
+from .names import is_stored_id, resolve
+from .statistics import TAIL_EPOCHS, tail_stats
 
 __all__ = [
     "evaluate", "shape_figure", "show_figure", "progress_figure", "figure_for", "save_png", "png_bytes",
@@ -69,8 +73,6 @@ def evaluate(candidate: Candidate, params: Mapping[str, float] | None = None):
 
 
 def _reference(name: str):
-    from ..symbolic.expr import parse
-
     return parse(f"{name}(x)")
 
 
@@ -188,8 +190,6 @@ def show_figure(
 
 
 def _curves_axes(ax, curves, labels, metric: str, stability: str | None) -> None:
-    from .statistics import TAIL_EPOCHS, tail_stats
-
     labels = list(labels) if labels else [f"seed {k}" for k in range(len(curves))]
     longest = max(len(c) for c in curves)
     tail = min(TAIL_EPOCHS, longest)
@@ -238,8 +238,6 @@ def progress_figure(trials: Sequence[int], scores: Sequence[float], failed: Sequ
 
 def save_png(fig: Figure, path: "str | Path", dpi: int = 110) -> Path:
     """Write ``fig`` as PNG to ``path``, whole or not at all (:func:`actsearch.results.files.write_files`)."""
-    from .files import write_files
-
     path = Path(path)
     write_files({path: png_bytes(fig, dpi)})
     return path
@@ -263,8 +261,6 @@ def figure_for(ref, *, storage: str | None = None, search: str | None = None,
     candidates with parameters, the shape each layer learned against the initial one.
     Their leaderboard stability flag is looked up unless ``stability`` gives it.
     """
-    from .names import resolve
-
     resolved = resolve(ref, storage=storage, search=search)
     cand = resolved.candidate
     if resolved.record is None:
@@ -285,8 +281,6 @@ def figure_for(ref, *, storage: str | None = None, search: str | None = None,
 
 def _stability_of(entry, storage: str | None) -> str | None:
     """The leaderboard's stability flag of a stored run (relative to its search's references)."""
-    from .leaderboard import leaderboard
-
     ranked = leaderboard(storage, entry.search)
     row = ranked[ranked["id"] == entry.id]
     return row.iloc[0]["stability"] if len(row) else None
@@ -294,14 +288,10 @@ def _stability_of(entry, storage: str | None) -> str | None:
 
 def default_png_name(ref) -> str:
     """A file name for ``show``'s picture of ``ref``: ``crrelu.png``, ``SEARCH-12.png``, ..."""
-    from .names import is_stored_id
-
     text = str(getattr(ref, "text", ref)).strip()
     if is_stored_id(text) or text.replace("-", "").replace("_", "").isalnum():
         stem = text
     else:
-        from ..symbolic.expr import parse
-
         stem = "candidate-" + parse(text).key
     safe = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in stem)
     return safe + ".png"

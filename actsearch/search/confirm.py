@@ -33,10 +33,11 @@ from __future__ import annotations
 
 from typing import Callable
 
-from actsearch.store.view import StoreView
 from actsearch.errors import ActsearchError
-from actsearch.symbolic.expr import Candidate, parse
 from actsearch.registry import REFERENCES, preset
+from actsearch.store import masked
+from actsearch.store.view import StoreView
+from actsearch.symbolic.expr import Candidate, parse
 
 from .config import CONFIRM_SEEDS, CONFIRM_TOP
 from .driver import SearchOutcome
@@ -146,8 +147,6 @@ def confirm(
 def _check_resumable(view, name, search, top, seeds, first_seed) -> None:
     """Refuse resuming ``name`` as a confirmation of ``search`` with other seeds or candidates."""
     if name not in view.names():
-        from actsearch.store import masked
-
         raise ActsearchError(f"cannot resume confirmation {name!r}: it is not in {masked(view.url)}")
     prior = view.config(name)
     if prior.get("confirms") != search:

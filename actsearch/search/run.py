@@ -35,9 +35,12 @@ import time
 from typing import Callable
 
 from actsearch.errors import ActsearchError, StoreError
-from actsearch.symbolic.expr import Candidate, parse
+from actsearch.optimizers.registry import OPTIMIZERS, get_optimizer
 from actsearch.registry import preset
+from actsearch.registry import space as make_space
 from actsearch.store import DEFAULT_URL, Store, masked
+from actsearch.symbolic.expr import Candidate, parse
+from actsearch.tasks import get_task
 
 from .config import SearchConfig, resume_config
 from .driver import Driver, QueueOnly, SearchOutcome, TrialDefaults
@@ -62,10 +65,6 @@ def run_search(config: SearchConfig | None = None, /, *,
     (:data:`~actsearch.search.config.MAY_CHANGE`), anything else is refused in one
     message.
     """
-    from actsearch.optimizers.registry import OPTIMIZERS, get_optimizer
-    from actsearch.registry import space as make_space
-    from actsearch.tasks import get_task
-
     start = time.perf_counter()
     events = as_events(progress)
     if config is not None and options:

@@ -13,6 +13,8 @@ from typing import Any
 
 from ..errors import StoreError
 from ..result import Result
+from .database import DEFAULT_URL, Store
+from .url import masked
 
 __all__ = ["StoreView", "Entry", "open_view"]
 
@@ -43,8 +45,6 @@ class StoreView:
     """The searches in the store at ``url`` (default: the store's default URL)."""
 
     def __init__(self, url: str | None = None):
-        from .database import DEFAULT_URL, Store, masked
-
         self.url = url or DEFAULT_URL
         self.store = Store(self.url, readonly=True)
         self._searches = self.store.searches()
@@ -81,8 +81,6 @@ class StoreView:
         names = [search] if search else None
         found = [e for e in self.entries(names) if e.result.key == ref]
         if not found:
-            from .url import masked
-
             where = f"search {search!r}" if search else masked(self.url)
             raise StoreError(f"no candidate with key {ref!r} in {where}")
         scored = [e for e in found if e.result.ok]

@@ -32,6 +32,8 @@ import threading
 import time
 from typing import Any, Callable
 
+from actsearch.result import Result
+
 from .messages import TrialProgress, TrialSpec
 
 __all__ = ["evaluate", "run_steps", "screen", "kernel_ms", "failed_result", "failure_message", "timeout_message",
@@ -331,8 +333,6 @@ class _Run:
             self.seed_scores.append(out.score)
 
     def result(self):
-        from actsearch.result import Result
-
         spec = self.spec
         score = statistics.fmean(self.seed_scores) if self.status == "ok" and self.seed_scores else None
         if score is not None and not math.isfinite(score):
