@@ -1,11 +1,24 @@
-"""Shared fixtures."""
+"""Shared fixtures.
+
+The tests mirror the code's folders (``tests/store/`` for ``actsearch/store/``, ...).
+Every folder of tests is on ``sys.path``, as the flat folder was: test modules
+import helpers from one another by module name (``from test_optimizers import
+TinyGrammar``), and a search's trials import a test's task the same way
+(``--task test_faults:faulty``).  Test file names are unique across folders.
+"""
 
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 
 # Triton reads this when first imported; kernels then run on the CPU interpreter.
 os.environ.setdefault("TRITON_INTERPRET", "1")
+
+for _folder in sorted(p for p in Path(__file__).resolve().parent.iterdir() if p.is_dir() and p.name[0] not in "._"):
+    if str(_folder) not in sys.path:
+        sys.path.append(str(_folder))
 
 import pytest  # noqa: E402
 

@@ -16,7 +16,7 @@ from actsearch.commands._live import LiveDisplay, PlainDisplay, search_display
 from actsearch.result import Result
 from actsearch.search.events import Snapshot
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07|\r")
 
 

@@ -27,7 +27,7 @@ from actsearch.errors import ExpressionError
 from actsearch.results.export import export_source, load
 from actsearch.symbolic.functions import FUNCTIONS, FunctionSpec
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 # -- canonical text, key and fingerprint are unchanged --------------------------------
 

@@ -21,7 +21,7 @@ import time
 import pytest
 
 TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(TESTS_DIR)
+ROOT = os.path.dirname(os.path.dirname(TESTS_DIR))
 os.environ["PYTHONPATH"] = os.pathsep.join(
     dict.fromkeys([TESTS_DIR] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
 

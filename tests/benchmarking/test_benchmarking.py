@@ -19,7 +19,7 @@ from actsearch.benchmarking.replay import (MAX_SKIPS, BenchmarkError, Permutatio
                                            synthetic_scores)
 from actsearch.cli import main
 
-# the tiny finite grammar of the optimiser suite (pytest puts tests/ on sys.path)
+# the tiny finite grammar of the optimiser suite (tests/conftest.py puts every folder of tests on sys.path)
 from test_optimizers import TinyGrammar
 
 

@@ -2,7 +2,7 @@
 the checks name the flaw of broken ones, and a new optimiser is one module that
 passes check_optimizer and runs a search driver's loop.
 
-Backends: tests/test_backends.py runs check_backend over every registered backend.
+Backends: tests/compile/test_backends.py runs check_backend over every registered backend.
 """
 
 from __future__ import annotations

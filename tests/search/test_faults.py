@@ -23,7 +23,7 @@ from collections import Counter
 import pytest
 
 TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(TESTS_DIR)
+ROOT = os.path.dirname(os.path.dirname(TESTS_DIR))
 os.environ["PYTHONPATH"] = os.pathsep.join(
     dict.fromkeys([TESTS_DIR] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
 FAULT_DIR = os.environ.setdefault("ACTSEARCH_FAULT_DIR", tempfile.mkdtemp(prefix="actsearch-faults-"))
