@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_TEST := $(VENV)/.installed-test
 
-.PHONY: run test clean
+.PHONY: run test test-fast clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -22,8 +22,13 @@ $(STAMP_TEST): pyproject.toml | $(BIN)/python
 run: $(STAMP_RUN)
 	$(BIN)/actsearch search --task mnist1d-mlp --space grammar --optimizer random --budget 12 --workers 2 --seeds 1
 
+# the whole suite (CI runs this)
 test: $(STAMP_TEST)
 	$(BIN)/python -m pytest -q
+
+# all but the Ray, PostgreSQL, cluster, subprocess and slow tests (markers: pyproject.toml)
+test-fast: $(STAMP_TEST)
+	$(BIN)/python -m pytest -q -m "not (ray or postgres or cluster or subprocess or slow)"
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -1,10 +1,16 @@
-"""Shared fixtures.
+"""Shared fixtures, and the markers that sort the suite into tiers.
 
 The tests mirror the code's folders (``tests/store/`` for ``actsearch/store/``, ...).
 Every folder of tests is on ``sys.path``, as the flat folder was: test modules
 import helpers from one another by module name (``from test_optimizers import
 TinyGrammar``), and a search's trials import a test's task the same way
 (``--task test_faults:faulty``).  Test file names are unique across folders.
+
+Markers (``pyproject.toml``): ``ray`` (starts or uses a Ray instance; every test that
+takes the ``ray_session`` fixture gets it here), ``postgres`` (a PostgreSQL server),
+``cluster`` (``ray start`` clusters), ``subprocess`` (runs searches or drivers in
+processes of their own), ``slow`` (long CPU work: compiles, training, replays).
+``make test-fast`` runs the rest; ``make test`` runs everything.
 """
 
 from __future__ import annotations
@@ -21,6 +27,12 @@ for _folder in sorted(p for p in Path(__file__).resolve().parent.iterdir() if p.
         sys.path.append(str(_folder))
 
 import pytest  # noqa: E402
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if "ray_session" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.ray)
 
 
 @pytest.fixture(scope="session")

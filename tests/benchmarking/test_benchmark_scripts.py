@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.subprocess  # each benchmark script runs in a process
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -115,6 +115,7 @@ def test_replay_counts_every_evaluation_and_is_deterministic(grammar, table):
     assert all(s is None or s in scores.values() for s in a[0])
 
 
+@pytest.mark.slow
 def test_surrogate_needs_fewer_lookups_than_random(grammar, table):
     """The point of the exercise, on a smooth synthetic table (240 functions, top 1% = 3)."""
     out = {s["optimizer"]: s for s in run_benchmark(table, ["random", "surrogate"], repeats=8, budget=150,
@@ -230,6 +231,7 @@ def test_shuffled_features_are_a_permutation(table):
     assert not np.array_equal(other, opt.features.permutation)  # a new permutation per repeat
 
 
+@pytest.mark.slow
 def test_shuffled_control_is_no_better_than_random(grammar):
     """Where features determine the score, the surrogate beats random and the shuffled control does not."""
     members = list(grammar.enumerate())
@@ -247,6 +249,7 @@ def test_shuffled_control_is_no_better_than_random(grammar):
     assert out["surrogate-shuffled"]["ratio"][1] < 1.0 < out["surrogate-shuffled"]["ratio"][2]
 
 
+@pytest.mark.slow
 def test_cli_optimisers_prints_a_table(tmp_path, capsys):
     grammar = actsearch.space("grammar")
     members = [c for _, c in zip(range(60), grammar.enumerate())]

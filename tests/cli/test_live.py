@@ -58,6 +58,8 @@ def test_plain_lines_tell_each_step(ray_session, tmp_path, capsys, monkeypatch):
     assert any(line.startswith("finished: 4/4 done, 0 running, 0 queued") for line in lines)
 
 
+@pytest.mark.ray
+@pytest.mark.subprocess
 def test_live_panel_in_a_pseudo_terminal(tmp_path):
     """A real search in a pseudo-terminal: the panel shows counts, ETA, the best and
     what runs; the recorded lines scroll above it."""

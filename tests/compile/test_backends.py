@@ -28,7 +28,8 @@ def _cache_dir(tmp_path, monkeypatch):
 _SUBSET = {"inductor": ["crrelu", "rational-gelu", "polynorm"]}
 
 
-@pytest.mark.parametrize("name", [n for n in backend_names() if n != "auto"])
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n == "inductor" else n  # torch.compile
+                                  for n in backend_names() if n != "auto"])
 def test_every_registered_backend_conforms(name):
     # triton runs through Triton's interpreter here (tests/conftest.py), on CUDA where there is one
     check_backend(name, candidates=_SUBSET.get(name))

@@ -337,6 +337,7 @@ LOOPED_ROWWISE = [POLYNORM, FORMULAS["polynorm-mixed"],
                   "w*rmsnorm(log(abs(x))) + x*rmsnorm(x); w=0.5"]  # -inf on the padding lanes
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("ncols", [16, 17, 50])
 @pytest.mark.parametrize("formula", LOOPED_ROWWISE)
 def test_triton_looped_row_kernels_match_eager(formula, ncols, monkeypatch, interp):
@@ -383,6 +384,7 @@ def test_generated_source_holds_no_user_text(interp):
     "name",
     ["rational-A", "rational-N", "polyrelu", "polynorm", "crrelu", "tanh-atan", "softsign-max-min", "hyperbolic"],
 )
+@pytest.mark.slow
 def test_inductor_matches_eager(name):
     c = actsearch.parse(FORMULAS[name])
     m = compile_candidate(c, backend="inductor")
@@ -402,7 +404,7 @@ def test_inductor_candidates_get_their_own_code_objects():
     assert torch.equal(fa(x, {}), a.torch_fn()(x, {})) and torch.equal(fb(x, {}), 3 * torch.relu(x))
 
 
-@pytest.mark.parametrize("backend", ["triton", "inductor", "eager"])
+@pytest.mark.parametrize("backend", ["triton", pytest.param("inductor", marks=pytest.mark.slow), "eager"])
 def test_state_dicts_interchange(backend, interp):
     c = actsearch.parse(FORMULAS["polyrelu"])
     m = compile_candidate(c, backend=backend)

@@ -174,6 +174,8 @@ def _space(name):
 
 SPACES = sorted(_TINY) + actsearch.spaces()
 OPTIMIZERS = _optimizer_names()
+#: the surrogate fits a model at every ask: its runs of the longer suites are slow
+OPTIMIZERS_SURROGATE_SLOW = [pytest.param(n, marks=pytest.mark.slow) if n == "surrogate" else n for n in OPTIMIZERS]
 
 
 def run(opt, steps, fail_every=4):
@@ -202,7 +204,7 @@ def test_ask_inside_space_and_tell_ok_and_failed(opt_name, space_name):
 
 
 @pytest.mark.parametrize("space_name", SPACES)
-@pytest.mark.parametrize("opt_name", OPTIMIZERS)
+@pytest.mark.parametrize("opt_name", OPTIMIZERS_SURROGATE_SLOW)
 def test_state_round_trip_continues_exactly(opt_name, space_name):
     space = _space(space_name)
     opt = make(opt_name, space, seed=3)
@@ -219,7 +221,7 @@ def test_state_round_trip_continues_exactly(opt_name, space_name):
 
 
 @pytest.mark.parametrize("space_name", SPACES)
-@pytest.mark.parametrize("opt_name", OPTIMIZERS)
+@pytest.mark.parametrize("opt_name", OPTIMIZERS_SURROGATE_SLOW)
 def test_same_seed_same_proposals(opt_name, space_name):
     space = _space(space_name)
     first = [c.text for c in run(make(opt_name, space, seed=7), 12)]

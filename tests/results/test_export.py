@@ -140,12 +140,14 @@ def _check_same(refs, results):
         assert losses[-1] < losses[0], (label, losses)
 
 
+@pytest.mark.slow
 def test_formulas_standalone_match_reference_and_train(tmp_path):
     candidates = {t: actsearch.parse(t) for t in FORMULAS}
     refs, results = _run_standalone(tmp_path, candidates)
     _check_same(refs, results)
 
 
+@pytest.mark.slow
 def test_presets_standalone_match_reference_and_train(tmp_path):
     names = _preset_names()
     if not names:
@@ -288,6 +290,7 @@ def test_swap_passes_layer_index_and_matches_dtype(tmp_path):
         swap_activations(model, "relu", nn.GELU)
 
 
+@pytest.mark.slow
 def test_search_space_samples_standalone(tmp_path):
     import numpy as np
 

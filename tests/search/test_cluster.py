@@ -23,6 +23,8 @@ import pytest
 
 from actsearch.store import Store
 
+pytestmark = [pytest.mark.cluster, pytest.mark.subprocess]  # real `ray start` clusters and searches in processes
+
 RAY = os.path.join(os.path.dirname(sys.executable), "ray")
 
 _TASK = '''

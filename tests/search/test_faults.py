@@ -480,6 +480,8 @@ def _cli(args, env):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
 
 
+@pytest.mark.ray
+@pytest.mark.subprocess
 def test_killed_driver_resumes_without_training_twice(tmp_path):
     url = _url(tmp_path / "s.db")
     env = dict(os.environ, ACTSEARCH_FAULT_DIR=str(tmp_path))
@@ -555,6 +557,7 @@ print("done")
 """
 
 
+@pytest.mark.subprocess
 def test_two_processes_write_one_store(tmp_path):
     url = _url(tmp_path / "shared.db")
     Store(url)  # create the schema first, as the first search would

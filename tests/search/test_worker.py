@@ -25,6 +25,7 @@ def _count_calls(monkeypatch, cls, name, only=None):
     return calls
 
 
+@pytest.mark.slow
 def test_triton_kernels_are_what_trains(monkeypatch):
     """--backend triton under TRITON_INTERPRET=1: every activation call in training goes
     through the generated kernels' autograd Function, never the eager formula."""
@@ -72,6 +73,7 @@ def test_kernel_ms_times_the_given_dtype():
 
 
 # -- the supervisor: trials in a process of their own -----------------------------------
+@pytest.mark.subprocess
 def test_supervisor_keeps_its_process_and_recovers_from_a_stopped_trial():
     """Trials reuse one child process; a trial Tune stops (SystemExit out of
     tune.report) is told to stop at its next epoch, and the next trial reuses the child."""
@@ -104,6 +106,7 @@ def sleepy(act_factory, budget, seed, report):
     time.sleep(1000)
 
 
+@pytest.mark.subprocess
 def test_a_stopped_trial_that_does_not_stop_is_replaced():
     import time
 
@@ -122,6 +125,7 @@ def test_a_stopped_trial_that_does_not_stop_is_replaced():
         assert sup.starts == 2 and ABORT_GRACE <= time.perf_counter() - t0
 
 
+@pytest.mark.subprocess
 def test_supervisor_says_why_a_task_could_not_be_built():
     from actsearch.search.trial.supervisor import Supervisor
 

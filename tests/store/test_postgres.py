@@ -31,6 +31,8 @@ import optuna  # noqa: E402
 from actsearch.errors import StoreError  # noqa: E402
 from actsearch.store import Store  # noqa: E402
 
+pytestmark = pytest.mark.postgres  # a PostgreSQL server of its own (skipped without one)
+
 PASSWORD = "pg-s3cret-pw"
 
 

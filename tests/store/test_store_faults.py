@@ -160,6 +160,8 @@ def test_a_lease_of_a_dead_local_driver_is_taken_over_at_once(tmp_path):
     second.release()
 
 
+@pytest.mark.ray
+@pytest.mark.subprocess
 def test_two_resumes_at_once_run_once(tmp_path):
     """Two `search --resume --name S` at once: one runs, the other is refused in one line;
     every candidate is trained once (before: both ran, budget 7 gave 13 trials)."""
@@ -187,6 +189,8 @@ def test_two_resumes_at_once_run_once(tmp_path):
     assert Store(url).search("twice").state == "finished" and holder(Store(url).storage.engine, "twice") is None
 
 
+@pytest.mark.ray
+@pytest.mark.subprocess
 def test_killed_driver_blocks_resume_until_its_lease_expires(tmp_path):
     url = _url(tmp_path / "s.db")
     Store(url).open_search("k", _stored_config(budget=1, **SEARCH))
@@ -247,6 +251,7 @@ store.open_search("half", {"task": "t", "epochs": 1, "seeds": 1})
 """
 
 
+@pytest.mark.subprocess
 @pytest.mark.parametrize("killed_at", ["config", "schema"])
 def test_search_killed_while_created_is_replaced(tmp_path, killed_at, capsys):
     url = _url(tmp_path / "s.db")
@@ -520,6 +525,7 @@ def test_a_forgotten_lease_collected_inside_a_write_transaction_is_still_given_b
     store.lease("a").release()
 
 
+@pytest.mark.subprocess
 def test_release_waits_out_a_busy_store_so_the_row_is_gone_when_it_returns(tmp_path):
     # another process holds SQLite's write lock for longer than a collected lease waits
     path = tmp_path / "s.db"

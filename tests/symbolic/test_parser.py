@@ -44,6 +44,7 @@ def test_canonical_text_round_trips(text):
     assert dict(again.params) == dict(c.params)
 
 
+@pytest.mark.subprocess
 def test_key_is_stable_across_processes():
     text = "relu(x) + eps*x*exp(-x**2/2); eps=0.01"
     code = f"import actsearch; print(actsearch.parse({text!r}).key)"

@@ -55,6 +55,7 @@ def test_mnist1d_data_is_the_packages_default_dataset():
     np.testing.assert_array_equal(got["y_test"].numpy(), ref["y_test"])
 
 
+@pytest.mark.slow
 def test_mnist1d_data_seed_draws_another_sample_of_the_same_distribution(tmp_path, monkeypatch):
     from mnist1d.data import get_dataset_args, make_dataset
 
