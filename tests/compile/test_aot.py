@@ -34,6 +34,7 @@ def reports() -> dict[str, list[_aot.KernelReport]]:
     return dict(zip(names, _aot.aot_compile_many([CANDIDATES[n] for n in names])))
 
 
+@pytest.mark.subprocess  # the kernels compile in worker processes
 @pytest.mark.parametrize("name", list(CANDIDATES))
 def test_kernels_compile_for_gpus_without_spills_or_atomics(name, reports):
     c, got = CANDIDATES[name], reports[name]
@@ -48,6 +49,7 @@ def test_kernels_compile_for_gpus_without_spills_or_atomics(name, reports):
     assert all(r.num_warps == num_warps(r.block) for r in got)  # what the launcher uses
 
 
+@pytest.mark.subprocess  # the kernels compile in worker processes
 def test_a_spilling_kernel_is_reported(monkeypatch):
     # PolyNorm's one-block backward at 16384-wide rows holds 16 values per thread even
     # with 32 warps (the launcher gives such rows the looped kernels instead)
@@ -82,6 +84,7 @@ def bwd(x_ptr, g_ptr, p_ptr, gx_ptr, gp_ptr, n, BLOCK: tl.constexpr):
 """
 
 
+@pytest.mark.subprocess  # the kernels compile in worker processes
 def test_atomics_and_compile_errors_are_reported_not_raised():
     [got] = _aot.aot_compile_sources([(_ATOMIC_SOURCE, False)], archs=(90,), dtypes=("bf16",), index_types=("i64",))
     fwd, bwd = got
@@ -90,6 +93,7 @@ def test_atomics_and_compile_errors_are_reported_not_raised():
     assert _aot.first_problem(got).endswith("(and 1 more)")
 
 
+@pytest.mark.subprocess  # the kernels compile in worker processes
 def test_bench_kernel_aot_prints_the_table(capsys):
     from actsearch.cli import main
 

@@ -193,7 +193,7 @@ def run(opt, steps, fail_every=4):
 
 
 @pytest.mark.parametrize("space_name", SPACES)
-@pytest.mark.parametrize("opt_name", OPTIMIZERS)
+@pytest.mark.parametrize("opt_name", OPTIMIZERS_SURROGATE_SLOW)
 def test_ask_inside_space_and_tell_ok_and_failed(opt_name, space_name):
     space = _space(space_name)
     opt = make(opt_name, space, seed=1)

@@ -209,6 +209,7 @@ def test_export_and_load_from_store(store, tmp_path, commands, capsys):
     assert load(row["key"], storage=url).candidate.text == row["formula"]
 
 
+@pytest.mark.slow
 def test_report_is_self_contained(store, tmp_path, commands, capsys):
     url, _ = store
     assert commands(["report", "--storage", url, "--name", "first", "--out", str(tmp_path / "rep")]) == 0
@@ -419,6 +420,7 @@ def test_stability_flags_follow_the_documented_rule(curves_store):
     assert alone.loc["x*erf(x)", "stability"] == "unstable"  # 0.0147 > the 0.01 floor, no reference
 
 
+@pytest.mark.slow
 def test_stability_in_every_format_and_the_report(curves_store, tmp_path):
     df = leaderboard(curves_store, task="digits")
     flags = {i: f if isinstance(f, str) else None for i, f in zip(df["id"], df["stability"])}
