@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_TEST := $(VENV)/.installed-test
 
-.PHONY: run test clean gpu-check gpu-bundle
+.PHONY: run test test-fast clean gpu-check gpu-bundle
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -22,8 +22,13 @@ $(STAMP_TEST): pyproject.toml | $(BIN)/python
 run: $(STAMP_RUN)
 	$(BIN)/actsearch search --task mnist1d-mlp --space grammar --optimizer random --budget 12 --workers 2 --seeds 1
 
+# the whole suite (CI runs this)
 test: $(STAMP_TEST)
 	$(BIN)/python -m pytest -q
+
+# all but the Ray, PostgreSQL, cluster, subprocess and slow tests (markers: pyproject.toml)
+test-fast: $(STAMP_TEST)
+	$(BIN)/python -m pytest -q -m "not (ray or postgres or cluster or subprocess or slow)"
 
 # Here, where pip reaches a registry: what a GPU machine needs and lacks (MNIST-1D data,
 # Optuna's wheels for its Python 3.12), in .gpubundle/ (git-ignored, about 6 MiB).

@@ -1,5 +1,8 @@
 """actsearch: search for better activation functions.
 
+The public names load on first use (:mod:`actsearch._exports`): ``import actsearch``
+imports neither torch nor sympy until ``actsearch.parse`` (say) is read.
+
 Example:
     >>> import actsearch
     >>> c = actsearch.parse("x*sigmoid(x)")
@@ -9,15 +12,11 @@ Example:
 
 # Import the subpackage first so that the ``compile`` function defined below is what
 # ``actsearch.compile`` names afterwards (a later first import of the subpackage
-# would rebind the attribute to the module).
+# would rebind the attribute to the module); the subpackage itself loads nothing heavy.
 from . import compile as _compile_package  # noqa: F401
+from ._exports import lazy_exports
 from .errors import ActsearchError, CompileError, ExpressionError, StoreError, TaskError
-from .expr import Candidate, parse
-from .modules import CandidateModule
 from .registry import preset, presets, space, spaces
-from .export import export, load
-from .leaderboard import leaderboard
-from .swap import swap_activations
 
 __version__ = "0.1.0"
 
@@ -40,6 +39,14 @@ __all__ = [
     "spaces",
     "swap_activations",
 ]
+
+__getattr__, __dir__ = lazy_exports(__name__, {
+    ".symbolic.expr": ("Candidate", "parse"),
+    ".symbolic.module": ("CandidateModule",),
+    ".results.export": ("export", "load"),
+    ".results.leaderboard": ("leaderboard",),
+    ".swap": ("swap_activations",),
+})
 
 
 def compile(candidate, backend: str = "auto", **options):  # noqa: A001 - mirrors torch.compile

@@ -18,6 +18,9 @@ signature::
             loss = loss_fn(model(x.to(rt.device)), y.to(rt.device))
         ...
 
+torch is imported where it is used: the command line reads the names here
+(``--precision`` choices) without loading it.
+
 Example:
     >>> resolve_device("cpu")
     device(type='cpu')
@@ -28,12 +31,15 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 from dataclasses import dataclass
-
-import torch
+from typing import TYPE_CHECKING
 
 from .errors import ActsearchError
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["PRECISIONS", "resolve_device", "check_device_name", "check_precision", "Runtime"]
 
@@ -57,29 +63,36 @@ def check_precision(name: str) -> str:
     return text
 
 
-def resolve_device(name: str = "auto") -> torch.device:
-    """The torch device ``name`` stands for in this process.
+def resolve_device(device: str | torch.device | None = "auto", *,
+                   error: type[ActsearchError] = ActsearchError) -> torch.device:
+    """The torch device ``device`` stands for in this process: a name (``auto``, ``cpu``,
+    ``cuda``, ``cuda:N``) or a ``torch.device``; ``None`` and ``auto`` are CUDA when
+    torch sees a GPU, else the CPU.
 
     Raises:
-        ActsearchError: a CUDA device asked for where torch sees none (or fewer).
+        ActsearchError: (or ``error``, e.g. :class:`~actsearch.errors.CompileError`) an
+            unknown device, or a CUDA device asked for where torch sees none (or fewer).
     """
-    text = check_device_name(name)
+    import torch
+
+    name = "auto" if device is None else device
+    try:
+        text = check_device_name(str(name))
+    except ActsearchError as exc:
+        raise error(str(exc)) from None
     if text == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if text == "cpu":
         return torch.device("cpu")
     if not torch.cuda.is_available():
-        raise ActsearchError(f"device {name!r} asked for, but torch sees no CUDA GPU here"
-                             f"{_visible_note()}")
+        raise error(f"device {str(name)!r} asked for, but torch sees no CUDA GPU here{_visible_note()}")
     index = _CUDA_INDEX.fullmatch(text)
     if index and int(index.group(1)) >= torch.cuda.device_count():
-        raise ActsearchError(f"device {name!r} asked for, but torch sees {torch.cuda.device_count()} GPU(s)")
+        raise error(f"device {str(name)!r} asked for, but torch sees {torch.cuda.device_count()} GPU(s)")
     return torch.device(text)
 
 
 def _visible_note() -> str:
-    import os
-
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
     return "" if visible is None else f" (CUDA_VISIBLE_DEVICES={visible!r})"
 
@@ -97,22 +110,30 @@ class Runtime:
     precision: str = "fp32"
 
     def __post_init__(self):
+        import torch
+
         object.__setattr__(self, "device", torch.device(self.device))
         object.__setattr__(self, "precision", check_precision(self.precision))
 
     @property
     def dtype(self) -> torch.dtype:
         """The dtype activations see: bfloat16 under ``bf16``, else float32."""
+        import torch
+
         return torch.bfloat16 if self.precision == "bf16" else torch.float32
 
     def autocast(self):
         """``torch.autocast`` for ``bf16``; a context that does nothing for ``fp32``."""
         if self.precision == "fp32":
             return contextlib.nullcontext()
+        import torch
+
         return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
 
     def describe(self) -> str:
         """``"cpu fp32"``, ``"cuda:0 (NVIDIA H200) bf16"``: what a result records."""
+        import torch
+
         where = str(self.device)
         if self.device.type == "cuda" and torch.cuda.is_available():
             where = f"{where} ({torch.cuda.get_device_name(self.device)})"

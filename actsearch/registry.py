@@ -1,4 +1,13 @@
-"""Names users type -> search spaces and presets; the references.
+"""Names users type -> what they stand for: one kind of table, and the tables of spaces and presets.
+
+:class:`Registry` is the one kind of table for every name a user types.  Search
+spaces (:data:`SPACES`), presets (:data:`PRESETS`), optimisers
+(:data:`actsearch.optimizers.registry.OPTIMIZERS`), tasks
+(:data:`actsearch.tasks.registry.TASKS`) and compile backends each live in one.  An
+entry is either a ``"module:Attr"`` string, imported the first time it is asked for
+(so listing names imports nothing heavy), or the object itself (what ``register``
+adds at run time).  Every registry answers an unknown name with the same one-line
+error naming the choices.
 
 Words used throughout actsearch:
 
@@ -8,10 +17,23 @@ Words used throughout actsearch:
   leaderboard compares with: :data:`REFERENCES` (relu, gelu, silu), :func:`references`.
 
 Example:
+    >>> shapes = Registry("shape", {"frac": "fractions:Fraction"})
+    >>> shapes.names(), "frac" in shapes
+    (['frac'], True)
+    >>> shapes.get("frac", 3, 4)
+    Fraction(3, 4)
+    >>> shapes.register("pair", tuple)
+    >>> shapes.get("pair", "ab")
+    ('a', 'b')
+    >>> shapes.get("circle")
+    Traceback (most recent call last):
+    actsearch.errors.UnknownNameError: unknown shape 'circle'; choose one of: frac, pair
+    >>> shapes.unregister("pair")
     >>> import actsearch
-    >>> from actsearch.registry import REFERENCES, references
     >>> [c.name for c in references()] == list(REFERENCES)
     True
+    >>> PRESETS.get("crrelu").text
+    'eps*x*exp(-x**2/2) + relu(x); eps=0.01'
     >>> actsearch.space("nope")
     Traceback (most recent call last):
     actsearch.errors.UnknownNameError: unknown search space 'nope'; choose one of: all, entropy, grammar, polynomial, rational
@@ -19,18 +41,122 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+import importlib
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
-from ._lazy import Registry, unknown_name
-from ._presets import PRESETS
-from .errors import UnknownNameError
-from .expr import Candidate
+from .errors import ActsearchError, UnknownNameError
 
-__all__ = ["space", "spaces", "preset", "presets", "references", "UnknownNameError", "REFERENCES", "SPACES"]
+if TYPE_CHECKING:
+    from .symbolic.expr import Candidate
 
-#: the reference presets every search trains first and every leaderboard compares with
-REFERENCES = ("relu", "gelu", "silu")
+__all__ = ["Registry", "unknown_name", "space", "spaces", "preset", "presets", "references", "Preset",
+           "UnknownNameError", "REFERENCES", "SPACES", "PRESETS"]
 
+def _import(target: str) -> Any:
+    """``"actsearch.tasks.digits:DigitsCNN"`` -> the class ``DigitsCNN``."""
+    module_name, _, attr = target.partition(":")
+    return getattr(importlib.import_module(module_name), attr)
+
+
+def unknown_name(kind: str, name: str, choices, error: type[Exception] = UnknownNameError,
+                 hint: str = "") -> Exception:
+    """The one-line error every registry raises for a name it does not know."""
+    return error(f"unknown {kind} {name!r}; choose one of: {', '.join(choices)}{hint}")
+
+
+class Registry:
+    """Names -> implementations of one kind (``kind`` is what error messages call them).
+
+    Args:
+        kind: e.g. ``"search space"``, as in "unknown search space 'x'".
+        entries: the built-in entries: ``"module:Attr"`` strings (relative to
+            ``package``) or objects.  Built-ins cannot be unregistered.
+        package: the package the built-in strings are relative to.
+        call: :meth:`get` calls the entry with its arguments (a class or a factory);
+            ``False``: the entry is the object itself (e.g. a backend instance).
+        sort: :meth:`names` sorted (default) or in registration order.
+        error: the exception class of unknown or clashing names.
+        first: choices listed before the names (e.g. ``auto``) that are not entries.
+        hint: text appended to the unknown-name message (e.g. another accepted form).
+        reserved: names that cannot be registered.
+    """
+
+    def __init__(self, kind: str, entries: Mapping[str, Any] = (), package: str = "", *, call: bool = True,
+                 sort: bool = True, error: type[Exception] = UnknownNameError, first: tuple[str, ...] = (),
+                 hint: str = "", reserved: tuple[str, ...] = ()):
+        self.kind, self.call, self.sort, self.error = kind, call, sort, error
+        self.first, self.hint, self.reserved = tuple(first), hint, (*reserved, *first)
+        self._entries: dict[str, Any] = {}
+        for name, entry in dict(entries).items():
+            self._entries[name] = f"{package}.{entry}" if isinstance(entry, str) and package else entry
+        self._builtin = frozenset(self._entries)
+        self._loaded: dict[str, Any] = {}
+
+    # -- names -----------------------------------------------------------------
+    def names(self) -> list[str]:
+        """The registered names (sorted, unless the registry keeps registration order)."""
+        return sorted(self._entries) if self.sort else list(self._entries)
+
+    def choices(self) -> list[str]:
+        """What the unknown-name error lists: :attr:`first`, then :meth:`names`."""
+        return [*self.first, *self.names()]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._entries
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names())
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __repr__(self) -> str:
+        return f"Registry({self.kind!r}, {self.names()})"
+
+    def unknown(self, name: str) -> Exception:
+        return unknown_name(self.kind, name, self.choices(), self.error, self.hint)
+
+    # -- entries ---------------------------------------------------------------
+    def load(self, name: str) -> Any:
+        """The entry ``name`` itself (a class, a factory or an object), imported if lazy."""
+        if name not in self._entries:
+            raise self.unknown(name)
+        if name not in self._loaded:
+            entry = self._entries[name]
+            self._loaded[name] = _import(entry) if isinstance(entry, str) else entry
+        return self._loaded[name]
+
+    def get(self, name: str, *args: Any, **options: Any) -> Any:
+        """``name``'s entry called with the arguments; or the entry itself when the
+        registry holds objects (which take no arguments)."""
+        entry = self.load(name)
+        if self.call:
+            return entry(*args, **options)
+        if args or options:
+            raise ActsearchError(f"{self.kind} {name!r} takes no options")
+        return entry
+
+    def register(self, name: str, entry: Any, *, replace: bool = False) -> None:
+        """Add ``entry`` under ``name``: an object, or an absolute ``"package.module:Attr"``."""
+        if not name or not isinstance(name, str) or name in self.reserved:
+            shown = " or ".join(repr(r) for r in self.reserved)
+            raise self.error(f"a {self.kind} needs a name{' other than ' + shown if shown else ''}, got {name!r}")
+        if name in self._entries and not replace:
+            raise self.error(f"{self.kind} {name!r} is already registered (pass replace=True to replace it)")
+        self._entries[name] = entry
+        self._loaded.pop(name, None)
+
+    def unregister(self, name: str) -> None:
+        """Remove an entry added with :meth:`register` (built-ins stay; unknown names are ignored)."""
+        if name in self._builtin:
+            raise self.error(f"{self.kind} {name!r} is built in and cannot be removed")
+        self._entries.pop(name, None)
+        self._loaded.pop(name, None)
+
+
+# -- search spaces ----------------------------------------------------------------
 #: search space name -> class under actsearch.search_spaces (``SPACES.register`` adds yours)
 SPACES = Registry("search space", {
     "rational": "rational:RationalSpace",
@@ -64,17 +190,93 @@ def space(name: str, **options: Any):
     return SPACES.get(name, **options)
 
 
+# -- presets ----------------------------------------------------------------------
+# Presets are built on first use, from the search-space families and the parser
+# (imported inside the factories): listing their names imports neither sympy nor torch.
+
+@dataclass(frozen=True)
+class Preset:
+    """A named candidate, the seeds' functions and plain activations, exactly:
+    calling it returns the candidate with ``name`` set (built once)."""
+
+    name: str
+    description: str
+    factory: Callable[[], Candidate] = field(repr=False, compare=False)
+
+    def __call__(self) -> Candidate:
+        return _build(self)
+
+
+@functools.lru_cache(maxsize=None)
+def _build(entry: Preset) -> Candidate:
+    return entry.factory()
+
+
+def _plain(text: str, name: str) -> Callable[[], Candidate]:
+    def make() -> Candidate:
+        from .symbolic.expr import parse
+
+        # family "reference": the label stored searches and leaderboards show for plain activations
+        return parse(text, family="reference", name=name)
+
+    return make
+
+
+def _rational(target: str, name: str) -> Callable[[], Candidate]:
+    def make() -> Candidate:
+        from .search_spaces.rational import fitted_rational
+        from .symbolic.expr import parse
+
+        c = fitted_rational(target, "A", 5, 4)
+        return parse(c.text, family=c.family, name=name)
+
+    return make
+
+
+def _crrelu() -> Candidate:
+    from .search_spaces.entropy import eafo_candidate
+
+    return eafo_candidate("relu", 1, 0.01, name="crrelu")
+
+
+def _poly(kind: str, name: str) -> Callable[[], Candidate]:
+    def make() -> Candidate:
+        from .search_spaces.polynomial import polynomial_candidate
+
+        return polynomial_candidate(kind, 3, [1 / 3] * 3, 0.0, name=name)
+
+    return make
+
+
+#: preset name -> :class:`Preset`, listed in this order (``actsearch spaces``)
+PRESETS = Registry("preset", {p.name: p for p in [
+    Preset("relu", "ReLU, max(x, 0): reference", _plain("relu(x)", "relu")),
+    Preset("gelu", "GELU, x * Phi(x) (exact erf form): reference", _plain("gelu(x)", "gelu")),
+    Preset("silu", "SiLU / swish, x * sigmoid(x): reference", _plain("silu(x)", "silu")),
+    Preset("swish", "alias of silu", _plain("silu(x)", "swish")),
+    Preset("crrelu", "CRReLU (Sun et al. 2024): relu(x) + eps x exp(-x^2/2), eps = 0.01", _crrelu),
+    Preset("polyrelu", "PolyReLU order 3 (PolyCom): w0 r^3 + w1 r^2 + w2 r + b, r = relu(x), w = 1/3, b = 0",
+           _poly("polyrelu", "polyrelu")),
+    Preset("polynorm", "PolyNorm order 3 (PolyCom): sum_i w rmsnorm(x^i) + b over the feature dim, w = 1/3, b = 0",
+           _poly("polynorm", "polynorm")),
+    Preset("rational-gelu", "PAU version A, degrees 5/4, least-squares fit to GELU on [-3, 3] (RAFT's start)",
+           _rational("gelu", "rational-gelu")),
+    Preset("rational-leaky-relu", "PAU version A, degrees 5/4, least-squares fit to leaky_relu(0.01) on [-3, 3]",
+           _rational("leaky_relu", "rational-leaky-relu")),
+]}, sort=False)
+
+#: the reference presets every search trains first and every leaderboard compares with
+REFERENCES = ("relu", "gelu", "silu")
+
+
 def presets() -> dict[str, str]:
     """Preset name -> one-line description."""
-    return {k: v.description for k, v in PRESETS.items()}
+    return {name: PRESETS.load(name).description for name in PRESETS.names()}
 
 
 def preset(name: str) -> Candidate:
     """The named candidate, e.g. ``crrelu``, ``rational-gelu`` or the reference ``relu``."""
-    entry = PRESETS.get(name)
-    if entry is None:
-        raise unknown_name("preset", name, sorted(PRESETS))
-    return entry.build()
+    return PRESETS.get(name)
 
 
 def references() -> list[Candidate]:

@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 import actsearch
-from actsearch.export import export, load
+from actsearch.results.export import export, load
 
 FORMULAS = {
     "crrelu": "relu(x) + eps*x*exp(-x**2/2); eps=0.01",

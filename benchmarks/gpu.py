@@ -2,7 +2,7 @@
 
 Needs only torch, triton and what actsearch itself imports (numpy, sympy, scipy,
 pandas): no Ray and no Optuna, so it runs on the lent GPU machines as they are.
-Trials run through the trial function (:func:`actsearch.search.worker.evaluate`),
+Trials run through the trial function (:func:`actsearch.search.trial.evaluate.evaluate`),
 the same code a Ray worker runs.
 
 On the GPU machine (offline)::
@@ -166,15 +166,15 @@ def part_steps(args, emit) -> None:
 
 # -- (c) search throughput ------------------------------------------------------
 def _trial(spec_dict: dict) -> tuple[str, float, float]:
-    from actsearch.search.spec import TrialSpec
-    from actsearch.search.worker import evaluate
+    from actsearch.search.trial.messages import TrialSpec
+    from actsearch.search.trial.evaluate import evaluate
 
     result = evaluate(TrialSpec.from_config(spec_dict))
     return result.status, result.wall_time, result.train_time
 
 
 def _throughput(texts, device: str, workers: int, epochs: int, threads: int) -> tuple[float, list[str]]:
-    from actsearch.search.spec import TrialSpec
+    from actsearch.search.trial.messages import TrialSpec
 
     specs = [TrialSpec(text=t, task="mnist1d-mlp", epochs=epochs, seeds=(0,), backend="auto", device=device,
                        cpu_threads=threads).to_config() for t in texts]

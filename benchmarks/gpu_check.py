@@ -2,7 +2,7 @@
 
 On a CUDA machine (torch and triton installed, nothing fetched), within about 8 minutes:
 
-1. correctness: ``tests/test_gpu.py`` (the ``gpu`` marker) in a pytest process with
+1. correctness: ``tests/compile/test_gpu.py`` (the ``gpu`` marker) in a pytest process with
    ``ACTSEARCH_GPU_TESTS=1`` and ``TRITON_INTERPRET`` unset: every preset and
    samples of every space, compiled for the GPU, against the float64 eager
    reference with the pre-use check's tolerances (rows of 1 to 4096, odd shapes,
@@ -277,7 +277,7 @@ def part_correctness(part: Part, args, env: dict, info: dict, out: Path, limit: 
     log = out / "correctness.log"
     part.files = [log.name]
     junit = Path(tempfile.mkdtemp(prefix="gpu-check-")) / "junit.xml"
-    cmd = [sys.executable, "-m", "pytest", "-q", "-rfEs", "-p", "no:cacheprovider", "tests/test_gpu.py",
+    cmd = [sys.executable, "-m", "pytest", "-q", "-rfEs", "-p", "no:cacheprovider", "tests/compile/test_gpu.py",
            f"--junitxml={junit}"]
     if info.get("cuda") and info.get("xdist"):
         cmd += ["-n", str(max(1, min(8, (os.cpu_count() or 2) // 2)))]

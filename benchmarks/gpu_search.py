@@ -4,7 +4,7 @@ The search's own bookkeeping (:class:`~actsearch.search.driver.Driver`: the
 references first, then the random optimiser's ``grammar`` proposals, de-duplication,
 the budget) hands out the TrialSpecs a search builds; a pool of ``--workers``
 processes (spawned, all on the same device, as Ray's fractional GPUs share one)
-runs each through :func:`~actsearch.search.worker.evaluate`, the function a Ray
+runs each through :func:`~actsearch.search.trial.evaluate.evaluate`, the function a Ray
 trial runs; each result goes back through the driver into actsearch's store
 (SQLite, when Optuna imports) or, without Optuna, into a JSON file of the same
 records.  Neither Ray nor Optuna is imported unless the SQLite store is used.
@@ -43,8 +43,8 @@ from actsearch.result import Result
 from actsearch.search.config import SearchConfig
 from actsearch.search.driver import Driver, TrialDefaults
 from actsearch.search.events import as_events
-from actsearch.search.spec import TrialSpec
-from actsearch.search.worker import evaluate
+from actsearch.search.trial.messages import TrialSpec
+from actsearch.search.trial.evaluate import evaluate
 from actsearch.tasks import get_task
 
 NAME = "gpu-check"

@@ -84,8 +84,8 @@ def main(argv: list[str] | None = None) -> int:
                              progress=_live_snapshot(SEARCH["budget"] // 2, HERE / "live-progress.svg"))
         print(f"search took {outcome.wall_time:.0f} s", flush=True)
 
-    from actsearch.leaderboard import failures, leaderboard, render
-    from actsearch.plots import figure_for, save_png
+    from actsearch.results.leaderboard import failures, leaderboard, render
+    from actsearch.results.plots import figure_for, save_png
 
     ranked = leaderboard(storage, name, top=args.top)
     failed = failures(storage, name)

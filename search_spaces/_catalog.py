@@ -423,7 +423,7 @@ class Catalog:
 
 def operator_functions(unary: Sequence[str], binary: Sequence[str]) -> tuple[list[UnaryFn], list[BinaryFn]]:
     """Torch implementations of the named operators (the function table's eager forms)."""
-    from actsearch.functions import FUNCTIONS, table
+    from actsearch.symbolic.functions import FUNCTIONS, table
 
     rows = {s.grammar: s.torch_fn for s in table() if s.grammar}
     arithmetic = {"identity": lambda z: z, "neg": torch.neg, "square": torch.square}

@@ -3,7 +3,7 @@ and coefficient-level mutation and crossover.
 
 Example:
     >>> import numpy as np, sympy
-    >>> from actsearch._parser import X, param_symbol
+    >>> from actsearch.symbolic.parser import X, param_symbol
     >>> c = finish(param_symbol("w") * X, {"w": 0.5}, "polynomial")
     >>> c.text, c.family
     ('w*x; w=0.5', 'polynomial')
@@ -19,7 +19,7 @@ import numpy as np
 import sympy
 
 from actsearch.errors import ActsearchError
-from actsearch.expr import Candidate
+from actsearch.symbolic.expr import Candidate
 
 __all__ = [
     "SearchSpaceError",

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from actsearch.functions import FUNCTIONS
+from actsearch.symbolic.functions import FUNCTIONS
 
 if TYPE_CHECKING:
     import torch
@@ -58,7 +58,7 @@ def _numpy_form(name: str):
         return _identity
     form = FUNCTIONS[name].numpy
     if form is None:  # pragma: no cover - a table row lost its numpy form
-        raise KeyError(f"fit target {name!r} has no numpy form in actsearch.functions")
+        raise KeyError(f"fit target {name!r} has no numpy form in actsearch.symbolic.functions")
     return form
 
 

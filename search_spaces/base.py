@@ -7,7 +7,7 @@ from typing import Iterator
 
 import numpy as np
 
-from actsearch.expr import Candidate
+from actsearch.symbolic.expr import Candidate
 
 __all__ = ["SearchSpace"]
 

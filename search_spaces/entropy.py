@@ -44,9 +44,9 @@ import re
 import numpy as np
 import sympy
 
-from actsearch._parser import X, param_symbol
-from actsearch.expr import Candidate
-from actsearch.functions import DERIVED_HEADS, FUNCTIONS
+from actsearch.symbolic.parser import X, param_symbol
+from actsearch.symbolic.expr import Candidate
+from actsearch.symbolic.functions import DERIVED_HEADS, FUNCTIONS
 
 from ._common import (SearchSpaceError, body, check_choice, check_float, check_int, choice, finish, param_crossover,
                      reject_unknown, round_sig)

@@ -49,10 +49,10 @@ import numpy as np
 import sympy
 import torch
 
-from actsearch._parser import X
+from actsearch.symbolic.parser import X
 from actsearch.errors import ExpressionError
-from actsearch.expr import Candidate, parse
-from actsearch.functions import FUNCTIONS, table
+from actsearch.symbolic.expr import Candidate, parse
+from actsearch.symbolic.functions import FUNCTIONS, table
 
 from ._catalog import DEDUP_POINTS, SHAPE_FORMS, Catalog, evaluate, function_hashes, operator_functions, \
     shape_of_tree, code_of

@@ -28,9 +28,9 @@ import re
 import numpy as np
 import sympy
 
-from actsearch._parser import X, param_symbol
-from actsearch.expr import Candidate
-from actsearch.functions import FUNCTIONS
+from actsearch.symbolic.parser import X, param_symbol
+from actsearch.symbolic.expr import Candidate
+from actsearch.symbolic.functions import FUNCTIONS
 
 from ._common import (SearchSpaceError, body, check_choice, check_float, check_int, choice, finish, jitter_params,
                      param_crossover, reject_unknown)

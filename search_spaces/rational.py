@@ -36,8 +36,8 @@ import numpy as np
 import sympy
 import torch
 
-from actsearch._parser import X, param_symbol
-from actsearch.expr import Candidate
+from actsearch.symbolic.parser import X, param_symbol
+from actsearch.symbolic.expr import Candidate
 
 from ._common import (SearchSpaceError, body, check_choice, check_float, check_int, choice, finish, jitter_params,
                      param_crossover, reject_unknown)

@@ -20,7 +20,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from actsearch.expr import Candidate
+from actsearch.symbolic.expr import Candidate
 
 from ._common import SearchSpaceError
 from .base import SearchSpace

@@ -19,7 +19,7 @@ import math
 import numpy as np
 from scipy.special import erf
 
-from actsearch._lazy import unknown_name
+from actsearch.registry import unknown_name
 
 __all__ = ["ucb", "expected_improvement", "acquire", "ACQUISITIONS"]
 

@@ -37,7 +37,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from actsearch.expr import Candidate
+from actsearch.symbolic.expr import Candidate
 
 __all__ = ["FeatureExtractor", "probe_points", "shape_features", "fisher_spectrum", "GRID", "grid_values",
            "GROUPS", "DEFAULT_GROUPS", "quantile_points"]

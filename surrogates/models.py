@@ -26,7 +26,7 @@ import warnings
 
 import numpy as np
 
-from actsearch._lazy import unknown_name
+from actsearch.registry import unknown_name
 
 __all__ = ["SurrogateModel", "KNNModel", "GPModel", "ForestModel", "make_model", "MODELS"]
 

@@ -32,7 +32,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from actsearch.expr import Candidate
+from actsearch.symbolic.expr import Candidate
 
 from .features import GRID, FeatureExtractor
 

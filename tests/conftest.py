@@ -1,8 +1,23 @@
-"""Shared fixtures."""
+"""Shared fixtures, and the markers that sort the suite into tiers.
+
+The tests mirror the code's folders (``tests/store/`` for ``actsearch/store/``, ...).
+Every folder of tests is on ``sys.path``, as the flat folder was: test modules
+import helpers from one another by module name (``from test_optimizers import
+TinyGrammar``), and a search's trials import a test's task the same way
+(``--task test_faults:faulty``).  Test file names are unique across folders.
+
+Markers (``pyproject.toml``): ``ray`` (starts or uses a Ray instance; every test that
+takes the ``ray_session`` fixture gets it here), ``postgres`` (a PostgreSQL server),
+``cluster`` (``ray start`` clusters), ``subprocess`` (runs searches or drivers in
+processes of their own), ``slow`` (long CPU work: compiles, training, replays).
+``make test-fast`` runs the rest; ``make test`` runs everything.
+"""
 
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 
 #: set by benchmarks/gpu_check.py for its pytest run of the ``gpu`` tests on a CUDA machine
 GPU_SESSION = os.environ.get("ACTSEARCH_GPU_TESTS") == "1"
@@ -11,6 +26,10 @@ GPU_SESSION = os.environ.get("ACTSEARCH_GPU_TESTS") == "1"
 # A GPU session leaves it unset: its kernels are compiled for the GPU.
 if not GPU_SESSION:
     os.environ.setdefault("TRITON_INTERPRET", "1")
+
+for _folder in sorted(p for p in Path(__file__).resolve().parent.iterdir() if p.is_dir() and p.name[0] not in "._"):
+    if str(_folder) not in sys.path:
+        sys.path.append(str(_folder))
 
 import pytest  # noqa: E402
 
@@ -28,6 +47,9 @@ def gpu_skip_reason() -> str:
 
 
 def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if "ray_session" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.ray)
     gpu = [item for item in items if item.get_closest_marker("gpu")]
     why = gpu_skip_reason() if gpu else ""
     for item in gpu if why else ():

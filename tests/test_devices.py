@@ -8,7 +8,7 @@ import torch
 import actsearch
 from actsearch.devices import Runtime, check_device_name, resolve_device
 from actsearch.errors import ActsearchError
-from actsearch.search.ray_backend import plan_placement
+from actsearch.search.ray.placement import plan_placement
 from actsearch.tasks import ActivationFactory, get_task
 
 

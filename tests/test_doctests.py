@@ -43,7 +43,7 @@ MODULES = [n for n in _module_names() if _with_examples(n)]
 
 
 def test_the_modules_with_examples_are_found():
-    assert {"actsearch.expr", "actsearch.optimizers.evolution", "actsearch.search_spaces.rational",
+    assert {"actsearch.symbolic.expr", "actsearch.optimizers.evolution", "actsearch.search_spaces.rational",
             "actsearch.surrogates.models", "actsearch.testing"} <= set(MODULES)
 
 

@@ -1,10 +1,16 @@
-"""Layering that runs one way: the import graph of actsearch, read from the source.
+"""Layering that runs one way, folder by folder: the import graph of actsearch, read from the source.
 
-Every ``import`` counts, at module level or inside a function: a cycle hidden in a
-function-local import is still a cycle.  Modules are grouped by their top-level
-name under ``actsearch`` (``actsearch.compile._backends`` is ``compile``;
-``search_spaces/`` and ``surrogates/`` are installed as ``actsearch.search_spaces``
-and ``actsearch.surrogates``).
+Every ``import`` counts, at module level, inside a function or under ``TYPE_CHECKING``:
+a cycle hidden in a function-local import is still a cycle.  So does every name a
+package exports on first use (the table it gives ``lazy_exports``).  Within each
+package (``actsearch``, ``actsearch.search``, ``actsearch.store``, ...) its modules
+and subpackages are the units, and no two units import each other, directly or
+through others.  ``search_spaces/`` and ``surrogates/`` are installed as
+``actsearch.search_spaces`` and ``actsearch.surrogates``.
+
+The rules of the map (``docs/DESIGN.md``): the symbolic core reaches nothing but
+the errors; the trial path (``search/trial/``) runs without Ray; only
+``search/ray/`` imports the ``ray`` package.
 """
 
 from __future__ import annotations
@@ -17,13 +23,13 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = {"actsearch": ROOT / "actsearch", "actsearch.search_spaces": ROOT / "search_spaces",
             "actsearch.surrogates": ROOT / "surrogates"}
 
-#: cycles among top-level modules we accept, each with its reason (none today)
+#: cycles among the units of a package that we accept, each with its reason (none today)
 ALLOWED_CYCLES: dict[frozenset[str], str] = {}
 
-#: the symbolic core: candidates, the parser, the function table and its text printer
-CORE = ("expr", "_parser", "functions", "_text")
-#: what the core must not reach, directly or through other modules
-ABOVE_CORE = ("compile", "search", "store", "tasks")
+#: the symbolic core, and all it may reach outside itself
+CORE, CORE_MAY_REACH = "actsearch.symbolic", {"actsearch.errors"}
+#: the trial path, and the Ray side it must not reach
+TRIAL, RAY_SIDE = "actsearch.search.trial", "actsearch.search.ray"
 
 
 def _modules() -> dict[str, Path]:
@@ -37,21 +43,35 @@ def _modules() -> dict[str, Path]:
     return out
 
 
-def _imports(name: str, path: Path, modules: dict[str, Path]) -> set[str]:
-    """The actsearch modules ``name`` imports (the nearest known module of each target)."""
+def _absolute(package: str, level: int, module: str | None) -> str:
+    anchor = package.split(".")[: len(package.split(".")) - (level - 1)]
+    return ".".join(anchor + ([module] if module else []))
+
+
+def _statements(name: str, path: Path):
+    """``(targets, third_party)`` of every import in module ``name``: the dotted names
+    it imports (ours and others'), and whether each was an absolute import."""
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-    found = set()
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.Import):
-            targets = [a.name for a in node.names]
+            yield [a.name for a in node.names], True
         elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                anchor = package.split(".")[: len(package.split(".")) - (node.level - 1)]
-                base = ".".join(anchor + ([node.module] if node.module else []))
-            targets = [base] + [f"{base}.{a.name}" for a in node.names]
-        else:
-            continue
+            base = _absolute(package, node.level, node.module) if node.level else node.module or ""
+            named = [f"{base}.{a.name}" for a in node.names]  # modules, or names of base
+            yield (named if node.module is None else [base] + named), not node.level
+        elif (isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", "")) == "lazy_exports"
+              and len(node.args) == 2 and isinstance(node.args[1], ast.Dict)):
+            # a package's names imported on first use: {".symbolic.expr": ("parse", ...), ...}
+            for key in node.args[1].keys:
+                relative = key.value
+                level = len(relative) - len(relative.lstrip("."))
+                yield [_absolute(package, level, relative.lstrip(".") or None)], False
+
+
+def _imports(name: str, path: Path, modules: dict[str, Path]) -> set[str]:
+    """The actsearch modules ``name`` imports (the nearest known module of each target)."""
+    found = set()
+    for targets, _ in _statements(name, path):
         for target in targets:
             while target and target not in modules:
                 target = target.rpartition(".")[0]
@@ -60,21 +80,37 @@ def _imports(name: str, path: Path, modules: dict[str, Path]) -> set[str]:
     return found
 
 
-def _unit(module: str) -> str:
-    parts = module.split(".")
-    return parts[1] if len(parts) > 1 else "actsearch"
-
-
-def unit_graph() -> dict[str, dict[str, set[str]]]:
-    """top-level module -> the top-level modules it imports -> the modules whose import it is."""
+def module_graph() -> dict[str, set[str]]:
+    """actsearch module -> the actsearch modules it imports."""
     modules = _modules()
-    graph: dict[str, dict[str, set[str]]] = {}
-    for name, path in modules.items():
-        for target in _imports(name, path, modules):
-            a, b = _unit(name), _unit(target)
-            if a != b:
-                graph.setdefault(a, {}).setdefault(b, set()).add(name)
-    return graph
+    return {name: _imports(name, path, modules) - {name} for name, path in modules.items()}
+
+
+def _unit(package: str, module: str) -> str | None:
+    """The unit of ``package`` that ``module`` belongs to (its child module or subpackage,
+    ``__init__`` for the package itself), or None outside it."""
+    if module == package:
+        return "__init__"
+    if not module.startswith(package + "."):
+        return None
+    return module[len(package) + 1:].split(".")[0]
+
+
+def unit_graph(package: str = "actsearch", graph: dict[str, set[str]] | None = None) -> dict[str, dict[str, set[str]]]:
+    """unit of ``package`` -> the units it imports -> the modules whose import it is."""
+    graph = module_graph() if graph is None else graph
+    units: dict[str, dict[str, set[str]]] = {}
+    for name, targets in graph.items():
+        a = _unit(package, name)
+        for target in targets:
+            b = _unit(package, target)
+            if a is not None and b is not None and a != b:
+                units.setdefault(a, {}).setdefault(b, set()).add(name)
+    return units
+
+
+def _packages() -> list[str]:
+    return sorted(name for name, path in _modules().items() if path.name == "__init__.py")
 
 
 def cycles(graph) -> list[frozenset[str]]:
@@ -114,29 +150,75 @@ def _describe(graph, members) -> str:
     return "; ".join(edges)
 
 
-def test_no_import_cycles_among_top_level_modules():
-    graph = unit_graph()
-    found = [c for c in cycles(graph) if c not in ALLOWED_CYCLES]
-    assert not found, "import cycles: " + " | ".join(_describe(graph, c) for c in found)
+def reach(graph: dict[str, set[str]], start: set[str]) -> set[str]:
+    """The modules ``start`` imports, directly or through others."""
+    seen, todo = set(), list(start)
+    while todo:
+        for b in graph.get(todo.pop(), ()):
+            if b not in seen:
+                seen.add(b)
+                todo.append(b)
+    return seen
+
+
+def ray_importers() -> set[str]:
+    """The modules that import the ``ray`` package (Ray itself, not ``actsearch.search.ray``)."""
+    out = set()
+    for name, path in _modules().items():
+        for targets, absolute in _statements(name, path):
+            if absolute and any(t == "ray" or t.startswith("ray.") for t in targets):
+                out.add(name)
+    return out
+
+
+def _inside(package: str, modules) -> set[str]:
+    return {m for m in modules if m == package or m.startswith(package + ".")}
+
+
+def test_no_import_cycles_inside_any_package():
+    graph = module_graph()
+    found = []
+    for package in _packages():
+        units = unit_graph(package, graph)
+        found += [f"{package}: {_describe(units, c)}" for c in cycles(units) if c not in ALLOWED_CYCLES]
+    assert not found, "import cycles: " + " | ".join(found)
+
+
+def test_the_packages_checked_are_the_folders_of_the_map():
+    assert {"actsearch", "actsearch.search", "actsearch.search.trial", "actsearch.search.ray", "actsearch.store",
+            "actsearch.results", "actsearch.symbolic", "actsearch.compile", "actsearch.tasks"} <= set(_packages())
 
 
 def test_symbolic_core_reaches_nothing_above_it():
-    graph = unit_graph()
-    for core in CORE:
-        seen, todo = set(), [core]
-        while todo:
-            for b in graph.get(todo.pop(), {}):
-                if b not in seen:
-                    seen.add(b)
-                    todo.append(b)
-        assert not seen & set(ABOVE_CORE), f"{core} reaches {sorted(seen & set(ABOVE_CORE))} (through {sorted(seen)})"
+    graph = module_graph()
+    core = _inside(CORE, graph)
+    outside = reach(graph, core) - core
+    assert outside <= CORE_MAY_REACH, f"the symbolic core reaches {sorted(outside - CORE_MAY_REACH)}"
 
 
-def test_the_checker_sees_function_local_imports_and_cycles():
-    """The graph is read from every import statement, and a cycle is found and named."""
+def test_the_trial_path_runs_without_ray():
+    graph = module_graph()
+    trial = _inside(TRIAL, graph)
+    reached = reach(graph, trial) | trial
+    assert not _inside(RAY_SIDE, reached), f"search/trial/ reaches {sorted(_inside(RAY_SIDE, reached))}"
+    assert not reached & ray_importers(), f"search/trial/ reaches Ray through {sorted(reached & ray_importers())}"
+
+
+def test_only_search_ray_imports_ray():
+    found = ray_importers()
+    assert found, "no module imports Ray: the scan is broken"
+    assert found <= _inside(RAY_SIDE, found), f"Ray imported outside search/ray/: {sorted(found - _inside(RAY_SIDE, found))}"
+
+
+def test_the_checker_sees_every_kind_of_import_and_cycles():
+    """The graph is read from every import statement and lazy export, and a cycle is found and named."""
     graph = unit_graph()
-    assert "_store_view" in graph["_refs"]  # a module-level import
-    assert "store" in graph["_store_view"]  # imported inside a method
+    assert "store" in graph["results"]  # a module-level import
+    assert "search" in graph["commands"]  # imported inside a function (commands/search.py)
+    assert "symbolic" in graph["__init__"]  # a name exported on first use (actsearch.parse)
+    assert "stored_search" in unit_graph("actsearch.store")["database"]  # inside a package
+    assert "actsearch.search.ray.tune" in ray_importers()
     toy = {"a": {"b": {"actsearch.a"}}, "b": {"c": {"actsearch.b"}}, "c": {"a": {"actsearch.c.x"}}, "d": {}}
     assert cycles(toy) == [frozenset("abc")]
     assert "c -> a (in actsearch.c.x)" in _describe(toy, frozenset("abc"))
+    assert reach({"a": {"b"}, "b": {"c"}, "d": {"a"}}, {"a"}) == {"b", "c"}

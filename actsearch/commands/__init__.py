@@ -1,17 +1,21 @@
-"""One module per ``actsearch`` subcommand; see :mod:`actsearch.cli`."""
+"""One module per ``actsearch`` subcommand; see :mod:`actsearch.cli`.
+
+``actsearch --help`` imports every command module: each imports what its ``run``
+needs of the search, the kernels and the results inside ``run`` (torch, pandas,
+Ray), and only light modules here at the top.
+"""
+
+from actsearch.errors import ActsearchError
+from actsearch.store import DEFAULT_URL
 
 
 def add_storage_option(parser) -> None:
     """``--storage URL``, as every command that reads or writes the results store takes it."""
-    from actsearch.store import DEFAULT_URL
-
     parser.add_argument("--storage", default=None, help=f"results database URL (default: {DEFAULT_URL})")
 
 
 def parse_options(items: list[str], flag: str = "--task-option") -> dict[str, str]:
     """``["KEY=VALUE", ...]`` -> ``{KEY: VALUE}``; a malformed item is a one-line error."""
-    from actsearch.errors import ActsearchError
-
     out = {}
     for item in items:
         key, sep, value = item.partition("=")
@@ -25,7 +29,7 @@ def print_leaderboard(name: str, storage: str | None, *, top: int | None = None,
                       against: str | None = None) -> None:
     """Search ``name``'s leaderboard and failures on stdout; with ``top``, the best
     ``top`` and the references (which always show)."""
-    from actsearch.leaderboard import failures, leaderboard, render
+    from actsearch.results.leaderboard import failures, leaderboard, render
 
     ranked = leaderboard(storage, name, against=against)
     if top is not None:

@@ -55,7 +55,7 @@ def _positive(text: str) -> int:
 
 def resolve_candidate(ref: str):
     """A preset name, a stored run (``SEARCH:NUMBER`` or key) or formula text."""
-    from actsearch._refs import resolve
+    from actsearch.results.names import resolve
 
     return resolve(ref).candidate
 
@@ -87,9 +87,9 @@ def _run_aot(candidate, args) -> int:
 def _run_timing(candidate, args) -> int:
     import torch
 
-    from actsearch.compile import resolve_device
     from actsearch.compile._backends import triton_importable
     from actsearch.compile._bench import bench, copy_bandwidth
+    from actsearch.devices import resolve_device
 
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -111,7 +111,7 @@ def train_row(text: str, fingerprint: str, task_name: str, epochs: int, seeds: i
     The row keeps each seed's last-epoch accuracy (``acc_seedK``), its whole
     validation curve (``curve_seedK``) and its training losses per epoch
     (``loss_seedK``, space-separated), so any scoring rule can be replayed later."""
-    from actsearch.expr import parse
+    from actsearch.symbolic.expr import parse
     from actsearch.tasks import get_task
 
     cand = parse(text, family=family)

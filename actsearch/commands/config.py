@@ -11,6 +11,10 @@ from __future__ import annotations
 import argparse
 
 from actsearch.commands import add_storage_option
+from actsearch.errors import ActsearchError
+from actsearch.results.files import write_files
+from actsearch.search.config_file import stored_as_file
+from actsearch.store.view import StoreView
 
 
 def register(subparsers) -> None:
@@ -27,11 +31,6 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from actsearch._files import write_files
-    from actsearch._store_view import StoreView
-    from actsearch.errors import ActsearchError
-    from actsearch.search.config_file import stored_as_file
-
     view = StoreView(args.storage)
     if args.name not in view.names():
         raise ActsearchError(f"no search named {args.name!r} in the store (searches: "

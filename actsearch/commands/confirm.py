@@ -10,8 +10,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from actsearch.commands import add_storage_option
-from actsearch.leaderboard import FORMATS, check_reference
+from actsearch.commands import add_storage_option, parse_options, print_leaderboard
+from actsearch.commands._live import search_display
+from actsearch.results.tables import FORMATS
+from actsearch.search.config import CONFIRM_SEEDS, CONFIRM_TOP
+from actsearch.store import masked
 
 
 def register(subparsers) -> None:
@@ -47,20 +50,17 @@ def register(subparsers) -> None:
 
 def add_options(p: argparse.ArgumentParser, prefix: str = "") -> None:
     """--top/--seeds/--first-seed, shared with ``search --confirm`` (prefixed ``confirm-``)."""
-    from actsearch.search.confirm import DEFAULT_SEEDS, DEFAULT_TOP
-
     needs = " (with --confirm)" if prefix else ""
     if not prefix:
-        p.add_argument("--top", type=int, default=None, help=f"best candidates to re-train (default: {DEFAULT_TOP})")
+        p.add_argument("--top", type=int, default=None, help=f"best candidates to re-train (default: {CONFIRM_TOP})")
     p.add_argument(f"--{prefix}seeds", type=int, default=None,
-                   help=f"fresh training seeds{needs} (default: {DEFAULT_SEEDS})")
+                   help=f"fresh training seeds{needs} (default: {CONFIRM_SEEDS})")
     p.add_argument(f"--{prefix}first-seed", type=int, default=None,
                    help=f"first fresh seed{needs} (default: the one after the search's last seed)")
 
 
 def run(args: argparse.Namespace) -> int:
-    from actsearch.commands import parse_options
-    from actsearch.commands._live import search_display
+    from actsearch.results.leaderboard import check_reference
     from actsearch.search.confirm import confirm
 
     check_reference(args.against)  # before hours of training, not after
@@ -75,9 +75,6 @@ def run(args: argparse.Namespace) -> int:
 
 def print_confirmation(outcome, search: str, storage: str | None, fmt: str = "table",
                        against: str | None = None) -> None:
-    from actsearch.commands import print_leaderboard
-    from actsearch.store import masked
-
     print_leaderboard(outcome.name, storage, fmt=fmt, against=against)
     state = ("finished" if outcome.finished else
              f"interrupted (resume with: actsearch confirm {search} --name {outcome.name} --resume)")

@@ -16,6 +16,9 @@ from __future__ import annotations
 import sys
 
 from actsearch.commands import add_storage_option
+from actsearch.errors import ActsearchError, StoreError
+from actsearch.store import Store, masked
+from actsearch.store.lease import busy_message, lease_seconds
 
 
 def register(subparsers) -> None:
@@ -34,10 +37,6 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from actsearch._lease import busy_message, lease_seconds
-    from actsearch.errors import ActsearchError, StoreError
-    from actsearch.store import Store, masked
-
     store = Store(args.storage)
     running = store.holder(args.name)
     if running is not None:  # asked before the question; delete() checks again atomically

@@ -33,7 +33,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from actsearch.export import export
+    from actsearch.results.export import export
 
     path = export(
         args.ref, args.out, learned=args.learned, class_name=args.class_name, storage=args.storage, search=args.search

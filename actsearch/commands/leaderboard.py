@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from actsearch.commands import add_storage_option
-from actsearch.leaderboard import FORMATS
+from actsearch.results.tables import FORMATS
 
 
 def register(subparsers) -> None:
@@ -28,7 +28,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from actsearch.leaderboard import failures, leaderboard, render
+    from actsearch.results.leaderboard import failures, leaderboard, render
 
     ranked = leaderboard(args.storage, args.search, all=args.all, task=args.task, top=args.top,
                          against=args.against)

@@ -19,7 +19,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from actsearch.report import write_report
+    from actsearch.results.report import write_report
 
     path = write_report(args.out, args.search, storage=args.storage)
     print(f"wrote {path}")

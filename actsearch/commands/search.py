@@ -11,13 +11,18 @@ from __future__ import annotations
 import argparse
 import sys
 
-from actsearch.commands import add_storage_option, print_leaderboard
+from actsearch.commands import add_storage_option, parse_options, print_leaderboard
+from actsearch.commands._live import search_display
 from actsearch.commands.confirm import add_options, print_confirmation
 from actsearch.devices import PRECISIONS
-from actsearch.store import masked
+from actsearch.errors import ActsearchError
 from actsearch.optimizers.registry import optimizers
 from actsearch.registry import spaces
-from actsearch.search.ray_backend import DEFAULT_GPU_SHARE
+from actsearch.search.config import CONFIRM_SEEDS
+from actsearch.search.config_file import load_config
+from actsearch.search.ray.placement import DEFAULT_GPU_SHARE
+from actsearch.store import Store, masked
+from actsearch.tasks.registry import DEFAULT_TASK, tasks
 
 
 def register(subparsers) -> None:
@@ -36,8 +41,7 @@ def register(subparsers) -> None:
                    "[space_options], [optimizer_options]); options given here override it. "
                    "'actsearch config NAME' writes a stored search as such a file")
     p.add_argument("--task", default=None,
-                   help="built-in task (mnist1d-mlp, mnist1d-cnn, digits, cifar10-resnet, charlm) "
-                   "or package.module:function (default: mnist1d-mlp)")
+                   help=f"built-in task ({', '.join(tasks())}) or package.module:function (default: {DEFAULT_TASK})")
     p.add_argument("--task-option", action="append", default=None, metavar="KEY=VALUE",
                    help="task option, e.g. path=corpus.txt for charlm (repeatable)")
     p.add_argument("--space", default=None,
@@ -103,9 +107,6 @@ _NOT_CONFIG = {"func", "command", "top", "confirm", "confirm_seeds", "confirm_fi
 def config_fields(args: argparse.Namespace) -> dict:
     """The SearchConfig fields the command line gave (None and absent flags left out),
     over those of ``--config FILE``."""
-    from actsearch.commands import parse_options
-    from actsearch.search.config_file import load_config
-
     out = load_config(args.config) if args.config else {}
     for key, value in vars(args).items():
         if key in _NOT_CONFIG or value is None or (key == "resume" and not value):
@@ -118,17 +119,15 @@ def config_fields(args: argparse.Namespace) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from actsearch.commands._live import search_display
-    from actsearch.errors import ActsearchError
     from actsearch.search import run_search
 
     if args.confirm < 0:
         raise ActsearchError(f"--confirm must be 0 or more, not {args.confirm}")
     fields = config_fields(args)
     if args.confirm:  # refused before the search, not after it
-        from actsearch.search.confirm import DEFAULT_SEEDS, fresh_seeds
+        from actsearch.search.confirm import fresh_seeds
 
-        args.confirm_seeds = DEFAULT_SEEDS if args.confirm_seeds is None else args.confirm_seeds
+        args.confirm_seeds = CONFIRM_SEEDS if args.confirm_seeds is None else args.confirm_seeds
         if not args.resume:
             fresh_seeds(fields.get("seed", 0), fields.get("seeds", 1), args.confirm_first_seed, args.confirm_seeds)
     elif args.confirm_seeds is not None or args.confirm_first_seed is not None:
@@ -147,7 +146,6 @@ def run(args: argparse.Namespace) -> int:
         return 130
     if args.confirm > 0:
         from actsearch.search.confirm import confirm
-        from actsearch.store import Store
 
         print(f"\nconfirming the {args.confirm} best on {args.confirm_seeds} fresh seeds:", flush=True)
         name = f"{outcome.name}-confirm"

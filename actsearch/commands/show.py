@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from actsearch.commands.export import REF_HELP, add_store_options
+from actsearch.errors import ActsearchError
 
 
 def register(subparsers) -> None:
@@ -20,8 +21,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from actsearch.errors import ActsearchError
-    from actsearch.plots import default_png_name, figure_for, save_png
+    from actsearch.results.plots import default_png_name, figure_for, save_png
 
     out = args.out or default_png_name(args.ref)
     if not out.lower().endswith(".png"):

@@ -15,6 +15,7 @@ import sys
 import re
 
 from actsearch.errors import ActsearchError
+from actsearch.registry import SPACES, preset, presets, space, spaces
 
 __all__ = ["register", "parse_option", "run_spaces", "run_sample"]
 
@@ -73,8 +74,6 @@ def register(subparsers) -> None:
 
 
 def _space_class(name: str):
-    from actsearch.registry import SPACES
-
     return SPACES.load(name)
 
 
@@ -83,8 +82,6 @@ def _summary(cls) -> str:
 
 
 def run_spaces(args) -> int:
-    from actsearch.registry import preset, presets, spaces
-
     listing = {
         "spaces": [
             {"name": n, "summary": _summary(_space_class(n)), "options": dict(getattr(_space_class(n), "option_help", {}))}
@@ -113,7 +110,6 @@ def run_spaces(args) -> int:
 def run_sample(args) -> int:
     import numpy as np
 
-    from actsearch.registry import space, spaces
 
     if args.n < 0:
         raise OptionError(f"-n must be 0 or more, got {args.n}")

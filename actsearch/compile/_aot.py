@@ -41,7 +41,9 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import _codegen
 from ._launch import BLOCK, FP_FUSION, num_warps, row_launch
+from ._pipeline import summary
 
 __all__ = ["KernelReport", "aot_compile", "aot_compile_many", "aot_compile_sources", "format_table", "first_problem",
            "ARCHS", "DTYPES", "INDEX_TYPES", "ROWS"]
@@ -112,9 +114,6 @@ def aot_compile_many(candidates, **options) -> list[list[KernelReport]]:
     candidate whose source cannot be generated gets one report with the error.
     ``options`` are those of :func:`aot_compile_sources`.
     """
-    from . import _codegen
-    from ._pipeline import summary
-
     sources, failed = [], {}
     for i, c in enumerate(candidates):
         try:

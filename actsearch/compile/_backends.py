@@ -28,8 +28,14 @@ from pathlib import Path
 
 import torch
 
-from actsearch._lazy import Registry
 from actsearch.errors import CompileError
+from actsearch.registry import Registry
+
+from . import _codegen
+from ._cache import import_verified_source
+from ._codegen import CODEGEN_VERSION
+from ._eager import EagerActivation
+from ._inductor import InductorActivation
 
 __all__ = ["Backend", "register_backend", "unregister_backend", "get_backend", "backend_names",
            "triton_importable"]
@@ -71,8 +77,6 @@ class EagerBackend(Backend):
     reference = True
 
     def build(self, candidate, loaded, device):
-        from ._eager import EagerActivation
-
         return EagerActivation(candidate)
 
 
@@ -81,8 +85,6 @@ class InductorBackend(Backend):
     version = f"torch {torch.__version__}"
 
     def build(self, candidate, loaded, device):
-        from ._inductor import InductorActivation
-
         return InductorActivation(candidate)
 
 
@@ -108,15 +110,10 @@ class TritonBackend(Backend):
                 "(on a CPU only with TRITON_INTERPRET=1 set before triton is first imported)")
 
     def generate(self, candidate):
-        from . import _codegen
-
         return _codegen.generate_source(candidate)
 
     def load(self, candidate, source, filename):
         import hashlib
-
-        from ._cache import import_verified_source
-        from ._codegen import CODEGEN_VERSION
 
         digest = hashlib.sha256(source.encode()).hexdigest()[:12]
         return import_verified_source(source, filename, f"actsearch_kernel_{candidate.key}_v{CODEGEN_VERSION}_{digest}")

@@ -32,6 +32,9 @@ from dataclasses import dataclass
 
 import torch
 
+from ._compile import compile_candidate
+from ._pipeline import summary
+
 __all__ = ["median_time", "time_backend", "copy_bandwidth", "pass_bytes", "BenchRow", "bench"]
 
 
@@ -71,8 +74,6 @@ def pass_bytes(numel: int, dtype: torch.dtype) -> tuple[int, int]:
 
 def time_backend(candidate, backend: str, *, shape, dtype, repeats: int, device, module=None) -> dict:
     """Median seconds of forward (no grad) and forward+backward for one backend on ``device``."""
-    from actsearch.compile import compile_candidate
-
     m = module if module is not None else compile_candidate(candidate, backend=backend, device=device)
     m = m.to(device)
     gen = torch.Generator().manual_seed(0)
@@ -139,8 +140,6 @@ class BenchRow:
 
 def bench(candidate, backends, *, shape, dtype, repeats: int, device) -> list[BenchRow]:
     """Time each backend; a backend that fails becomes a row with a note."""
-    from ._pipeline import summary
-
     numel = 1
     for s in shape:
         numel *= int(s)

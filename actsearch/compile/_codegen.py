@@ -26,10 +26,10 @@ from __future__ import annotations
 
 import sympy
 
-from actsearch._parser import X
-from actsearch._text import ATOM, enclosed
+from actsearch.symbolic.parser import X
+from actsearch.symbolic.text import ATOM, enclosed
 from actsearch.errors import CompileError
-from actsearch.functions import RMSNORM_EPS, rmsnorm
+from actsearch.symbolic.functions import RMSNORM_EPS, rmsnorm
 
 from ._printer import KernelTooLarge, TritonPrinter, helpers, real_abs
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from actsearch.modules import CandidateModule
+from actsearch.symbolic.module import CandidateModule
 
 __all__ = ["EagerActivation"]
 

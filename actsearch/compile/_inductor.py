@@ -10,7 +10,7 @@ import types
 
 import torch
 
-from actsearch.modules import CandidateModule
+from actsearch.symbolic.module import CandidateModule
 
 __all__ = ["InductorActivation", "compiled_fn"]
 

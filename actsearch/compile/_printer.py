@@ -1,8 +1,8 @@
 """Sympy expression -> Triton expression text and the statements it needs.
 
-:class:`TritonPrinter` is a :class:`~actsearch._text.TablePrinter` (sympy's
+:class:`TritonPrinter` is a :class:`~actsearch.symbolic.text.FunctionTablePrinter` (sympy's
 ``CodePrinter``): whitelisted functions print from the ``triton`` column of the
-:mod:`actsearch.functions` table, ``Pow`` through multiplications and
+:mod:`actsearch.symbolic.functions` table, ``Pow`` through multiplications and
 temporaries.  It emits only what it builds itself: float literals, variable
 names from its own symbol table, temporaries ``_t<i>``, ``tl.*`` calls from the
 interpreter-safe set (exp, log, sqrt, abs, sin, cos, sigmoid, erf, where,
@@ -18,7 +18,7 @@ text and statements printed pass that size.
 
 Example:
     >>> import sympy
-    >>> from actsearch._parser import X
+    >>> from actsearch.symbolic.parser import X
     >>> TritonPrinter({X: "x"}).doprint(sympy.exp(-X**2))
     'tl.exp(-(x * x))'
     >>> print(TritonPrinter({X: "x"}).doprint(sympy.tanh(X)**8, assign_to="y"))
@@ -34,9 +34,9 @@ import math
 
 import sympy
 
-from actsearch._text import TablePrinter
+from actsearch.symbolic.text import FunctionTablePrinter
 from actsearch.errors import CompileError
-from actsearch.functions import table
+from actsearch.symbolic.functions import table
 
 __all__ = ["TritonPrinter", "HELPERS", "helpers", "real_abs", "KernelTooLarge"]
 
@@ -131,7 +131,7 @@ def helpers(used) -> str:
     return HELPERS + "".join(f"\n{s.triton_helpers}" for s in table() if s.name in used and s.triton_helpers)
 
 
-class TritonPrinter(TablePrinter):
+class TritonPrinter(FunctionTablePrinter):
     """Prints sympy expressions as Triton expression text plus statements.
 
     Args:

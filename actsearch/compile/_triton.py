@@ -21,7 +21,7 @@ import triton
 import triton.language as tl
 
 from actsearch.errors import CompileError
-from actsearch.modules import CandidateModule
+from actsearch.symbolic.module import CandidateModule
 
 from ._launch import BLOCK, FP_FUSION, num_warps, row_launch
 

@@ -44,7 +44,7 @@ from typing import Any, Callable, Container, Mapping
 import numpy as np
 
 from actsearch.errors import ActsearchError
-from actsearch.expr import Candidate, parse
+from actsearch.symbolic.expr import Candidate, parse
 from actsearch.result import Result
 
 __all__ = ["Optimizer", "Saved", "PLAIN", "INT", "FINGERPRINTS", "SAME", "scored"]

@@ -34,7 +34,7 @@ from __future__ import annotations
 import numpy as np
 
 from actsearch.errors import ActsearchError
-from actsearch.expr import Candidate
+from actsearch.symbolic.expr import Candidate
 from actsearch.result import Result
 
 from .base import FINGERPRINTS, INT, Optimizer, scored

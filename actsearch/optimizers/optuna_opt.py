@@ -44,8 +44,9 @@ from typing import Any
 import numpy as np
 
 from actsearch.errors import ActsearchError
-from actsearch.expr import Candidate
+from actsearch.registry import UnknownNameError, preset
 from actsearch.result import Result
+from actsearch.symbolic.expr import Candidate, parse
 
 from .base import PLAIN, SAME, Optimizer, Saved
 
@@ -137,8 +138,6 @@ class OptunaOptimizer(Optimizer):
     def _template(self, rng: np.random.Generator) -> Candidate:
         if self.preset is None:
             return self.space.sample(rng)
-        from actsearch.expr import parse
-        from actsearch.registry import UnknownNameError, preset
 
         try:
             cand = preset(self.preset)

@@ -11,7 +11,7 @@ Example:
 from __future__ import annotations
 
 
-from actsearch.expr import Candidate
+from actsearch.symbolic.expr import Candidate
 from actsearch.result import Result
 
 from .base import INT, Optimizer

@@ -17,7 +17,7 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from actsearch._lazy import Registry
+from actsearch.registry import Registry
 from actsearch.errors import ActsearchError
 
 __all__ = ["OPTIMIZERS", "get_optimizer", "optimizers"]

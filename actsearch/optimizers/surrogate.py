@@ -45,7 +45,7 @@ from typing import Sequence
 import numpy as np
 
 from actsearch.errors import ActsearchError
-from actsearch.expr import Candidate
+from actsearch.symbolic.expr import Candidate
 from actsearch.result import Result
 from actsearch.surrogates.acquisition import ACQUISITIONS, acquire
 from actsearch.surrogates.features import DEFAULT_GROUPS, GROUPS, FeatureExtractor

@@ -24,7 +24,14 @@ from actsearch.devices import check_device_name, check_precision
 from actsearch.errors import ActsearchError
 from actsearch.registry import REFERENCES
 
-__all__ = ["SearchConfig", "REFERENCES", "MAY_CHANGE", "resume_config", "from_stored"]
+from .ray.options import check_callbacks, check_loggers
+
+__all__ = ["SearchConfig", "REFERENCES", "MAY_CHANGE", "resume_config", "from_stored", "CONFIRM_TOP",
+           "CONFIRM_SEEDS"]
+
+#: a confirmation's defaults (actsearch confirm, search --confirm K): how many winners, how many fresh seeds
+CONFIRM_TOP = 3
+CONFIRM_SEEDS = 5
 
 
 #: options a resumed search may take from the new command line: where and how long
@@ -116,7 +123,7 @@ class SearchConfig:
 
     def check(self) -> None:
         """Raise :class:`~actsearch.ActsearchError` for the first impossible value."""
-        from actsearch.compile import BACKENDS
+        from actsearch.compile import BACKENDS  # torch and the compiler: only when a config is checked
 
         if self.budget <= 0:
             raise ActsearchError(f"budget must be a positive number of candidates, not {self.budget}")
@@ -140,8 +147,6 @@ class SearchConfig:
             raise ActsearchError(f"unknown backend {self.backend!r}; choose one of: {', '.join(BACKENDS)}")
         check_device_name(self.device)
         check_precision(self.precision)
-        from .ray_backend import check_callbacks, check_loggers
-
         check_loggers(self.loggers)
         check_callbacks(self.callbacks)
 

@@ -24,7 +24,7 @@ other search, and ``resume=True`` continues an interrupted one.
 Example (Python API; ``actsearch confirm NAME --top 3 --seeds 5`` is the same)::
 
     from actsearch.search.confirm import confirm
-    from actsearch.leaderboard import leaderboard
+    from actsearch.results.leaderboard import leaderboard
     outcome = confirm("mnist1d-mlp-grammar-surrogate-1", top=3, seeds=5)
     print(leaderboard(search=outcome.name)[["formula", "score", "gain", "wins", "p"]])
 """
@@ -33,18 +33,17 @@ from __future__ import annotations
 
 from typing import Callable
 
-from actsearch._store_view import StoreView
 from actsearch.errors import ActsearchError
-from actsearch.expr import Candidate, parse
 from actsearch.registry import REFERENCES, preset
+from actsearch.store import masked
+from actsearch.store.view import StoreView
+from actsearch.symbolic.expr import Candidate, parse
 
+from .config import CONFIRM_SEEDS, CONFIRM_TOP
 from .driver import SearchOutcome
 from .run import run_search
 
-__all__ = ["confirm", "pick_top", "fresh_seeds", "DEFAULT_TOP", "DEFAULT_SEEDS"]
-
-DEFAULT_TOP = 3
-DEFAULT_SEEDS = 5
+__all__ = ["confirm", "pick_top", "fresh_seeds"]
 
 
 def pick_top(results, top: int, references=REFERENCES) -> list[Candidate]:
@@ -126,9 +125,9 @@ def confirm(
         _check_resumable(view, name, search, top, seeds, first_seed)
         given = {"task_options": {**(view.config(name).get("task_options") or {}), **(task_options or {})}}
         return run_search(name=name, storage=storage, resume=True, progress=progress, **given, **placement)
-    seeds = DEFAULT_SEEDS if seeds is None else seeds
+    seeds = CONFIRM_SEEDS if seeds is None else seeds
     fresh = fresh_seeds(config.get("seed", 0), config.get("seeds", 1), first_seed, seeds, search)
-    chosen = pick_top(source.results(), DEFAULT_TOP if top is None else top, references)
+    chosen = pick_top(source.results(), CONFIRM_TOP if top is None else top, references)
     if not chosen:
         raise ActsearchError(f"search {search!r} has no completed candidate besides the references to confirm")
     if trial_timeout is None and config.get("trial_timeout"):
@@ -148,8 +147,6 @@ def confirm(
 def _check_resumable(view, name, search, top, seeds, first_seed) -> None:
     """Refuse resuming ``name`` as a confirmation of ``search`` with other seeds or candidates."""
     if name not in view.names():
-        from actsearch.store import masked
-
         raise ActsearchError(f"cannot resume confirmation {name!r}: it is not in {masked(view.url)}")
     prior = view.config(name)
     if prior.get("confirms") != search:

@@ -1,6 +1,6 @@
 """The search's bookkeeping, free of Ray: what to train next, what was trained.
 
-:class:`Driver` hands out one :class:`~actsearch.search.spec.TrialSpec` per trial:
+:class:`Driver` hands out one :class:`~actsearch.search.trial.messages.TrialSpec` per trial:
 first the queue (references, the user's candidates, trials lost by a killed
 driver), then the optimiser's proposals.  It owns de-duplication: a proposal whose
 fingerprint this search has already seen is told its recorded result and skipped;
@@ -20,12 +20,12 @@ import dataclasses
 import time
 from dataclasses import dataclass, field
 
-from actsearch.expr import Candidate
+from actsearch.symbolic.expr import Candidate
 from actsearch.result import Result
 from actsearch.store import StoredSearch
 
 from .events import SearchEvents, Snapshot
-from .spec import TrialProgress, TrialSpec
+from .trial.messages import TrialProgress, TrialSpec
 
 __all__ = ["Driver", "SearchOutcome", "TrialDefaults"]
 

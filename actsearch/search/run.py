@@ -5,18 +5,18 @@ here, before Ray starts); start or join Ray and place the trials (device and
 resources); open the store (or reopen it for a resume, from the stored
 configuration); queue the references, the user's candidates and the trials a
 killed driver left in flight; run the :class:`~actsearch.search.driver.Driver`
-through :func:`~actsearch.search.ray_backend.run_trials`.  Ctrl-C stops Tune
+through :func:`~actsearch.search.ray.tune.run_trials`.  Ctrl-C stops Tune
 cleanly; everything recorded stays in the store.
 
 Faults: each trial trains in a process of its own that the Ray worker supervises
-(:mod:`~actsearch.search.supervisor`).  A candidate that raises (anything), returns
+(:mod:`~actsearch.search.trial.supervisor`).  A candidate that raises (anything), returns
 NaN or garbage, runs out of memory, ends or crashes its process, or passes
 ``trial_timeout`` seconds (its process is killed) is recorded once with its status
 and reason and is not retried; only a lost Ray worker (its node died) is retried
 (``max_failures``).  A task that loads here but not on the workers stops the search
 in one line (their environment differs; nothing is recorded for it and ``--resume``
 continues).  Before training, each candidate is screened on [-10, 10] (see
-:func:`actsearch.search.worker.screen`).  Ray's own messages go to ``ray.log`` in
+:func:`actsearch.search.trial.evaluate.screen`).  Ray's own messages go to ``ray.log`` in
 Tune's folder of the search.
 
 Example (Python API, the same as ``actsearch search``)::
@@ -35,15 +35,20 @@ import time
 from typing import Callable
 
 from actsearch.errors import ActsearchError, StoreError
-from actsearch.expr import Candidate, parse
+from actsearch.optimizers.registry import OPTIMIZERS, get_optimizer
 from actsearch.registry import preset
+from actsearch.registry import space as make_space
 from actsearch.store import DEFAULT_URL, Store, masked
+from actsearch.symbolic.expr import Candidate, parse
+from actsearch.tasks import get_task
 
 from .config import SearchConfig, resume_config
 from .driver import Driver, QueueOnly, SearchOutcome, TrialDefaults
 from .events import SearchEvents, as_events
-from .ray_backend import _safe, check_reachable, plan_placement, ray_cluster, run_trials
-from .shipping import runtime_env, trial_task_options
+from .ray.cluster import check_reachable, ray_cluster
+from .ray.placement import plan_placement
+from .ray.shipping import runtime_env, trial_task_options
+from .ray.tune import run_trials, safe_name
 
 __all__ = ["run_search"]
 
@@ -60,10 +65,6 @@ def run_search(config: SearchConfig | None = None, /, *,
     (:data:`~actsearch.search.config.MAY_CHANGE`), anything else is refused in one
     message.
     """
-    from actsearch.optimizers.registry import OPTIMIZERS, get_optimizer
-    from actsearch.registry import space as make_space
-    from actsearch.tasks import get_task
-
     start = time.perf_counter()
     events = as_events(progress)
     if config is not None and options:
@@ -122,7 +123,7 @@ def run_search(config: SearchConfig | None = None, /, *,
         events.note(f"shipping {shipment.working_dir} to the cluster's workers")
     for note in shipment.notes:
         events.note(note)
-    log_path = os.path.join(os.path.abspath(results_dir), _safe(name), "ray.log")
+    log_path = os.path.join(os.path.abspath(results_dir), safe_name(name), "ray.log")
     try:
         with ray_cluster(config.address, num_cpus=num_cpus, device=config.device, runtime_env=shipment.env,
                          log_path=log_path) as resources:

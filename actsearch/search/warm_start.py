@@ -22,7 +22,7 @@ import csv
 import os
 
 from actsearch.errors import ActsearchError
-from actsearch.expr import Candidate
+from actsearch.symbolic.expr import Candidate
 
 __all__ = ["load_prior", "WarmStartError"]
 
@@ -67,7 +67,7 @@ def load_prior(source: str, store=None) -> list[tuple[Candidate, float | None]]:
     if source not in names:
         raise WarmStartError(f"warm start: no search named {source!r} in the store and no such table file "
                              f"(searches: {', '.join(names) or 'none'})")
-    from actsearch.expr import parse
+    from actsearch.symbolic.expr import parse
 
     out = []
     for r in store.search(source).results():

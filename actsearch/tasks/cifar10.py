@@ -36,7 +36,7 @@ from torch import nn
 from actsearch.errors import TaskError
 
 from ._common import train_classifier
-from ._data import _MEMO, cache_dir
+from ._data import _MEMO, _atomic_savez, cache_dir
 from .base import Task
 
 __all__ = ["CIFAR10ResNet", "ResNet", "load_cifar10", "CIFAR_URL", "CIFAR_MD5"]
@@ -129,8 +129,6 @@ def load_cifar10(archive: str | os.PathLike | None = None, expected_md5: str | N
             x_test, y_test = _read_batch(tar, _TEST)
         arrays = {"x": np.concatenate([p[0] for p in parts]), "y": np.concatenate([p[1] for p in parts]),
                   "x_test": x_test, "y_test": y_test}
-        from ._data import _atomic_savez
-
         _atomic_savez(npz, arrays)
     with np.load(npz, allow_pickle=False) as data:
         arrays = {k: data[k] for k in data.files}

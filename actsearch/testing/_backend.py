@@ -25,6 +25,13 @@ import tempfile
 
 import torch
 
+import actsearch
+from actsearch.compile import _backends, compile_candidate
+from actsearch.compile._check import check_module
+from actsearch.compile._pipeline import summary
+from actsearch.devices import resolve_device
+from actsearch.errors import CompileError
+
 from ._common import Checker
 
 __all__ = ["check_backend"]
@@ -44,12 +51,8 @@ def check_backend(backend, *, device=None, candidates=None) -> None:
         AssertionError: a check failed.
         CompileError: unknown backend, or one that does not run on ``device``.
     """
-    import actsearch
-    from actsearch.compile import _backends, resolve_device
-    from actsearch.errors import CompileError
-
     b = _backends.get_backend(backend)
-    dev = resolve_device(device)
+    dev = resolve_device(device, error=CompileError)
     why = b.available(dev)
     if why:
         raise CompileError(f"backend {b.name!r} cannot be checked on {dev}: {why}")
@@ -60,19 +63,12 @@ def check_backend(backend, *, device=None, candidates=None) -> None:
 
 
 def _candidate(ref):
-    import actsearch
-
     if isinstance(ref, actsearch.Candidate):
         return ref
     return actsearch.preset(ref) if ref in actsearch.presets() else actsearch.parse(ref)
 
 
 def _check_one(backend, c, dev, cache) -> None:
-    from actsearch.compile import compile_candidate
-    from actsearch.compile._check import check_module
-    from actsearch.compile._pipeline import summary
-    from actsearch.errors import CompileError
-
     chk = Checker(f"backend {backend.name!r} on {c.text!r}")
     try:
         m = compile_candidate(c, backend=backend, device=dev, check=False, cache_dir=cache)
@@ -124,9 +120,6 @@ def _check_shapes(chk, c, m, dev) -> None:
 
 
 def _check_state_dicts(chk, c, m, dev) -> None:
-    from actsearch.compile._check import check_module
-    from actsearch.errors import CompileError
-
     if not c.params:
         return
     eager = c.module()

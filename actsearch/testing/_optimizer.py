@@ -25,6 +25,11 @@ Example:
 
 from __future__ import annotations
 
+import actsearch
+from actsearch.registry import preset
+from actsearch.result import Result
+from actsearch.symbolic.expr import Candidate
+
 from ._common import Checker
 
 __all__ = ["check_optimizer", "default_space", "synthetic_result"]
@@ -32,16 +37,12 @@ __all__ = ["check_optimizer", "default_space", "synthetic_result"]
 
 def default_space():
     """A small finite space: binary(unary(x), unary(x)) over a handful of operators."""
-    import actsearch
-
     return actsearch.space("grammar", unary="identity,relu,tanh,sigmoid,abs,square", binary="safe", shapes=1)
 
 
 def synthetic_result(candidate, index: int = 0):
     """A deterministic :class:`~actsearch.result.Result` for ``candidate``: a score in
     [0, 1) read from its fingerprint, and a failure for every fourth ``index``."""
-    from actsearch.result import Result
-
     base = dict(key=candidate.key, text=candidate.text, family=candidate.family, fingerprint=candidate.fingerprint())
     if index % 4 == 3:
         return Result(**base, status="error", message="synthetic failure")
@@ -57,8 +58,6 @@ def check_optimizer(factory, *, space=None, seed: int = 0, steps: int = 10) -> N
         seed: the seed of the optimisers made.
         steps: ask/tell rounds before the state is saved.
     """
-    from actsearch.registry import preset
-
     space = default_space() if space is None else space
     label = getattr(factory, "name", "") or getattr(factory, "__name__", "") or repr(factory)
     chk = Checker(f"optimizer {label!r}")
@@ -87,8 +86,6 @@ def check_optimizer(factory, *, space=None, seed: int = 0, steps: int = 10) -> N
 
 
 def _run(chk: Checker, space, opt, steps: int, start: int = 0) -> list:
-    from actsearch.expr import Candidate
-
     asked = []
     for i in range(start, start + steps):
         c = chk.call("ask()", opt.ask)

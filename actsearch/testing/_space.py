@@ -27,6 +27,9 @@ import itertools
 import numpy as np
 import torch
 
+from actsearch.registry import preset
+from actsearch.symbolic.expr import Candidate, parse
+
 from ._common import Checker
 
 __all__ = ["check_space"]
@@ -43,8 +46,6 @@ def check_space(space, *, seeds=(0, 1), n: int = 4, finite: bool = True, enumera
             candidates may have poles, e.g. a grammar with ``div``).
         enumerate_limit: members of a finite space checked (its enumeration may be long).
     """
-    from actsearch.expr import Candidate
-
     name = getattr(space, "name", "")
     chk = Checker(f"search space {name or type(space).__name__!r}")
     chk.expect(isinstance(name, str) and bool(name), f"has no name (got {name!r})")
@@ -86,8 +87,6 @@ def _texts(groups) -> list[list[str]]:
 
 
 def _check_member(chk: Checker, space, c, what: str) -> None:
-    from actsearch.expr import parse
-
     chk.expect(c.family == space.name, f"{what} gave {c.text!r} of family {c.family!r}, not {space.name!r}")
     chk.expect(bool(space.contains(c)), f"{what} gave {c.text!r}, which contains() rejects")
     back = chk.call(f"parse({c.text!r})", parse, c.text, family=c.family)
@@ -96,8 +95,6 @@ def _check_member(chk: Checker, space, c, what: str) -> None:
 
 
 def _check_foreign_parents(chk: Checker, space, seed: int) -> None:
-    from actsearch.registry import preset
-
     relu = preset("relu")
     if space.contains(relu):
         return

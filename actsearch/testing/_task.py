@@ -28,6 +28,9 @@ import math
 
 import torch
 
+import actsearch
+from actsearch.tasks import ActivationFactory, Task, TrainResult, get_task
+
 from ._common import Checker
 
 __all__ = ["check_task"]
@@ -49,8 +52,6 @@ def check_task(task, *, budget: int = 1, seed: int = 0, deterministic: bool = Tr
         seed: the seed of the runs.
         deterministic: check that the same seed gives the same curve.
     """
-    from actsearch.tasks import Task, get_task
-
     if isinstance(task, str):
         task = get_task(task)
     chk = Checker(f"task {getattr(task, 'name', '') or type(task).__name__!r}")
@@ -75,9 +76,6 @@ def _check_attributes(chk: Checker, task) -> None:
 
 
 def _train(chk: Checker, task, budget: int, seed: int):
-    import actsearch
-    from actsearch.tasks import ActivationFactory, TrainResult
-
     crrelu = actsearch.preset("crrelu")
     built: list[torch.nn.Module] = []
 
@@ -115,8 +113,6 @@ def _check_result(chk: Checker, task, out, budget: int, layers) -> None:
 
 
 def _check_failure(chk: Checker, task, seed: int) -> None:
-    from actsearch.tasks import ActivationFactory
-
     out = chk.call("train() with an activation that outputs NaN", task.train, ActivationFactory(_NaNActivation),
                    1, seed, None)
     chk.expect(out.status in _FAILED and out.score is None,

@@ -1,0 +1,232 @@
+"""Ranked tables of what a search found, read from the results store.
+
+:func:`leaderboard` ranks the scored candidates; :func:`failures` lists the ones
+that diverged, produced NaN, crashed or timed out, with their reasons.  Both return
+pandas DataFrames; :func:`render` prints them as a text table, CSV, JSON or Markdown.
+
+Ranking: candidates that trained to the end (``ok``) come first, by mean score over
+seeds (higher is better), ties broken by the smaller spread, then by trial order;
+candidates stopped early by the scheduler (``pruned``, scored at a lower budget)
+follow, ranked the same way.  ``gain`` is the score minus the best reference
+activation (relu, gelu or silu, recognised by their outputs) evaluated on the same
+task, ``NaN`` when no reference was scored or the candidate was stopped early.
+Where that reference was trained on the same seeds (every search trains all its
+candidates on the same seeds, and seed *i* fixes initialisation and data order),
+``wins`` counts the seeds on which the candidate beat it and ``p`` is the one-sided
+paired t-test p-value that the candidate's mean is higher (two seeds at least; see
+:mod:`actsearch.search.confirm` for re-training the winners on fresh seeds).
+
+Stability and the paired test are in :mod:`actsearch.results.statistics`; the printed
+forms in :mod:`actsearch.results.tables`.
+
+Example:
+    >>> import os, tempfile
+    >>> from actsearch.store import Store
+    >>> from actsearch.result import Result
+    >>> url = "sqlite:///" + os.path.join(tempfile.mkdtemp(), "db.sqlite")
+    >>> s = Store(url).open_search("demo", {"task": "digits", "epochs": 1, "seeds": 1})
+    >>> s.record(Result(key="a", text="relu(x)", score=0.90, task="digits"))
+    >>> s.record(Result(key="b", text="x*tanh(softplus(x))", score=0.93, task="digits"))
+    >>> df = leaderboard(storage=url)
+    >>> df[["rank", "formula", "gain"]].round(3).values.tolist()
+    [[1, 'x*tanh(softplus(x))', 0.03], [2, 'relu(x)', 0.0]]
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from ..errors import ActsearchError
+from ..registry import REFERENCES
+from ..store.view import Entry, StoreView
+from ..symbolic.expr import parse
+from .statistics import Tail, paired_p, stability, tail_stats
+from .tables import FORMATS, render
+
+__all__ = ["leaderboard", "failures", "render", "check_reference", "FORMATS", "REFERENCES"]
+
+COLUMNS = [
+    "rank", "id", "formula", "family", "score", "spread", "seeds", "score_text", "gain",
+    "gain_vs", "wins", "p", "tail_std", "stability", "baseline", "params", "kernel_ms", "status", "task", "metric",
+    "search", "key",
+]
+FAILURE_COLUMNS = ["id", "formula", "family", "status", "reason", "task", "search", "key"]
+
+_SCORED = ("ok", "pruned")
+
+
+def _reference_fingerprints() -> dict[str, str]:
+    return {parse(f"{n}(x)").fingerprint(): n for n in REFERENCES}
+
+
+def _entries(storage: str | None, search: str | None, all_searches: bool, task: str | None):
+    if search and all_searches:
+        raise ActsearchError("pass either --name or --all, not both")
+    view = StoreView(storage)
+    if all_searches:
+        # candidates reused from an earlier search are copies: list each only where trained
+        entries = [e for e in view.entries() if not e.result.reused_from]
+    else:
+        entries = view.entries([search or view.latest()])
+    if task is not None:
+        entries = [e for e in entries if e.task == task]
+    return entries
+
+
+def _params_of(text: str) -> int | None:
+    try:
+        return len(parse(text).params)
+    except ActsearchError:  # a text from a newer grammar: leave the count blank
+        return None
+
+
+def _kernel_ms(entry: Entry) -> float:
+    value = entry.result.kernel_ms
+    return float(value) if isinstance(value, (int, float)) else math.nan
+
+
+def _fingerprint(text: str) -> str | None:
+    try:
+        return parse(text).fingerprint()
+    except ActsearchError:
+        return None
+
+
+def _ranked_frame(entries: list[Entry], against: str | None = None) -> pd.DataFrame:
+    refs = _reference_fingerprints()
+    rows = []
+    for e in entries:
+        r = e.result
+        if r.status not in _SCORED or r.score is None or not math.isfinite(r.score):
+            continue
+        fp = r.fingerprint or _fingerprint(r.text)
+        rows.append({
+            "id": e.id, "formula": r.text, "family": r.family, "score": float(r.score),
+            "spread": float(r.spread), "seeds": len(r.seed_scores) or 1,
+            "params": _params_of(r.text), "kernel_ms": _kernel_ms(e), "status": r.status,
+            "task": e.task, "metric": r.metric, "search": e.search, "key": r.key,
+            "baseline": refs.get(fp) if r.status == "ok" else None, "_order": len(rows),
+            "_seed_scores": [float(v) for v in r.seed_scores],
+            "_first_seed": (e.config.get("seed", 0) if r.first_seed is None else r.first_seed),
+            "_epochs": r.epochs or e.config.get("epochs"), "_tail": tail_stats(r.curves, loss_curves=r.loss_curves),
+        })
+    df = pd.DataFrame(rows)
+    if df.empty:
+        return pd.DataFrame(columns=COLUMNS)
+    # best reference per task (or the one named by ``against``): gain is measured against it
+    best_ref = {}
+    refs_rows = df[df["baseline"].notna()] if against is None else df[df["baseline"] == against]
+    for task, group in refs_rows.groupby("task"):
+        top = group.sort_values(["score", "spread"], ascending=[False, True]).iloc[0]
+        best_ref[task] = (top["baseline"], top["score"])
+    df["gain_vs"] = df["task"].map(lambda t: best_ref.get(t, (None, None))[0])
+    # a pruned score is from a lower budget: no gain against a reference trained to the end
+    df["gain"] = df.apply(lambda row: row["score"] - best_ref[row["task"]][1]
+                          if row["task"] in best_ref and row["status"] == "ok" else math.nan, axis=1)
+    df["wins"], df["p"] = _paired_against_reference(df)
+    df["tail_std"] = [t.std for t in df["_tail"]]
+    df["stability"] = _stability_column(df)
+    df["_pruned"] = df["status"] != "ok"
+    df = df.sort_values(["_pruned", "score", "spread", "_order"], ascending=[True, False, True, True])
+    df.insert(0, "rank", range(1, len(df) + 1))
+    df["score_text"] = [f"{s:.4f} ± {d:.4f}" for s, d in zip(df["score"], df["spread"])]
+    return df[COLUMNS].reset_index(drop=True)
+
+
+def _stability_column(df: pd.DataFrame) -> list[str | None]:
+    """:func:`stability` of each row that trained to the end, against the references
+    trained on the same task and epochs (a pruned run's last epochs are early ones)."""
+    refs: dict[tuple, list[Tail]] = {}
+    for _, row in df[df["baseline"].notna()].iterrows():
+        refs.setdefault((row["task"], row["_epochs"]), []).append(row["_tail"])
+    return [stability(row["_tail"], refs.get((row["task"], row["_epochs"]), ())) if row["status"] == "ok" else None
+            for _, row in df.iterrows()]
+
+
+def _paired_against_reference(df: pd.DataFrame) -> tuple[list, list]:
+    """``wins`` ("k/n") and one-sided paired p-values against the row's ``gain_vs``
+    reference trained on the same task, epochs and seeds; None/NaN where there is none."""
+    def signature(row):
+        return row["task"], row["_epochs"], row["_first_seed"], len(row["_seed_scores"])
+
+    refs = {}
+    for _, row in df[df["baseline"].notna()].iterrows():
+        if row["baseline"] == row["gain_vs"] and row["status"] == "ok":  # its best run per training setup
+            sig = signature(row)
+            if sig not in refs or row["score"] > refs[sig]["score"]:
+                refs[sig] = row
+    wins, pvals = [], []
+    for _, row in df.iterrows():
+        ref = refs.get(signature(row))
+        mine = row["_seed_scores"]
+        if ref is None or row["status"] != "ok" or len(mine) < 2 or row["baseline"] == row["gain_vs"]:
+            wins.append(None)
+            pvals.append(math.nan)
+            continue
+        theirs = ref["_seed_scores"]
+        wins.append(f"{sum(a > b for a, b in zip(mine, theirs))}/{len(mine)}")
+        pvals.append(paired_p(mine, theirs))
+    return wins, pvals
+
+
+def check_reference(name: str | None) -> None:
+    """:class:`ActsearchError` unless ``name`` is None or one of :data:`REFERENCES`."""
+    if name is not None and name not in REFERENCES:
+        raise ActsearchError(f"--against {name!r} is not a reference; choose one of: {', '.join(REFERENCES)}")
+
+
+def leaderboard(
+    storage: str | None = None,
+    search: str | None = None,
+    *,
+    all: bool = False,  # noqa: A002 - mirrors --all
+    task: str | None = None,
+    top: int | None = None,
+    against: str | None = None,
+) -> pd.DataFrame:
+    """Ranked scored candidates of one search (default: the latest) or of ``all``.
+
+    ``gain``, ``wins`` and ``p`` compare with the best reference of each task, or
+    with the reference named by ``against`` (``relu``, ``gelu`` or ``silu``).
+
+    Columns: ``rank, id, formula, family, score, spread, seeds, score_text, gain,
+    gain_vs, wins, p, tail_std, stability, baseline, params, kernel_ms, status, task,
+    metric, search, key``.
+    ``id`` (``SEARCH:NUMBER``) is what ``actsearch show`` and ``export`` accept;
+    ``formula`` is canonical text (``actsearch.parse`` reads it); ``gain_vs`` names
+    the reference the gain is measured against; ``wins`` and ``p`` compare seed by
+    seed with it; ``tail_std`` and ``stability`` (``stable``, ``unstable``, ``not
+    converged``; None for runs stopped early or shorter than three epochs) say how much
+    its last epochs move (module docstring); ``baseline`` names the reference a row is
+    (``None`` for searched candidates); ``params`` counts learnable
+    parameters per activation; ``kernel_ms`` is the fused kernel's forward+backward
+    time when the search recorded it, else ``NaN``.
+
+    Raises :class:`~actsearch.StoreError` when the store is missing or foreign.
+    """
+    if top is not None and top < 1:
+        raise ActsearchError(f"--top must be at least 1, got {top}")
+    check_reference(against)
+    df = _ranked_frame(_entries(storage, search, all, task), against)
+    return df.head(top).reset_index(drop=True) if top is not None else df
+
+
+def failures(
+    storage: str | None = None,
+    search: str | None = None,
+    *,
+    all: bool = False,  # noqa: A002
+    task: str | None = None,
+) -> pd.DataFrame:
+    """Candidates without a score (diverged, nan, error, timeout) and why."""
+    rows = []
+    for e in _entries(storage, search, all, task):
+        r = e.result
+        if r.status in _SCORED and r.score is not None and math.isfinite(r.score):
+            continue
+        rows.append({"id": e.id, "formula": r.text, "family": r.family, "status": r.status,
+                     "reason": (r.message or r.status).splitlines()[0] if (r.message or r.status) else "",
+                     "task": e.task, "search": e.search, "key": r.key})
+    return pd.DataFrame(rows, columns=FAILURE_COLUMNS)

@@ -1,0 +1,479 @@
+"""Leaderboards and reports read from a store filled with synthetic results."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import re
+import sqlite3
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+import actsearch
+from actsearch import StoreError
+from actsearch import cli
+from actsearch.results.export import load
+from actsearch.results.leaderboard import failures, leaderboard, render
+from actsearch.results.report import write_report
+from actsearch.result import Result
+from actsearch.store import Store
+
+MY_COMMANDS = ["leaderboard", "show", "export", "report"]
+
+SEARCHED = [
+    "x*tanh(softplus(x))",
+    "relu(x) + eps*x*exp(-x**2/2); eps=0.01",
+    "(a0 + a1*x)/(1 + abs(b1)*abs(x)); a0=0.1, a1=0.9, b1=0.2",
+    "x*erf(x)",
+    "max(x, 0.1*x)",
+    "softplus(x) - 0.5",
+    "x*sigmoid(a*x); a=1.5",
+    "w*x + relu(x); w=0.05",
+]
+FAILED = [("exp(exp(x))", "nan", "NaN loss at epoch 2"), ("x**8", "diverged", "loss above 1e6 at step 40")]
+
+
+@pytest.fixture
+def commands(monkeypatch):
+    """``main`` with only this suite's commands, so it runs without the others' modules."""
+    monkeypatch.setattr(cli, "COMMAND_MODULES", MY_COMMANDS)
+    return cli.main
+
+
+def _record(search, text, score, task="digits", status="ok", spread=None, message="", learned=(), extra=None):
+    c = actsearch.parse(text)
+    seeds = [] if score is None else [score - (spread or 0.0), score + (spread or 0.0)]
+    more = {"task": task, "fingerprint": c.fingerprint(), **(extra or {})}
+    search.record(
+        Result(
+            key=c.key, text=c.text, family="custom", status=status, score=score, metric="val_accuracy",
+            seed_scores=seeds, spread=spread if spread is not None else 0.0,
+            curves=[] if score is None else [[0.2, 0.5, score], [0.25, 0.55, score]],
+            learned_params=list(learned), message=message, **more,
+        )
+    )
+
+
+@pytest.fixture
+def store(tmp_path):
+    """Search 'first' on two tasks with references and failures; 'second' later on digits."""
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    rng = np.random.default_rng(3)
+    first = Store(url).open_search("first", {"task": "digits", "epochs": 3, "seeds": 2})
+    truth = {}
+    for ref, score in (("relu(x)", 0.80), ("gelu(x)", 0.83), ("x*sigmoid(x)", 0.82)):
+        _record(first, ref, score, spread=0.01)
+        truth[ref] = score
+    for text in SEARCHED:
+        score = float(rng.uniform(0.7, 0.9))
+        learned = [{"eps": 0.02}, {"eps": -0.03}] if "eps" in text else ()
+        _record(first, text, score, spread=float(rng.uniform(0, 0.02)), learned=learned)
+        truth[actsearch.parse(text).text] = score
+    for text, status, message in FAILED:
+        _record(first, text, None, status=status, message=message)
+    _record(first, "x*cos(x)", 0.95, status="pruned")
+    # another task: its gain is measured against its own references only
+    _record(first, "relu(x)", 0.50, task="mnist1d-mlp")
+    _record(first, "x*erf(x)", 0.55, task="mnist1d-mlp")
+    second = Store(url).open_search("second", {"task": "digits", "epochs": 3, "seeds": 2})
+    _record(second, "relu(x)", 0.80, extra={"reused_from": "first"})
+    _record(second, "sin(x) + x", 0.99)
+    return url, truth
+
+
+def test_ranking_matches_store_values(store):
+    url, truth = store
+    df = leaderboard(url, "first", task="digits")
+    ok = df[df["status"] == "ok"]
+    # independent ranking: the recorded scores sorted by hand
+    expected = sorted(truth, key=lambda t: -truth[t])
+    assert ok["formula"].tolist() == expected
+    assert ok["score"].tolist() == pytest.approx([truth[t] for t in expected])
+    assert ok["rank"].tolist() == list(range(1, len(expected) + 1))
+    # pruned candidates (scored at a lower budget) rank after every completed one
+    assert df.iloc[-1]["status"] == "pruned" and df.iloc[-1]["formula"] == "x*cos(x)"
+    assert math.isnan(df.iloc[-1]["gain"])  # scored at a lower budget: no gain claimed
+    best_ref = max(truth["relu(x)"], truth["gelu(x)"], truth["x*sigmoid(x)"])
+    for _, row in ok.iterrows():
+        assert row["gain"] == pytest.approx(truth[row["formula"]] - best_ref)
+        assert row["gain_vs"] == "gelu"
+        assert row["params"] == len(actsearch.parse(row["formula"]).params)
+        assert math.isnan(row["kernel_ms"])
+    baselines = dict(zip(ok["formula"], ok["baseline"]))
+    assert baselines["x*sigmoid(x)"] == "silu" and baselines["relu(x)"] == "relu"
+    assert all(isinstance(r["id"], str) and re.fullmatch(r"first:\d+", r["id"]) for _, r in df.iterrows())
+
+
+def test_gain_is_per_task_and_filters(store):
+    url, _ = store
+    other = leaderboard(url, "first", task="mnist1d-mlp")
+    assert other["formula"].tolist() == ["x*erf(x)", "relu(x)"]
+    assert other["gain"].tolist() == pytest.approx([0.05, 0.0])
+    assert len(leaderboard(url, "first", task="digits", top=3)) == 3
+    # default: the latest search; --all skips copies reused from an earlier search
+    assert leaderboard(url)["formula"].tolist() == [actsearch.parse("sin(x) + x").text, "relu(x)"]
+    every = leaderboard(url, all=True)
+    assert every.iloc[0]["formula"] == actsearch.parse("sin(x) + x").text
+    assert (every["search"] == "second").sum() == 1
+    assert leaderboard(url, "second").iloc[0]["gain"] == pytest.approx(0.99 - 0.80)
+
+
+def test_failures_listed_with_reasons(store):
+    url, _ = store
+    failed = failures(url, "first")
+    assert sorted(zip(failed["formula"], failed["status"], failed["reason"])) == sorted(
+        (actsearch.parse(t).text, s, m) for t, s, m in FAILED
+    )
+    assert not set(failed["formula"]) & set(leaderboard(url, "first")["formula"])
+
+
+def test_csv_and_json_parse_back(store, commands, capsys):
+    url, truth = store
+    assert commands(["leaderboard", "--storage", url, "--name", "first", "--task", "digits", "--format", "csv"]) == 0
+    back = pd.read_csv(io.StringIO(capsys.readouterr().out))
+    direct = leaderboard(url, "first", task="digits")
+    assert back["id"].tolist() == direct["id"].tolist()
+    assert back["score"].tolist() == pytest.approx(direct["score"].tolist())
+    for text in back["formula"]:
+        actsearch.parse(text)  # canonical text reads back
+    assert commands(["leaderboard", "--storage", url, "--name", "first", "--format", "json", "--top", "4"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [r["rank"] for r in data["ranked"]] == [1, 2, 3, 4]
+    assert [r["score"] for r in data["ranked"]] == pytest.approx(direct["score"].tolist()[:4])
+    assert {r["status"] for r in data["failed"]} == {"nan", "diverged"}
+    assert all(r["kernel_ms"] is None for r in data["ranked"])
+
+
+def test_table_and_markdown(store, commands, capsys):
+    url, _ = store
+    assert commands(["leaderboard", "--storage", url, "--name", "first"]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert lines[0].split()[:3] == ["rank", "id", "formula"]
+    assert "failed (2):" in out and "NaN loss at epoch 2" in out and "[gelu]" in out
+    md = render(leaderboard(url, "first"), failures(url, "first"), "markdown")
+    rows = [ln for ln in md.splitlines() if ln.startswith("| ") and ln[2].isdigit()]
+    assert len(rows) == len(leaderboard(url, "first"))
+
+
+def test_bad_stores_give_one_line_errors(tmp_path, commands, capsys):
+    missing = f"sqlite:///{tmp_path / 'nope.db'}"
+    with pytest.raises(StoreError, match="no results store"):
+        leaderboard(missing)
+    assert not (tmp_path / "nope.db").exists()  # reading never creates a database
+    foreign = tmp_path / "foreign.db"
+    with sqlite3.connect(foreign) as con:
+        con.execute("create table people (name text)")
+    for url in (missing, f"sqlite:///{foreign}"):
+        assert commands(["leaderboard", "--storage", url]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("actsearch: error:") and len(err.strip().splitlines()) == 1
+    # an Optuna database without actsearch searches
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    plain = f"sqlite:///{tmp_path / 'optuna.db'}"
+    optuna.create_study(study_name="someone-else", storage=plain)
+    with pytest.raises(StoreError, match="no actsearch search"):
+        leaderboard(plain)
+
+
+def test_unknown_search_and_trial(store):
+    url, _ = store
+    with pytest.raises(StoreError, match="no search named 'zzz'"):
+        leaderboard(url, "zzz")
+    with pytest.raises(StoreError, match="no trial 999"):
+        load("first:999", storage=url)
+
+
+def test_export_and_load_from_store(store, tmp_path, commands, capsys):
+    url, truth = store
+    row = leaderboard(url, "first").query("formula.str.contains('eps')").iloc[0]
+    out = tmp_path / "winner.py"
+    assert commands(["export", row["id"], "--storage", url, "--out", str(out), "--learned"]) == 0
+    text = out.read_text()
+    assert f"search 'first', trial {row['id'].split(':')[1]}" in text
+    assert f"{truth[row['formula']]:.4f}" in text
+    x = torch.linspace(-2, 2, 5, dtype=torch.float64)
+    for layer, eps in enumerate([0.02, -0.03]):
+        act = load(out, layer=layer, dtype=torch.float64)
+        expected = torch.relu(x) + eps * x * torch.exp(-x * x / 2)
+        torch.testing.assert_close(act(x), expected)
+        torch.testing.assert_close(load(row["id"], storage=url, learned=True, layer=layer).double()(x), expected,
+                                   rtol=1e-6, atol=1e-7)
+    # by candidate key: the same trial
+    assert load(row["key"], storage=url).candidate.text == row["formula"]
+
+
+@pytest.mark.slow
+def test_report_is_self_contained(store, tmp_path, commands, capsys):
+    url, _ = store
+    assert commands(["report", "--storage", url, "--name", "first", "--out", str(tmp_path / "rep")]) == 0
+    page = (tmp_path / "rep" / "index.html").read_text()
+    assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
+    assert page.count("data:image/png;base64,") >= 4  # progress + three best candidates
+    assert not re.search(r"""(src|href)=["'](?!data:)""", page)  # nothing fetched from outside
+    assert "x*tanh(softplus(x))" in page and "NaN loss at epoch 2" in page
+    csv = pd.read_csv(tmp_path / "rep" / "leaderboard.csv")
+    assert csv["id"].tolist() == leaderboard(url, "first")["id"].tolist()
+    assert write_report(tmp_path / "rep2", "first", storage=url).exists()
+
+
+# -- seed-by-seed comparison with the best reference --------------------------------
+def _seeded(search, text, seed_scores, first_seed=0, task="digits", epochs=3):
+    c = actsearch.parse(text)
+    mean = float(np.mean(seed_scores))
+    search.record(Result(key=c.key, text=c.text, status="ok", score=mean, seed_scores=list(seed_scores),
+                         spread=float(np.std(seed_scores)),
+                         task=task, fingerprint=c.fingerprint(), first_seed=first_seed,
+                         seeds=len(seed_scores), epochs=epochs))
+
+
+def _one_sided_paired_p(a, b):
+    """The paired t-test written out: t = mean(d) / (sd(d)/sqrt(n)), P(T_{n-1} > t)."""
+    from scipy.stats import t as student_t
+
+    d = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
+    stat = d.mean() / (d.std(ddof=1) / math.sqrt(len(d)))
+    return float(student_t.sf(stat, len(d) - 1))
+
+
+def test_wins_and_paired_p_against_the_reference_on_the_same_seeds(tmp_path):
+    url = f"sqlite:///{tmp_path / 'paired.sqlite'}"
+    s = Store(url).open_search("confirmation", {"task": "digits", "epochs": 3, "seeds": 5, "seed": 1})
+    relu = [0.60, 0.62, 0.61, 0.63, 0.59]
+    better = [0.64, 0.66, 0.60, 0.67, 0.65]
+    worse = [0.58, 0.61, 0.60, 0.64, 0.55]
+    _seeded(s, "relu(x)", relu, first_seed=1)
+    _seeded(s, "x - sin(x)", better, first_seed=1)
+    _seeded(s, "x*tanh(x)", worse, first_seed=1)
+    _seeded(s, "abs(x)", better, first_seed=9)  # other seeds: no pairing possible
+    _seeded(s, "softplus(x)", [0.7], first_seed=1)  # one seed: nothing to test
+    gelu = [0.66, 0.67, 0.65, 0.68, 0.66]
+    _seeded(s, "gelu(x)", gelu, first_seed=1)
+    best = leaderboard(url).set_index("formula")  # against the best reference, gelu
+    assert best.loc["x - sin(x)", "wins"] == "0/5"
+    assert best.loc["x - sin(x)", "gain"] == pytest.approx(np.mean(better) - np.mean(gelu))
+    assert best.loc["x - sin(x)", "p"] == pytest.approx(_one_sided_paired_p(better, gelu), rel=1e-9)
+    df = leaderboard(url, against="relu").set_index("formula")
+    assert df.loc["x - sin(x)", "wins"] == "4/5"
+    assert df.loc["x - sin(x)", "p"] == pytest.approx(_one_sided_paired_p(better, relu), rel=1e-9)
+    assert df.loc["x*tanh(x)", "wins"] == "1/5"
+    assert df.loc["x*tanh(x)", "p"] == pytest.approx(_one_sided_paired_p(worse, relu), rel=1e-9)
+    assert df.loc["x*tanh(x)", "p"] > 0.5 > df.loc["x - sin(x)", "p"]
+    for formula in ("abs(x)", "softplus(x)"):
+        assert pd.isna(df.loc[formula, "wins"]) and math.isnan(df.loc[formula, "p"])
+    relu_row = df[df["baseline"] == "relu"].iloc[0]
+    assert pd.isna(relu_row["wins"]) and math.isnan(relu_row["p"])
+    assert df[df["baseline"] == "gelu"].iloc[0]["wins"] == "5/5"
+    with pytest.raises(actsearch.ActsearchError, match="'tanh' is not a reference"):
+        leaderboard(url, against="tanh")
+    page = write_report(tmp_path / "rep", "confirmation", storage=url).read_text()
+    assert re.search(r"<code>x - sin\(x\)</code></td>(?:<td[^>]*>[^<]*</td>){3}<td>0/5</td><td class=\"num\">0\.\d{3}</td>", page, re.S), page
+    text = render(leaderboard(url, against="relu"))
+    assert re.search(r"x - sin\(x\)\s+custom\s+\S+ ± \S+\s+\+0\.0\d+\s+4/5\s+0\.0\d\d", text), text
+
+
+
+def test_constant_differences_give_a_decided_p_without_warnings(tmp_path):
+    import warnings
+
+    url = f"sqlite:///{tmp_path / 'const.sqlite'}"
+    s = Store(url).open_search("c", {"task": "digits", "epochs": 3, "seeds": 3, "seed": 0})
+    _seeded(s, "relu(x)", [0.85, 0.75, 0.65])
+    _seeded(s, "x - sin(x)", [0.9, 0.8, 0.7])  # +0.05 on each seed, up to float rounding
+    _seeded(s, "x*tanh(x)", [0.8, 0.7, 0.6])  # -0.05 on each seed
+    _seeded(s, "softplus(x)", [0.85, 0.75, 0.65])  # ties on every seed
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        df = leaderboard(url).set_index("formula")
+    assert df.loc["x - sin(x)", "p"] == 0.0 and df.loc["x - sin(x)", "wins"] == "3/3"
+    assert df.loc["x*tanh(x)", "p"] == 1.0 and df.loc["x*tanh(x)", "wins"] == "0/3"
+    assert math.isnan(df.loc["softplus(x)", "p"]) and df.loc["softplus(x)", "wins"] == "0/3"
+
+
+def test_all_searches_pair_only_runs_of_the_same_epochs(tmp_path):
+    url = f"sqlite:///{tmp_path / 'epochs.sqlite'}"
+    short = Store(url).open_search("short", {"task": "digits", "epochs": 5, "seeds": 3, "seed": 0})
+    _seeded(short, "relu(x)", [0.80, 0.81, 0.82], epochs=5)
+    _seeded(short, "x*tanh(x)", [0.83, 0.82, 0.84], epochs=5)
+    long = Store(url).open_search("long", {"task": "digits", "epochs": 20, "seeds": 3, "seed": 0})
+    _seeded(long, "relu(x)", [0.90, 0.91, 0.92], epochs=20)
+    alone = leaderboard(url, "short").set_index("formula")
+    together = leaderboard(url, all=True).set_index("formula")
+    # the 20-epoch relu sets the gain, but seed by seed the 5-epoch candidate meets its own relu
+    assert together.loc["x*tanh(x)", "gain"] == pytest.approx(0.83 - 0.91)
+    assert together.loc["x*tanh(x)", "wins"] == alone.loc["x*tanh(x)", "wins"] == "3/3"
+    assert together.loc["x*tanh(x)", "p"] == pytest.approx(alone.loc["x*tanh(x)", "p"])
+
+
+# -- rows that must stay apart, stability of the last epochs, the report's best --------
+RATIONAL = ("(a0 + a1*x + a2*x**2 + a3*x**3)/(1 + abs(b1)*abs(x) + abs(b2)*x**2); "
+            "a0={a0}, a1=0.5, a2=0.3, a3=0.01, b1=0.2, b2=0.05")
+
+
+def test_rational_candidates_stay_distinguishable_in_the_text_table(tmp_path, commands, capsys):
+    url = f"sqlite:///{tmp_path / 'rational.sqlite'}"
+    s = Store(url).open_search("rat", {"task": "digits", "epochs": 3, "seeds": 2})
+    a0s = ["0.0211", "0.0234", "0.0291"]
+    for i, a0 in enumerate(a0s):  # the same formula, only the initial a0 differs
+        _record(s, RATIONAL.format(a0=a0), 0.9 - i / 100)
+    _record(s, "relu(x)", 0.8)
+    assert commands(["leaderboard", "--storage", url]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    rows = {line.split()[1]: line for line in lines[2:] if line.strip()}
+    df = leaderboard(url)
+    cells = []
+    for _, row in df[df["baseline"].isna()].iterrows():
+        a0 = actsearch.parse(row["formula"]).params["a0"]
+        start = rows[row["id"]].index(row["id"]) + len(row["id"])
+        cell = rows[row["id"]][start:].split("  custom")[0].strip()
+        assert f"a0={a0:g}" in cell, cell  # the value that tells it apart is on its row
+        assert len(cell) <= 60 and cell.startswith("(a0 + a1*x")
+        cells.append(cell)
+    assert len(set(cells)) == 3
+    md = render(df, fmt="markdown")
+    assert all(md.count(f"a0={float(a0):g}") == 1 for a0 in a0s)
+
+
+def test_short_forms_cut_only_what_is_too_long():
+    from actsearch.results.tables import short_forms
+
+    long_a = "x*tanh(x) + " + " + ".join(f"{k}*x**{k}" for k in range(2, 12))
+    long_b = long_a.replace("11*x**11", "12*x**11")
+    forms = short_forms(["relu(x)", long_a, long_a, long_b], width=40)
+    assert forms[0] == "relu(x)"
+    assert forms[1] == forms[2] != forms[3]  # the same text: the same form
+    assert all(len(f) <= 40 for f in forms)
+    assert forms[1].startswith(long_a[:16]) and forms[1].endswith("11*x**11")
+    assert forms[3].endswith("12*x**11")
+    assert short_forms([long_a], width=40) == [long_a[:37] + "..."]  # nothing to tell apart: a plain cut
+
+
+def _curved(search, text, curves, task="digits", status="ok", epochs=10):
+    c = actsearch.parse(text)
+    last = [cv[-1] for cv in curves]
+    search.record(Result(key=c.key, text=c.text, status=status, score=float(np.mean(last)), seed_scores=last,
+                         spread=float(np.std(last)), curves=[list(cv) for cv in curves], task=task,
+                         fingerprint=c.fingerprint(), epochs=epochs, seeds=len(curves), first_seed=0))
+
+
+def _alternating(low, high, early=(0.1, 0.3, 0.5, 0.6, 0.7)):
+    """Five early epochs the tail must ignore, then low, high, low, high, low."""
+    return list(early) + [low, high, low, high, low]
+
+
+def _pstd(values):
+    m = sum(values) / len(values)
+    return math.sqrt(sum((v - m) ** 2 for v in values) / len(values))
+
+
+@pytest.fixture
+def curves_store(tmp_path):
+    """Synthetic curves whose stability is known by construction.
+
+    Around a flat trend, low/high/low/high/low has a least-squares slope of zero, so
+    its swing around the trend is its standard deviation, 0.4899 * |high - low|; a
+    straight line has no swing and moves 4 steps over five epochs.
+    """
+    url = f"sqlite:///{tmp_path / 'curves.sqlite'}"
+    s = Store(url).open_search("curves", {"task": "digits", "epochs": 10, "seeds": 2})
+    _curved(s, "relu(x)", [_alternating(0.80, 0.82), _alternating(0.81, 0.83)])  # swing 0.0098
+    _curved(s, "gelu(x)", [_alternating(0.81, 0.82), _alternating(0.81, 0.82)])  # swing 0.0049
+    _curved(s, "x**2*softsign(x)", [_alternating(0.9, 0.6), _alternating(0.85, 0.65)])  # 30 and 20 points
+    _curved(s, "x*tanh(x)", [[0.1] * 5 + [0.70, 0.72, 0.74, 0.76, 0.78]] * 2)  # still rising 0.02 an epoch
+    _curved(s, "x*erf(x)", [_alternating(0.80, 0.83)] * 2)  # swing 0.0147: below 2 x relu's 0.0098
+    _curved(s, "x - sin(x)", [[0.2]], status="pruned")  # stopped after one epoch
+    _curved(s, "softplus(x)", [[0.5, 0.8]] * 2)  # two epochs: too short to judge
+    # another task without references: the 0.01 floor alone decides
+    _curved(s, "x*erf(x)", [_alternating(0.80, 0.83)] * 2, task="mnist1d-mlp")
+    return url
+
+
+def test_tail_std_is_the_spread_of_the_last_five_epochs_averaged_over_seeds(curves_store):
+    df = leaderboard(curves_store, task="digits").set_index("formula")
+    expected = {
+        "relu(x)": (_pstd([0.80, 0.82, 0.80, 0.82, 0.80]) + _pstd([0.81, 0.83, 0.81, 0.83, 0.81])) / 2,
+        "x**2*softsign(x)": (_pstd([0.9, 0.6, 0.9, 0.6, 0.9]) + _pstd([0.85, 0.65, 0.85, 0.65, 0.85])) / 2,
+        "x*tanh(x)": _pstd([0.70, 0.72, 0.74, 0.76, 0.78]),
+    }
+    for formula, value in expected.items():
+        assert df.loc[formula, "tail_std"] == pytest.approx(value, rel=1e-9)
+    assert df.loc["x**2*softsign(x)", "tail_std"] == pytest.approx(0.4899 * (0.3 + 0.2) / 2, rel=1e-3)
+    for formula in ("x - sin(x)", "softplus(x)"):
+        assert math.isnan(df.loc[formula, "tail_std"])
+
+
+def test_stability_flags_follow_the_documented_rule(curves_store):
+    df = leaderboard(curves_store, task="digits").set_index("formula")
+    assert df.loc["x**2*softsign(x)", "stability"] == "unstable"  # swings 15x relu's
+    assert df.loc["x*tanh(x)", "stability"] == "not converged"  # moves 0.08, relu's trend 0
+    assert df.loc["x*erf(x)", "stability"] == "stable"  # 0.0147 < 2 x 0.0098
+    assert df.loc["relu(x)", "stability"] == df.loc["gelu(x)", "stability"] == "stable"
+    for formula in ("x - sin(x)", "softplus(x)"):  # stopped early; too short
+        assert pd.isna(df.loc[formula, "stability"])
+    alone = leaderboard(curves_store, task="mnist1d-mlp").set_index("formula")
+    assert alone.loc["x*erf(x)", "stability"] == "unstable"  # 0.0147 > the 0.01 floor, no reference
+
+
+@pytest.mark.slow
+def test_stability_in_every_format_and_the_report(curves_store, tmp_path):
+    df = leaderboard(curves_store, task="digits")
+    flags = {i: f if isinstance(f, str) else None for i, f in zip(df["id"], df["stability"])}
+    assert set(flags.values()) == {"stable", "unstable", "not converged", None}
+    unstable = next(i for i, f in flags.items() if f == "unstable")
+    back = pd.read_csv(io.StringIO(render(df, fmt="csv")))
+    assert {i: f if isinstance(f, str) else None for i, f in zip(back["id"], back["stability"])} == flags
+    assert back["tail_std"].tolist() == pytest.approx(df["tail_std"].tolist(), nan_ok=True)
+    data = json.loads(render(df, fmt="json"))
+    assert {r["id"]: r["stability"] for r in data["ranked"]} == flags
+    text = render(df)
+    assert "tail std" in text.splitlines()[0] and "stability" in text.splitlines()[0]
+    line = next(ln for ln in text.splitlines() if ln.split()[1] == unstable)
+    assert re.search(r"\s0\.1225\s+unstable\s", line), line
+    md = render(df, fmt="markdown")
+    assert re.search(rf"\| {re.escape(unstable)} \|.*\| 0\.1225 \| unstable \|", md), md
+    page = write_report(tmp_path / "rep", "curves", storage=curves_store).read_text()
+    assert re.search(r"<code>x\*\*2\*softsign\(x\)</code>.*?<td class=\"num\">0\.1225</td><td>unstable</td>", page)
+    assert re.search(rf"<h3>#\d+ <code>{re.escape(unstable)}</code> <span class=\"warn\">unstable", page)
+    assert "not converged" in page and "last 5 epochs" in page
+
+
+def test_report_best_candidates_leave_out_runs_stopped_early(tmp_path):
+    url = f"sqlite:///{tmp_path / 'pruned.sqlite'}"
+    s = Store(url).open_search("p", {"task": "digits", "epochs": 10, "seeds": 1})
+    _curved(s, "relu(x)", [[0.5, 0.6, 0.7]])
+    _curved(s, "x*tanh(x)", [[0.5, 0.6, 0.72]])
+    _curved(s, "x*erf(x)", [[0.99]], status="pruned")  # stopped after one epoch, at a high score
+    page = write_report(tmp_path / "rep", storage=url).read_text()
+    best = page.split("<h2>Best candidates</h2>", 1)[1]
+    headings = re.findall(r"<h3>#\d+ <code>([^<]+)</code>", best)
+    assert headings == ["p:1"]
+    assert "1 candidate(s) stopped early" in best
+    assert "<td>pruned</td>" in page  # still listed in the leaderboard, as pruned
+
+
+def test_a_candidate_that_cannot_fit_its_training_data_is_flagged(tmp_path):
+    """Steady validation curves, but a training loss left far above the references':
+    the replication's x**2*softsign(x), whose train accuracy stuck below relu's."""
+    url = f"sqlite:///{tmp_path / 'loss.sqlite'}"
+    s = Store(url).open_search("l", {"task": "digits", "epochs": 10, "seeds": 1})
+    steady = [[0.5, 0.6, 0.65, 0.66, 0.66, 0.66, 0.66, 0.66, 0.66, 0.66]]
+
+    def record(text, final_loss):
+        c = actsearch.parse(text)
+        s.record(Result(key=c.key, text=c.text, score=0.66, seed_scores=[0.66], curves=steady, task="digits",
+                        loss_curves=[[2.3, 1.0, final_loss]], fingerprint=c.fingerprint(), epochs=10, seeds=1,
+                        first_seed=0))
+
+    record("relu(x)", 0.02)
+    record("gelu(x)", 0.03)
+    record("x**2*softsign(x)", 0.61)  # 0.61 > max(0.05, 2 x 0.03)
+    record("x*tanh(x)", 0.055)  # under twice the references' 0.03: not flagged
+    df = leaderboard(url).set_index("formula")
+    assert df.loc["x**2*softsign(x)", "stability"] == "not converged"
+    assert df.loc["x*tanh(x)", "stability"] == df.loc["relu(x)", "stability"] == "stable"

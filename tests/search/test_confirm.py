@@ -1,0 +1,191 @@
+"""Confirmation on fresh seeds: what is re-trained, on which seeds, and how it is refused."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+
+import pytest
+
+import actsearch
+from actsearch.cli import main
+from actsearch.search.confirm import confirm, pick_top
+from actsearch.results.leaderboard import leaderboard
+from actsearch.result import Result
+from actsearch.store import Store
+
+SEARCH_SEEDS = 2
+FRESH = 2
+
+
+@pytest.fixture(scope="module")
+def confirmed(ray_session, tmp_path_factory):
+    """``actsearch search ... --confirm 2``: references and two formulas of the user's own
+    (so the top 2 are sure to hold two non-references), then their confirmation."""
+    url = "sqlite:///" + str(tmp_path_factory.mktemp("confirm") / "c.db")
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = main(["search", "--task", "mnist1d-mlp", "--space", "grammar", "--budget", "5", "--epochs", "2",
+                     "--seeds", str(SEARCH_SEEDS), "--seed", "3", "--candidates", "x*tanh(x)", "x + sin(x)",
+                     "--name", "src", "--storage", url, "--confirm", "2", "--confirm-seeds", str(FRESH)])
+    assert code == 0, out.getvalue()
+    return url, out.getvalue()
+
+
+def test_confirmation_retrains_the_top_and_the_references_on_fresh_seeds(confirmed):
+    url, _ = confirmed
+    store = Store(url)
+    source = store.results("src")
+    expected = {c.fingerprint() for c in pick_top(source, 2)}
+    expected |= {actsearch.preset(r).fingerprint() for r in ("relu", "gelu", "silu")}
+    assert store.search("src-confirm").state == "finished"
+    results = store.results("src-confirm")
+    assert {r.fingerprint for r in results} == expected and len(results) == len(expected)
+    for r in results:
+        assert r.status == "ok" and not r.reused_from
+        assert r.first_seed == 3 + SEARCH_SEEDS  # right after the search's seeds 3, 4
+        assert len(r.seed_scores) == FRESH and len(r.curves) == FRESH and len(r.curves[0]) == 2
+    config = store.search("src-confirm").config
+    assert config["confirms"] == "src" and config["seed"] == 5 and config["early_stop"] is False
+
+
+def test_confirmation_leaderboard_compares_seed_by_seed(confirmed):
+    url, printed = confirmed
+    df = leaderboard(url, "src-confirm", against="relu")
+    searched = df[df["baseline"].isna()]
+    assert len(searched) == 2
+    store = Store(url)
+    relu = next(r.seed_scores for r in store.results("src-confirm") if r.name == "relu")
+    for _, row in searched.iterrows():
+        mine = next(r.seed_scores for r in store.results("src-confirm") if r.text == row["formula"])
+        assert row["wins"] == f"{sum(a > b for a, b in zip(mine, relu))}/{FRESH}"
+    # the search's leaderboard, then the confirmation's with its paired columns
+    first, _, second = printed.partition("confirming the 2 best on 2 fresh seeds:")
+    assert "src:" in first and "src-confirm:" in second and "wins" in second
+
+
+def test_pick_top_skips_references_failures_and_repeats():
+    def res(text, score, status="ok"):
+        return Result(key=text, text=actsearch.parse(text).text, status=status, score=score)
+
+    results = [res("relu(x)", 0.99), res("x*tanh(x)", 0.9), res("tanh(x)*x", 0.95), res("abs(x)", 0.97, "pruned"),
+               res("x + sin(x)", 0.8), res("exp(exp(x))", None, "nan"), res("softplus(x)", 0.7)]
+    assert [c.text for c in pick_top(results, 2)] == [actsearch.parse("x*tanh(x)").text, "x + sin(x)"]
+
+
+def test_refusals_are_one_line_errors(confirmed, capsys, monkeypatch, tmp_path):
+    import actsearch.cli
+
+    monkeypatch.setattr(actsearch.cli, "COMMAND_MODULES", ["confirm"])
+    url, _ = confirmed
+    cases = [
+        (["src", "--first-seed", "4", "--storage", url], "overlap the seeds search 'src' trained with (3..4)"),
+        (["src", "--seeds", "1", "--storage", url], "at least 2 seeds"),
+        (["src", "--storage", url], "already exists"),
+        (["src-confirm", "--storage", url], "is itself a confirmation"),
+        (["nosuch", "--storage", url], "no search named 'nosuch'"),
+        (["src", "--storage", "sqlite:///" + str(tmp_path / "missing.db")], "no results store"),
+        (["src", "--against", "tanh", "--storage", url], "'tanh' is not a reference"),
+        (["src", "--resume", "--top", "1", "--storage", url], "--top 1: it was started with 2"),
+        (["src", "--resume", "--name", "nosuch", "--storage", url], "cannot resume confirmation 'nosuch'"),
+    ]
+    for argv, needle in cases:
+        assert main(["confirm", *argv]) == 2, argv
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and needle in err and "Traceback" not in err, err
+    assert not (tmp_path / "missing.db").exists()
+    monkeypatch.setattr(actsearch.cli, "COMMAND_MODULES", ["search"])
+    for argv, needle in ((["--confirm-seeds", "3"], "need --confirm K"),
+                         (["--confirm", "2", "--seed", "3", "--confirm-first-seed", "3"], "overlap the seeds")):
+        assert main(["search", "--storage", url, *argv]) == 2  # refused before any training
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and needle in err, err
+
+
+def test_a_finished_confirmation_resumes_to_nothing_more(confirmed, capsys, monkeypatch):
+    import actsearch.cli
+
+    monkeypatch.setattr(actsearch.cli, "COMMAND_MODULES", ["confirm"])
+    url, _ = confirmed
+    before = len(Store(url).results("src-confirm"))
+    assert main(["confirm", "src", "--resume", "--storage", url]) == 0
+    assert len(Store(url).results("src-confirm")) == before
+    assert "wins" in capsys.readouterr().out
+
+
+def _source(url, **config):
+    """A finished search with two scored candidates and relu, without training anything."""
+    s = Store(url).open_search("src", {"task": "digits", "task_name": "digits", "epochs": 2, "seeds": 1, "seed": 0,
+                                       "references": ["relu"], **config})
+    for text, score in (("relu(x)", 0.5), ("x*tanh(x)", 0.7), ("x + sin(x)", 0.6)):
+        c = actsearch.parse(text)
+        s.record(Result(key=c.key, text=c.text, score=score, seed_scores=[score],
+                        task="digits", fingerprint=c.fingerprint()))
+    return s
+
+
+def test_confirm_scales_the_time_limit_and_resumes_what_it_started(tmp_path, monkeypatch):
+    import actsearch.search.confirm as confirm_module
+    from actsearch.search.config import SearchConfig, resume_config
+
+    calls = []
+
+    def fake_run_search(progress=None, **options):
+        """What run_search would train: the config it builds (a resume from the store)."""
+        store = Store(options["storage"])
+        if options.get("resume"):
+            config = resume_config(store.search(options["name"]).config, options)
+        else:
+            config = SearchConfig(**options)
+            store.open_search(config.name, config.stored(task_spec=config.task, epochs=config.epochs or 1,
+                                                         metric="val_accuracy"))
+        calls.append(config)
+
+    def texts(config):
+        return [c if isinstance(c, str) else c.text for c in config.candidates]
+
+    monkeypatch.setattr(confirm_module, "run_search", fake_run_search)
+    url = "sqlite:///" + str(tmp_path / "u.db")
+    _source(url, trial_timeout=60.0)
+    confirm("src", top=2, seeds=4, storage=url)
+    first = calls[-1]
+    assert first.trial_timeout == pytest.approx(240.0)  # 60 s for 1 seed -> 240 s for 4
+    assert first.seed == 1 and first.seeds == 4 and first.early_stop is False
+    assert texts(first) == ["x*tanh(x)", "x + sin(x)"]
+    assert first.references == ("relu",) and first.budget == 3 and first.optimizer is None
+    confirm("src", resume=True, storage=url)  # nothing repeated: the stored seeds and candidates
+    again = calls[-1]
+    assert again.resume and again.seed == 1 and again.seeds == 4 and again.trial_timeout == pytest.approx(240.0)
+    assert texts(again) == ["x*tanh(x)", "x + sin(x)"]
+    confirm("src", resume=True, storage=url, trial_timeout=5.0)
+    assert calls[-1].trial_timeout == 5.0
+    # fresh data as well as fresh seeds: the option is kept when the confirmation resumes
+    confirm("src", top=1, storage=url, name="new-data", task_options={"data_seed": "1"})
+    assert calls[-1].task_options == {"data_seed": "1"} and calls[-1].task == "digits"
+    confirm("src", resume=True, storage=url, name="new-data")
+    assert calls[-1].task_options == {"data_seed": "1"}
+    for kwargs, needle in (({"top": 1}, "--top 1: it was started with 2"),
+                           ({"seeds": 5}, "--seeds 5: it was started with 4"),
+                           ({"first_seed": 9}, "--first-seed 9: it was started with 1"),
+                           ({"name": "other"}, "cannot resume confirmation 'other'"),
+                           ({"task_options": {"data_seed": "2"}}, "task_options")):
+        with pytest.raises(actsearch.ActsearchError, match=re.escape(needle)):
+            confirm("src", resume=True, storage=url, **kwargs)
+
+
+def test_stopped_early_runs_stand_in_only_where_early_stopping_is_allowed():
+    import dataclasses
+
+    from actsearch.search.driver import Driver, TrialDefaults
+
+    driver = Driver.__new__(Driver)
+    pruned, done = Result(key="k", text="x", status="pruned", score=0.5), Result(key="k", text="x", score=0.5)
+    defaults = TrialDefaults(task="digits", task_options={}, task_spec="digits", metric="val_accuracy", epochs=1,
+                             seeds=(0,), backend="eager", device="cpu", precision="fp32", early_stop=True,
+                             trial_timeout=None)
+    driver.defaults, driver.queue_protected = defaults, {"protected-fp"}
+    assert driver._reusable("fp", pruned) and driver._reusable("protected-fp", done)
+    assert not driver._reusable("protected-fp", pruned)  # references and the user's own train to the end
+    driver.defaults = dataclasses.replace(defaults, early_stop=False)  # e.g. a confirmation
+    assert not driver._reusable("fp", pruned) and driver._reusable("fp", done)
