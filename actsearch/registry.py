@@ -51,7 +51,7 @@ from .errors import ActsearchError, UnknownNameError
 if TYPE_CHECKING:
     from .symbolic.expr import Candidate
 
-__all__ = ["Registry", "unknown_name", "space", "spaces", "preset", "presets", "references", "Preset",
+__all__ = ["Registry", "unknown_name", "space", "spaces", "space_class", "ALL_SPACES", "preset", "presets", "references", "Preset",
            "UnknownNameError", "REFERENCES", "SPACES", "PRESETS"]
 
 def _import(target: str) -> Any:
@@ -163,13 +163,16 @@ SPACES = Registry("search space", {
     "polynomial": "polynomial:PolynomialSpace",
     "entropy": "entropy:EntropySpace",
     "grammar": "grammar:GrammarSpace",
-    "all": "union:UnionSpace",
 }, "actsearch.search_spaces")
 
 
+#: the name of every family at once; a comma-separated list joins some of them
+ALL_SPACES = "all"
+
+
 def spaces() -> list[str]:
-    """Names accepted by :func:`space`."""
-    return SPACES.names()
+    """Names accepted by :func:`space` (and ``a,b,...``: those families as one space)."""
+    return sorted(SPACES.names() + [ALL_SPACES])
 
 
 def space(name: str, **options: Any):
@@ -181,13 +184,41 @@ def space(name: str, **options: Any):
         >>> s.sample(np.random.default_rng(0)).family
         'rational'
     """
-    if isinstance(name, str) and "," in name:  # several families as one space
-        names = [n.strip() for n in name.split(",") if n.strip()]
-        for n in names:
-            if n not in SPACES or n == "all":
-                raise unknown_name("search space", n, [s for s in SPACES.names() if s != "all"])
-        return SPACES.get("all", names=names, **options)
+    if isinstance(name, str) and (name == ALL_SPACES or "," in name):
+        return _union(name, options)
     return SPACES.get(name, **options)
+
+
+def space_class(name: str) -> type:
+    """The class :func:`space` builds for ``name`` (a union's for ``all`` and ``a,b``)."""
+    if isinstance(name, str) and (name == ALL_SPACES or "," in name):
+        from .search_spaces.union import UnionSpace
+
+        return UnionSpace
+    return SPACES.load(name)
+
+
+def _union(name: str, options: dict[str, Any]):
+    """Several families as one space: ``all`` or ``a,b``; ``family.option`` keys go to
+    that family, ``weights`` to the union."""
+    from .search_spaces.union import ALL, UnionSpace
+
+    names = list(ALL) if name == ALL_SPACES else list(dict.fromkeys(n.strip() for n in name.split(",") if n.strip()))
+    for n in names:
+        if n not in SPACES:
+            raise unknown_name("search space", n, SPACES.names())
+    per: dict[str, dict[str, Any]] = {n: {} for n in names}
+    weights = options.pop("weights", None) if "weights" in options else None
+    for key, value in options.items():
+        family, dot, option = key.partition(".")
+        if not dot or family not in per:
+            from .search_spaces._common import SearchSpaceError
+
+            raise SearchSpaceError(f"{name}: option {key!r} must name one of its families: "
+                                   f"{', '.join(f'{n}.<option>' for n in names)} (or weights)")
+        per[family][option] = value
+    return UnionSpace({n: SPACES.get(n, **per[n]) for n in names}, weights=weights,
+                      options={**options, **({"weights": weights} if weights is not None else {})})
 
 
 # -- presets ----------------------------------------------------------------------

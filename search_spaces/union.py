@@ -16,7 +16,7 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Iterator
 
 import numpy as np
 
@@ -32,13 +32,16 @@ ALL = ("rational", "polynomial", "entropy", "grammar")
 
 
 class UnionSpace(SearchSpace):
-    """The families ``names`` as one space.
+    """Several families' spaces as one.
 
-    Options:
-        names: the families (default: :data:`ALL`), a list or comma-separated.
-        weights: how often ``sample`` picks each family (default: equally), a list
-            or comma-separated, in the order of ``names``.
-        family.option: an option of one family, e.g. ``grammar.shapes=1``.
+    Built by :func:`actsearch.space` from ``all`` or ``a,b`` (options: ``weights``,
+    how often ``sample`` picks each family, comma-separated in order, default
+    equally; ``family.option`` for one family, e.g. ``grammar.shapes=1``).
+
+    Args:
+        spaces: family name -> its configured space, in order.
+        weights: sampling weights, one per family (default: equal).
+        options: the options it was made with (shown by ``repr`` and stored).
     """
 
     name = "all"
@@ -47,23 +50,12 @@ class UnionSpace(SearchSpace):
         "<family>.<option>": "an option of one family, e.g. grammar.shapes=1,2 or rational.version=A",
     }
 
-    def __init__(self, names=ALL, weights=None, **family_options: Any):
-        from actsearch.registry import space as make_space
-
-        self._options = {"names": names, "weights": weights, **family_options}
-        if isinstance(names, str):
-            names = [n for n in names.replace(" ", "").split(",") if n]
-        self.names = tuple(dict.fromkeys(names))
-        if len(self.names) < 1 or "all" in self.names:
-            raise SearchSpaceError(f"all: a union needs one or more family names, not {names!r}")
-        per: dict[str, dict] = {n: {} for n in self.names}
-        for key, value in family_options.items():
-            family, dot, option = key.partition(".")
-            if not dot or family not in per:
-                raise SearchSpaceError(f"{self.label}: option {key!r} must name one of its families: "
-                                       f"{', '.join(f'{n}.<option>' for n in self.names)}")
-            per[family][option] = value
-        self.spaces = {n: make_space(n, **per[n]) for n in self.names}
+    def __init__(self, spaces: dict[str, SearchSpace], weights=None, options: dict | None = None):
+        self._options = dict(options or {})
+        self.spaces = dict(spaces)
+        self.names = tuple(self.spaces)
+        if not self.names:
+            raise SearchSpaceError("all: a union needs one or more families")
         self.weights = self._weights(weights)
 
     @property

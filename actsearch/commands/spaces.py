@@ -15,7 +15,7 @@ import sys
 import re
 
 from actsearch.errors import ActsearchError
-from actsearch.registry import SPACES, preset, presets, space, spaces
+from actsearch.registry import preset, presets, space, space_class, spaces
 
 __all__ = ["register", "parse_option", "run_spaces", "run_sample"]
 
@@ -74,7 +74,7 @@ def register(subparsers) -> None:
 
 
 def _space_class(name: str):
-    return SPACES.load(name)
+    return space_class(name)
 
 
 def _summary(cls) -> str:
@@ -116,7 +116,7 @@ def run_sample(args) -> int:
     options = dict(parse_option(o) for o in args.option)
     if args.space in spaces():
         known = getattr(_space_class(args.space), "option_help", {})
-        unknown = sorted(set(options) - set(known))
+        unknown = sorted(o for o in set(options) - set(known) if "." not in o)
         if unknown:
             raise OptionError(
                 f"space {args.space!r} has no option {unknown[0]!r}; its options are: {', '.join(known)}"

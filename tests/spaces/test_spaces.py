@@ -38,6 +38,8 @@ CONFIGS = [
     ("grammar", {}, True),
     ("grammar", {"shapes": 2}, True),
     ("grammar", {"unary": "relu,tanh,identity,sigmoid", "binary": "all", "shapes": 1}, False),
+    ("all", {}, True),
+    ("rational,grammar", {"grammar.shapes": "1", "weights": "1,3"}, True),
 ]
 IDS = [f"{n}-{'-'.join(f'{k}={v}' for k, v in o.items()) or 'default'}" for n, o, _ in CONFIGS]
 N_SAMPLES = 4
@@ -58,15 +60,20 @@ def _draw(space, seed, n=N_SAMPLES):
 
 
 def test_every_registered_space_is_covered():
-    assert {n for n, _, _ in CONFIGS} == set(actsearch.spaces())
+    assert {n for n, _, _ in CONFIGS if "," not in n} == set(actsearch.spaces())
+
+
+def _families(space) -> set[str]:
+    """The family labels a space's candidates carry (a union's: its members')."""
+    return set(getattr(space, "names", ())) or {space.name}
 
 
 def test_samples_parse_back_to_equal_candidates(config):
     space, _ = config
     for c in _draw(space, 0)[0]:
-        back = parse(c.text, family=space.name)
+        back = parse(c.text, family=c.family)
         assert back == c and back.text == c.text and back.params == c.params
-        assert c.family == space.name
+        assert c.family in _families(space)
         assert space.contains(back)  # membership survives the trip through text
 
 
@@ -74,7 +81,7 @@ def test_mutate_and_crossover_stay_inside(config):
     space, _ = config
     samples, mutants, children = _draw(space, 1)
     for c in samples + mutants + children:
-        assert c.family == space.name
+        assert c.family in _families(space)
         assert space.contains(c), c.text
         assert parse(c.text) == c
 
@@ -154,6 +161,9 @@ def test_out_of_space_parents_are_replaced_by_members():
         ("grammar", {"unary": "relu,frobnicate"}),
         ("grammar", {"binary": ""}),
         ("grammar", {"shapes": 6}),
+        ("all", {"shapes": 1}),
+        ("all", {"weights": "1,2"}),
+        ("rational,grammar", {"entropy.base": "relu"}),
     ],
 )
 def test_bad_options_name_what_was_wrong(name, options):
@@ -167,6 +177,23 @@ def test_bad_options_name_what_was_wrong(name, options):
 def test_unknown_option_names_the_valid_ones(name):
     with pytest.raises(SearchSpaceError, match="unknown option 'colour'; options are: "):
         actsearch.space(name, colour="red")
+
+
+def test_a_union_samples_its_families_by_weight_and_keeps_their_options():
+    rng = np.random.default_rng(4)
+    space = actsearch.space("rational,grammar", **{"grammar.shapes": "1", "weights": "1,3"})
+    families = [space.sample(rng).family for _ in range(200)]
+    assert 0.15 < families.count("rational") / 200 < 0.35  # 1 in 4
+    grammar = space.spaces["grammar"]
+    assert grammar.shapes == (1,) and all(
+        grammar.tree(c)[0] == "b" for c in (space.sample(rng) for _ in range(30)) if c.family == "grammar")
+    everything = actsearch.space("all")
+    assert set(everything.names) == {"rational", "polynomial", "entropy", "grammar"} and everything.finite
+    # a child stays in its parent's family
+    r = space.spaces["rational"].sample(rng)
+    assert space.mutate(r, rng).family == "rational"
+    with pytest.raises(ActsearchError, match="unknown search space 'nope'"):
+        actsearch.space("rational,nope")
 
 
 # -- rational ---------------------------------------------------------------------
