@@ -186,6 +186,8 @@ def space(name: str, **options: Any):
     """
     if isinstance(name, str) and (name == ALL_SPACES or "," in name):
         return _union(name, options)
+    if name not in SPACES:
+        raise unknown_name("search space", name, spaces())
     return SPACES.get(name, **options)
 
 

@@ -250,12 +250,20 @@ class RationalSpace(SearchSpace):
         return self._start({k: choice(rng, v) for k, v in self._choices().items()}, rng)
 
     def enumerate(self):
-        """Every structure's fitted start (only without jitter)."""
+        """Every structure's fitted start, each function once (only without jitter)."""
         if not self.finite:
             return super().enumerate()
-        choices = self._choices()
-        return (fitted_rational(t, v, *d) for v in choices["version"] for d in choices["degrees"]
-                for t in choices["target"])
+        choices, seen = self._choices(), set()
+
+        def starts():
+            for v in choices["version"]:
+                for d in choices["degrees"]:
+                    for t in choices["target"]:
+                        cand = fitted_rational(t, v, *d)
+                        if cand.fingerprint() not in seen:  # e.g. identity fits: P = x, Q = 1 in A, B and N
+                            seen.add(cand.fingerprint())
+                            yield cand
+        return starts()
 
     def mutate(self, candidate: Candidate, rng: np.random.Generator) -> Candidate:
         parts = self._parts(candidate, rng)

@@ -21,7 +21,9 @@ import time
 from dataclasses import dataclass, field
 
 from actsearch.symbolic.expr import Candidate
+from actsearch.registry import references
 from actsearch.result import Result
+from actsearch.scoring import converged, final_loss, holds_up_value
 from actsearch.store import StoredSearch
 
 from .events import SearchEvents, Snapshot
@@ -97,6 +99,8 @@ class Driver:
         self.train_time = 0.0
         self.worker_time = 0.0
         self.error: BaseException | None = None
+        #: fingerprints of the references: what convergence is measured against (run_search sets the search's own)
+        self.reference_fps: set[str] = {c.fingerprint() for c in references()}
 
     def snapshot(self) -> Snapshot:
         """Where the search stands, for its watchers."""
@@ -134,7 +138,7 @@ class Driver:
             if fp in self.seen or fp in self.waiting:
                 prior = self.seen.get(fp)
                 if asked and prior is not None:
-                    self.optimizer.tell(cand, prior)
+                    self.optimizer.tell(cand, self.told(prior))
                 elif asked:
                     self.waiting[fp].append(cand)
                 skips += 1
@@ -186,7 +190,7 @@ class Driver:
         self.seen[fp] = res
         self._record(cand, res, trial=self.trials.pop(trial_id, None))
         for dup in self.waiting.pop(fp, []):
-            self.optimizer.tell(dup, res)
+            self.optimizer.tell(dup, self.told(res))
 
     def _to_result(self, cand: Candidate, fp: str, outcome: Result | TrialProgress | None) -> Result:
         d = self.defaults
@@ -206,12 +210,22 @@ class Driver:
                           message=f"stopped early by ASHA after {outcome.step} epochs", **base)
         return Result(status="error", message="the trial's worker failed (after retries)", **base)
 
+    def told(self, res: Result) -> Result:
+        """What the optimiser is told of ``res``: a candidate that did not converge (its
+        final training loss far above the references', :mod:`actsearch.scoring`) with a
+        score below every converged one; ``res`` itself until the references are in."""
+        if res.score is None or not res.loss_curves:
+            return res
+        refs = [final_loss(self.seen[fp].loss_curves) for fp in self.reference_fps if fp in self.seen]
+        flag = converged(final_loss(res.loss_curves), refs)
+        return dataclasses.replace(res, score=holds_up_value(res.score, flag)) if flag is False else res
+
     def _record(self, cand: Candidate, res: Result, note: str = "", trial: int | None = None) -> None:
         """Tell the optimiser and store ``res``: finishing the running ``trial``, or as a
         new finished trial (a result copied from another search)."""
         if not res.reused_from:
             self.trained += 1
-        self.optimizer.tell(cand, res)
+        self.optimizer.tell(cand, self.told(res))
         self.stored.record(res, optimizer_state=self.optimizer.state_dict(), trial=trial, params=cand.params)
         if res.status == "ok" and res.score is not None and (self.best is None or res.score > self.best):
             self.best, self.best_text = res.score, res.text

@@ -96,7 +96,7 @@ def run_search(config: SearchConfig | None = None, /, *,
     trial_options = trial_task_options(config.task_options, getattr(task_obj, "path_options", ()),
                                        shipment.working_dir)
     epochs = int(config.epochs or task_obj.default_budget)
-    if task_obj.score_epochs > epochs:
+    if "score_epochs" in config.task_options and task_obj.score_epochs > epochs:  # the default adapts
         raise ActsearchError(f"score_epochs {task_obj.score_epochs} is more than the {epochs} epochs each run "
                              "trains; lower it or raise --epochs")
     if config.optimizer is None:
@@ -192,7 +192,9 @@ def _driver(config: SearchConfig, stored, opt, user: list[Candidate], task_obj, 
                              device=placement.device, precision=config.precision, early_stop=config.early_stop,
                              trial_timeout=config.trial_timeout, cpu_threads=max(1, int(placement.cpus_per_trial)))
     known = store.evaluated(task_obj.spec, epochs, config.seeds, first_seed=config.seed, precision=config.precision)
-    return Driver(stored, opt, lost + queue, defaults, config.budget, known, events, protected=protected)
+    driver = Driver(stored, opt, lost + queue, defaults, config.budget, known, events, protected=protected)
+    driver.reference_fps = {preset(r).fingerprint() for r in config.references}
+    return driver
 
 
 def _results_dir(url: str) -> str:

@@ -30,6 +30,7 @@ from torch import nn
 
 from actsearch.devices import Runtime
 from actsearch.errors import TaskError
+from actsearch.scoring import SCORE_EPOCHS, tail_mean
 
 __all__ = ["Task", "TrainLoop", "TrainResult", "ActivationFactory", "runtime_of", "learned_params", "Report",
            "describe_failure", "error_result", "TRAIN_STATUSES"]
@@ -174,17 +175,18 @@ class Task(abc.ABC):
     search's default number of epochs) and ``full_budget`` (epochs for a reference
     run), and implement :meth:`train`.
 
-    ``score_epochs`` (the task option of that name, default 1) is how many of the
-    last epochs the score averages: 1 scores the last epoch, as the published
-    recipes do; more smooths out activations whose accuracy swings from epoch to
-    epoch (see :meth:`tail_score`).
+    ``score_epochs`` (the task option of that name, default
+    :data:`actsearch.scoring.SCORE_EPOCHS`) is how many of the last epochs the score
+    averages, each seed on its own (see :meth:`tail_score`): a function whose
+    accuracy swings from epoch to epoch is not ranked by one lucky epoch.  1 scores
+    the last epoch, as the published recipes do.
     """
 
     name: str = ""
     metric: str = "val_accuracy"
     default_budget: int = 10
     full_budget: int = 10
-    score_epochs: int = 1
+    score_epochs: int = SCORE_EPOCHS
 
     def __init__(self, **options: Any):
         self.options = dict(options)
@@ -192,8 +194,7 @@ class Task(abc.ABC):
     def tail_score(self, curve: list[float]) -> float:
         """The mean of the last :attr:`score_epochs` values of ``curve`` (all of them
         when the curve is shorter)."""
-        tail = curve[-max(1, int(self.score_epochs)):]
-        return sum(tail) / len(tail)
+        return tail_mean(curve, self.score_epochs)
 
     def _keep_options(self, **values: Any) -> None:
         """Add the settings that differ from ``__init__``'s defaults to :attr:`options`:

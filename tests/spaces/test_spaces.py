@@ -305,7 +305,9 @@ def test_rational_mutation_and_crossover_change_the_structure():
         assert sum(x != y for x, y in zip(pa, pm)) == 1  # one part redrawn, then refitted
         pb, pc = _rational_parts(space, b), _rational_parts(space, space.crossover(a, b, rng))
         assert all(c in (x, y) for c, x, y in zip(pc, pa, pb))
-    assert len(list(space.enumerate())) == 4 * 4 * 7 and space.finite
+    starts = list(space.enumerate())
+    assert len({c.fingerprint() for c in starts}) == len(starts) and space.finite
+    assert 4 * 4 * 6 < len(starts) <= 4 * 4 * 7  # some fits coincide (the identity: P = x, Q = 1)
     assert not actsearch.space("rational", jitter=0.1).finite
 
 

@@ -138,10 +138,8 @@ def test_nested_powers_generate_small_source_fast():
         text = "x"
         for _ in range(depth):
             text = f"tanh({text})**64"
-        t0 = time.perf_counter()
         source = _codegen.generate_source(actsearch.parse(text))
-        assert time.perf_counter() - t0 < 10.0
-        assert len(source) < 20_000, (depth, len(source))
+        assert len(source) < 20_000, (depth, len(source))  # its size, not a clock: no timed unit tests
     assert text == NESTED
     assert _codegen.kernel_size_ok(actsearch.parse(NESTED))
 
@@ -183,9 +181,8 @@ def test_oversized_kernel_is_refused_quickly_with_a_clear_error(monkeypatch):
 
 def test_printer_stops_as_soon_as_the_limit_is_passed():
     expr = sympy.Add(*[sympy.tanh(X + k) ** 7 for k in range(2000)])
-    t0 = time.perf_counter()
     printer = TritonPrinter({X: "x"}, max_chars=5_000)
     with pytest.raises(KernelTooLarge):
         printer.doprint(expr)
-    assert printer.size <= 5_000 + 200  # stopped at the limit, not after printing it all
-    assert time.perf_counter() - t0 < 5.0
+    # stopped at the limit, not after printing it all (the size, not a clock: no timed unit tests)
+    assert printer.size <= 5_000 + 200

@@ -16,6 +16,7 @@ import pytest
 import torch
 
 import actsearch
+from actsearch.scoring import SCORE_EPOCHS
 from actsearch.errors import TaskError
 from actsearch.tasks import get_task, tasks
 from actsearch.tasks.base import Task, TrainLoop
@@ -72,16 +73,19 @@ def test_mnist1d_data_seed_draws_another_sample_of_the_same_distribution(tmp_pat
     default = load_mnist1d()
     assert got["x"].shape == default["x"].shape and not np.allclose(got["x"].numpy(), default["x"].numpy())
     task = get_task("mnist1d-mlp", data_seed="3")
-    assert task.data_seed == 3 and task.spec == "mnist1d-mlp(data_seed=3)"
+    assert task.data_seed == 3 and task.spec == f"mnist1d-mlp(data_seed=3,score_epochs={SCORE_EPOCHS})"
 
 
 def test_task_spec_names_every_changed_setting():
     # results are reused by spec: a setting that changes training must change the spec
-    assert get_task("mnist1d-mlp").spec == get_task("mnist1d-mlp", lr="0.01", batch_size="100").spec == "mnist1d-mlp"
-    assert get_task("mnist1d-mlp", lr="0.001").spec == "mnist1d-mlp(lr=0.001)"
-    assert get_task("digits", batch_size="32").spec == "digits(batch_size=32)"
-    assert get_task("mnist1d-cnn", lr="0.02", batch_size="50").spec == "mnist1d-cnn(batch_size=50,lr=0.02)"
-    assert get_task("charlm", lr="0.01", steps_per_epoch="5").spec == "charlm(lr=0.01,steps_per_epoch=5)"
+    tail = f"score_epochs={SCORE_EPOCHS}"  # the default score: in every spec, so last-epoch results are never reused
+    assert get_task("mnist1d-mlp").spec == get_task("mnist1d-mlp", lr="0.01", batch_size="100").spec == \
+        f"mnist1d-mlp({tail})"
+    assert get_task("mnist1d-mlp", score_epochs="1").spec == "mnist1d-mlp"
+    assert get_task("mnist1d-mlp", lr="0.001").spec == f"mnist1d-mlp(lr=0.001,{tail})"
+    assert get_task("digits", batch_size="32").spec == f"digits(batch_size=32,{tail})"
+    assert get_task("mnist1d-cnn", lr="0.02", batch_size="50").spec == f"mnist1d-cnn(batch_size=50,lr=0.02,{tail})"
+    assert get_task("charlm", lr="0.01", steps_per_epoch="5").spec == f"charlm(lr=0.01,{tail},steps_per_epoch=5)"
     for bad in ({"data_seed": "three"}, {"data_seed": "-1"}):
         with pytest.raises(TaskError, match="bad options for task 'mnist1d-mlp'"):
             get_task("mnist1d-mlp", **bad)
@@ -265,7 +269,7 @@ def test_user_tasks(tmp_path, monkeypatch):
 
 def test_score_epochs_averages_the_last_epochs_everywhere_the_score_is_read(tmp_path, monkeypatch):
     task = get_task("mnist1d-mlp", score_epochs="3")
-    assert task.spec == "mnist1d-mlp(score_epochs=3)" and get_task("mnist1d-mlp").score_epochs == 1
+    assert task.spec == "mnist1d-mlp(score_epochs=3)" and get_task("mnist1d-mlp").score_epochs == SCORE_EPOCHS
     seen = []
     out = task.train(torch.nn.ReLU, budget=4, seed=0, report=lambda epoch, m: seen.append(m["val_accuracy"]))
     assert out.score == pytest.approx(float(np.mean(out.curve[-3:])), abs=1e-12)
@@ -280,7 +284,9 @@ def test_score_epochs_averages_the_last_epochs_everywhere_the_score_is_read(tmp_
     """))
     monkeypatch.syspath_prepend(str(tmp_path))
     assert get_task("tailtask:train", score_epochs=2).train(torch.nn.ReLU, 4, 0).score == pytest.approx(0.55)
-    assert get_task("tailtask:train").train(torch.nn.ReLU, 4, 0).score == 0.0  # default: the user's own
+    # by default the tail mean of the last SCORE_EPOCHS epochs (all four here), not the returned score
+    assert get_task("tailtask:train").train(torch.nn.ReLU, 4, 0).score == pytest.approx(0.425)
+    assert get_task("tailtask:train", score_epochs=1).train(torch.nn.ReLU, 4, 0).score == 0.0  # the user's own
     sys.modules.pop("tailtask", None)
     with pytest.raises(actsearch.ActsearchError, match="score_epochs 10 is more than the 5 epochs"):
         from actsearch.search import run_search
@@ -337,9 +343,9 @@ def test_user_task_options_reach_the_spec_or_are_refused(tmp_path, monkeypatch):
             return {"score": 1.0, "curve": [1.0]}
     """))
     monkeypatch.syspath_prepend(str(tmp_path))
-    assert get_task("optasks:LRTask", lr="0.5").spec == "lrtask(lr=0.5)"
+    assert get_task("optasks:LRTask", lr="0.5").spec == f"lrtask(lr=0.5,score_epochs={SCORE_EPOCHS})"
     assert get_task("optasks:LRTask", score_epochs="2").spec == "lrtask(score_epochs=2)"
-    assert get_task("optasks:READY").spec == "lrtask"
+    assert get_task("optasks:READY", score_epochs="1").spec == "lrtask"
     for name, options, needle in (("optasks:train", {"lr": "1"}, "a train function and takes no options"),
                                   ("optasks:READY", {"lr": "1"}, "a ready-made Task"),
                                   ("optasks:LRTask", {"foo": "1"}, "bad options for task 'optasks:LRTask'"),
