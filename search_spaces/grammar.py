@@ -333,17 +333,41 @@ class GrammarSpace(SearchSpace):
                 return cand
         raise SearchSpaceError("grammar: no valid tree in 100 draws; widen the operator sets")
 
-    def mutate(self, candidate: Candidate, rng: np.random.Generator) -> Candidate:
-        tree = self.tree(candidate) if candidate.family == FAMILY else None
-        if tree is None:
-            return self.sample(rng)
+    def mutate_tree(self, tree: Tree, rng: np.random.Generator) -> Tree | None:
+        """``tree`` with one operator replaced by another of the same arity, keeping the
+        function finite and not constant (no sympy: the catalog's array evaluation);
+        ``None`` after :data:`_MAX_TRIES` draws."""
         for _ in range(_MAX_TRIES):
             path = choice(rng, _paths(tree))
             node = _get(tree, path)
             pool = [op for op in (self.unary if node[0] == "u" else self.binary) if op != node[1]]
             if not pool:
                 continue
-            cand = self._make(_replace(tree, path, (node[0], choice(rng, pool)) + node[2:]))
+            child = _replace(tree, path, (node[0], choice(rng, pool)) + node[2:])
+            if self._usable(child):
+                return child
+        return None
+
+    def crossover_tree(self, ta: Tree, tb: Tree, rng: np.random.Generator) -> Tree | None:
+        """``ta`` with a subtree of ``tb`` (a unary chain over ``x``, or the binary node)
+        where the result keeps one of the space's shapes; ``None`` after :data:`_MAX_TRIES`."""
+        for _ in range(_MAX_TRIES):
+            kind = "u" if rng.random() < 0.5 else "b"
+            target, donor = choice(rng, _slots(ta, kind)), choice(rng, _slots(tb, kind))
+            child = _replace(ta, target, _get(tb, donor))
+            if self._usable(child):
+                return child
+        return None
+
+    def mutate(self, candidate: Candidate, rng: np.random.Generator) -> Candidate:
+        tree = self.tree(candidate) if candidate.family == FAMILY else None
+        if tree is None:
+            return self.sample(rng)
+        for _ in range(_MAX_TRIES):
+            child = self.mutate_tree(tree, rng)
+            if child is None:
+                break
+            cand = _finish(child)
             if cand is not None:
                 return cand
         return self.sample(rng)
@@ -356,12 +380,18 @@ class GrammarSpace(SearchSpace):
         if tb is None:
             return self.mutate(a, rng)
         for _ in range(_MAX_TRIES):
-            kind = "u" if rng.random() < 0.5 else "b"
-            target, donor = choice(rng, _slots(ta, kind)), choice(rng, _slots(tb, kind))
-            cand = self._make(_replace(ta, target, _get(tb, donor)))
+            child = self.crossover_tree(ta, tb, rng)
+            if child is None:
+                break
+            cand = _finish(child)
             if cand is not None:
                 return cand
         return self.mutate(a, rng)
+
+    def values(self, trees, points) -> np.ndarray:
+        """Trees' values on ``points`` (float64 ``(len(trees), len(points))``), without sympy."""
+        codes = np.array([code_of(t, self.unary, self.binary) for t in trees])
+        return evaluate(codes, points, *_operator_functions(self.unary, self.binary)).numpy()
 
     def enumerate(self) -> Iterator[Candidate]:
         """Every distinct function, in the catalog's order (simplest shapes first).

@@ -255,8 +255,7 @@ class FeatureExtractor:
             for group in self.groups:
                 if group in GRID_GROUPS:
                     if grid_part is None:
-                        grid_only = FeatureExtractor([g for g in self.groups if g in GRID_GROUPS], self.n_points,
-                                                     clip=self.clip)
+                        grid_only = self._grid_only()
                         grid_part = dict(zip(grid_only.groups, np.split(
                             grid_only.from_values(grid_values(candidate)[None, :])[0],
                             np.cumsum([grid_only._size(g) for g in grid_only.groups])[:-1])))
@@ -269,6 +268,14 @@ class FeatureExtractor:
             cached.setflags(write=False)
             self._cache[candidate.text] = cached
         return cached
+
+    def _grid_only(self) -> "FeatureExtractor":
+        """This extractor's grid groups alone (itself when it has no other)."""
+        if self.vectorised:
+            return self
+        if getattr(self, "_grid", None) is None:
+            self._grid = FeatureExtractor([g for g in self.groups if g in GRID_GROUPS], self.n_points, clip=self.clip)
+        return self._grid
 
     def matrix(self, candidates) -> np.ndarray:
         """Stacked features, shape ``(len(candidates), dim)``."""

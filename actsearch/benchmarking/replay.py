@@ -284,20 +284,52 @@ class TableSpace(SearchSpace):
 
         return _SNAP_FEATURES.setdefault("outputs", FeatureExtractor(groups=("outputs",)))
 
-    def nearest(self, candidate: Candidate, exclude: set[str]) -> Candidate:
-        """The row whose function is closest to ``candidate``'s, leaving out ``exclude``."""
-        fx = self._features()
+    def _row_features(self) -> np.ndarray:
         if self._outputs is None:
-            self._outputs = fx.matrix(self.members)
-        dist = ((self._outputs - fx(candidate)) ** 2).sum(axis=1)
+            self._outputs = self._features().matrix(self.members)
+        return self._outputs
+
+    def _nearest_to(self, features: np.ndarray, exclude: set[str]) -> Candidate:
+        dist = ((self._row_features() - features) ** 2).sum(axis=1)
         for i in np.argsort(dist, kind="stable"):
             if self._fps[i] not in exclude:
                 return self.members[int(i)]
         return self.members[0]
 
+    def nearest(self, candidate: Candidate, exclude: set[str]) -> Candidate:
+        """The row whose function is closest to ``candidate``'s, leaving out ``exclude``."""
+        return self._nearest_to(self._features()(candidate), exclude)
+
+    def _owner(self, candidate: Candidate):
+        """The base space that holds ``candidate`` (a union's member), if any."""
+        spaces = getattr(self.base, "spaces", None)
+        owner = spaces.get(candidate.family) if isinstance(spaces, dict) else self.base
+        return owner if owner is not None and owner.contains(candidate) else None
+
+    def _by_trees(self, parents: tuple[Candidate, ...], rng, crossover: bool) -> Candidate | None:
+        """A grammar child made on trees and snapped to the nearest row from its values
+        alone: no sympy candidate is built for a child that is not a row."""
+        from actsearch.surrogates.features import GRID
+
+        owner = self._owner(parents[0])
+        if owner is None or not hasattr(owner, "mutate_tree"):
+            return None
+        trees = [owner.tree(p) for p in parents]
+        if None in trees:
+            return None
+        child = owner.crossover_tree(trees[0], trees[1], rng) if crossover else owner.mutate_tree(trees[0], rng)
+        if child is None:
+            return None
+        features = self._features().from_values(owner.values([child], GRID))[0]
+        return self._nearest_to(features, {p.fingerprint() for p in parents})
+
     def _in_table(self, make, rng, parents: tuple[Candidate, ...]) -> Candidate:
         if self.base is None:
             return self.sample(rng)
+        if len(parents) == 1 or (len(parents) == 2 and parents[0].family == parents[1].family):
+            child = self._by_trees(parents, rng, crossover=len(parents) == 2)
+            if child is not None:
+                return child
         exclude = {p.fingerprint() for p in parents}
         for _ in range(self.max_tries):
             try:

@@ -276,3 +276,90 @@ def test_cli_bad_arguments_exit_2(tmp_path, capsys):
     assert main(["benchmark", "optimisers", "--table", "x.csv", "--repeats", "0"]) == 2
     assert main(["benchmark", "optimisers", "--table", "x.csv", "--bootstrap", "0"]) == 2
     assert main(["benchmark", "build", "--limit", "0"]) == 2
+
+
+# -- tables with curves: the search's score rule and the convergence rule --------------
+
+def _curve_table(path, rows):
+    """A table as `benchmark build` writes it: curves and training losses per seed."""
+    cols = (["text", "family", "shape", "tree", "fingerprint", "status", "mean_accuracy"]
+            + [f"acc_seed{i}" for i in range(2)] + [f"curve_seed{i}" for i in range(2)]
+            + [f"loss_seed{i}" for i in range(2)] + ["seconds", "message"])
+    with open(path, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=cols, extrasaction="ignore")
+        w.writeheader()
+        for text, curves, losses in rows:
+            c = actsearch.parse(text)
+            w.writerow({"text": text, "family": "grammar", "fingerprint": c.fingerprint(), "status": "ok",
+                        "mean_accuracy": np.mean([cv[-1] for cv in curves]),
+                        **{f"acc_seed{i}": cv[-1] for i, cv in enumerate(curves)},
+                        **{f"curve_seed{i}": " ".join(map(str, cv)) for i, cv in enumerate(curves)},
+                        **{f"loss_seed{i}": " ".join(map(str, lv)) for i, lv in enumerate(losses)}})
+
+
+def test_table_scores_by_the_tail_mean_and_ranks_unconverged_rows_last(tmp_path):
+    ok_loss = [[1.0, 0.5, 0.3]] * 2
+    rows = [
+        ("relu(x)", [[0.5, 0.6, 0.6], [0.5, 0.6, 0.7]], ok_loss),
+        ("gelu(x)", [[0.5, 0.6, 0.62], [0.5, 0.6, 0.62]], ok_loss),
+        ("silu(x)", [[0.5, 0.6, 0.61], [0.5, 0.6, 0.61]], [[1.0, 0.5, 0.25]] * 2),
+        ("tanh(x)", [[0.2, 0.9, 0.5], [0.2, 0.9, 0.5]], ok_loss),          # a lucky last-but-one epoch
+        ("x*tanh(x)", [[0.6, 0.7, 0.8], [0.6, 0.7, 0.8]], [[2.0, 1.5, 0.9]] * 2),  # best, but its loss stays high
+    ]
+    path = tmp_path / "curves.csv"
+    _curve_table(path, rows)
+    last = Table.load(str(path))
+    tail = Table.load(str(path), score="tail:2")
+    held = Table.load(str(path), score="tail:2", convergence=True)
+    by = lambda t: {r.candidate.text: r for r in t.rows}  # noqa: E731
+    # independent arithmetic: each seed's mean over its last 2 epochs, then over seeds
+    assert by(tail)["relu(x)"].accuracy == pytest.approx(np.mean([(0.6 + 0.6) / 2, (0.6 + 0.7) / 2]))
+    assert by(last)["tanh(x)"].accuracy == pytest.approx(0.5) and by(tail)["tanh(x)"].accuracy == pytest.approx(0.7)
+    # the references' highest final loss is 0.3: 0.9 is above 2 x 0.3 and above the 0.05 floor
+    assert by(held)["x*tanh(x)"].converged is False and by(held)["relu(x)"].converged is True
+    assert by(held)["x*tanh(x)"].accuracy < min(r.accuracy for r in held.rows if r.converged)
+    assert by(held)["x*tanh(x)"].score == pytest.approx(0.75)  # the score itself is kept
+    assert [c.text for c in held.references()] == ["relu(x)", "gelu(x)", "silu(x)"]
+    with pytest.raises(BenchmarkError, match="score rule 'middle'"):
+        Table.load(str(path), score="middle")
+    _write(tmp_path / "old.csv", [{"text": "relu(x)", "fingerprint": "", "mean_accuracy": "0.5", "status": "ok"}])
+    with pytest.raises(BenchmarkError, match="needs per-epoch curves"):
+        Table.load(str(tmp_path / "old.csv"), score="tail:2")
+    _curve_table(tmp_path / "norefs.csv", rows[3:])
+    with pytest.raises(BenchmarkError, match="needs the references' rows"):
+        Table.load(str(tmp_path / "norefs.csv"), convergence=True)
+
+
+def test_replay_tells_the_references_first_without_counting_them(table, grammar):
+    given = [m for m in grammar.enumerate()][:3]
+    told = []
+
+    class Recorder:
+        def ask(self):
+            return None
+
+        def tell(self, cand, result):
+            told.append(cand.text)
+
+    run = _search(Recorder(), table, budget=10, threshold=None, min_evals=0, given=given)
+    assert told == [c.text for c in given] and run.trace == [] and run.ended == "exhausted"
+    # the target is taken among the other rows
+    fps = {c.fingerprint() for c in given}
+    others = sorted((r.accuracy for r in table.rows if r.accuracy is not None and r.fingerprint not in fps),
+                    reverse=True)
+    assert table.threshold(0.05, exclude=fps) == others[math.ceil(0.05 * len(others)) - 1]
+
+
+def test_table_space_mutations_land_on_the_nearest_row(table, grammar):
+    from actsearch.surrogates.features import FeatureExtractor
+
+    space = TableSpace(table, grammar)
+    fx = FeatureExtractor(groups=("outputs",))
+    outside = actsearch.parse("x*tanh(x) + 0.01*x")  # not a row
+    got = space.nearest(outside, exclude=set())
+    dist = {r.fingerprint: float(((fx(r.candidate) - fx(outside)) ** 2).sum()) for r in table.rows}
+    assert got.fingerprint() == min(dist, key=dist.get)
+    rng = np.random.default_rng(0)
+    for r in table.rows[:10]:
+        child = space.mutate(r.candidate, rng)
+        assert space.contains(child) and child.fingerprint() != r.fingerprint

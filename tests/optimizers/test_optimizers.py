@@ -345,6 +345,38 @@ def test_surrogate_ranks_the_whole_finite_space_after_initial_design():
     assert max(objective(c).score for c in later) > best_initial
 
 
+def test_surrogate_pool_covers_the_grammar_catalog_and_never_asks_a_member_twice():
+    space = actsearch.space("grammar", unary="identity,neg,tanh,relu,sigmoid,sin", shapes="1,3")
+    opt = SurrogateOptimizer(space, seed=1, n_initial=3)
+    asked = run(opt, 25, fail_every=7)
+    pool = opt.pool()
+    assert len(pool) == len(space.catalog()) and pool.features.shape == (len(pool), opt.features.dim)
+    members = [pool.index(c) for c in asked]
+    assert None not in members and len(set(members)) == len(members) == 25
+    assert len({c.fingerprint() for c in asked}) == 25
+
+
+def test_warm_start_ranks_by_the_other_task_until_this_one_takes_over():
+    """A prior of (candidate, score) pairs from another task: the first asks follow it."""
+    space = TinyGrammar()
+    members = list(space.enumerate())
+    scores = [objective(c).score for c in members]
+    prior = list(zip(members, scores))
+    best = sorted(range(len(members)), key=lambda i: -scores[i])[:8]
+    warm = SurrogateOptimizer(space, seed=0, n_initial=6, prior=prior)
+    first = warm.ask()
+    assert members.index(first) in best  # the prior model's top ranks, before any result of this task
+    cold = SurrogateOptimizer(space, seed=0, n_initial=6)
+    firsts_cold = [cold.ask() for _ in range(3)]
+    assert not all(members.index(c) in best for c in firsts_cold)  # random designs
+    # with no weight the prior changes nothing: the same proposals as a cold start
+    off = SurrogateOptimizer(space, seed=0, n_initial=6, prior=prior, prior_weight=0)
+    again = SurrogateOptimizer(space, seed=0, n_initial=6)
+    assert [c.text for c in run(off, 8)] == [c.text for c in run(again, 8)]
+    with pytest.raises(ActsearchError, match="prior_weight"):
+        SurrogateOptimizer(space, seed=0, prior=prior, prior_weight=-1)
+
+
 @pytest.mark.parametrize("model", ["knn", "gp", "rf"])
 @pytest.mark.parametrize("acquisition", ["ucb", "ei"])
 def test_surrogate_models_and_acquisitions_run_on_infinite_space(model, acquisition):
