@@ -20,7 +20,7 @@ from actsearch.registry import spaces
 from actsearch.scoring import score_rule
 from actsearch.search.config import CONFIRM_SEEDS, SearchConfig
 from actsearch.search.config_file import load_config
-from actsearch.search.option import options_of
+from actsearch.search.option import Kind, options_of
 from actsearch.search.ray.placement import DEFAULT_GPU_SHARE
 from actsearch.store import DEFAULT_URL, Store, masked
 from actsearch.tasks.registry import tasks
@@ -79,7 +79,8 @@ def add_search_options(parser: argparse.ArgumentParser, config_class: type = Sea
         elif opt.form == "off":
             kwargs.update(action="store_const", const=False)
         else:
-            kind = getattr(opt.kind, "item", opt.kind) if opt.form in ("words", "repeat") else opt.kind
+            # several words: each checked as one item of the list (a formula is checked when parsed)
+            kind = getattr(opt.kind, "item", Kind()) if opt.form in ("words", "repeat") else opt.kind
             kwargs.update(type=_word(declared, kind), metavar=opt.metavar)
             if opt.form == "words":
                 kwargs["nargs"] = "+"

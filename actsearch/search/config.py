@@ -291,13 +291,15 @@ def resume_config(stored: dict[str, Any], given: dict[str, Any], config_class: t
 
 def replay_config(stored: dict[str, Any], source: str, given: dict[str, Any],
                   config_class: type = SearchConfig) -> SearchConfig:
-    """The config of ``search --replay SOURCE``: the settings of the stored search
-    ``source`` (``stored``, its record) with the ``given`` options over them; no
-    optimiser and no candidates of its own (the source's candidates are its queue)."""
+    """The config of ``search --replay SOURCE``: what the stored search ``source``
+    (``stored``, its record) measured (task, epochs, seeds, metric, ...), with the
+    ``given`` options over them; no optimiser and no candidates of its own (the
+    source's candidates are its queue)."""
     _given(config_class, given)
     base = from_stored(stored, config_class)
-    placement = {n: getattr(config_class(), n) for n, d in options_of(config_class).items()
-                 if not d.option.stored}  # where this run happens is this run's, not the source's
+    # where and how long this run runs is this run's (what a resume could change), not the source's
+    placement = {n: d.default for n, d in options_of(config_class).items()
+                 if not d.option.stored or d.option.may_change}
     values = {**placement, "notes": {}, "optimizer": None, "optimizer_options": {}, "candidates": [],
               "references": (), "warm_start": None, **given, "replay": source}
     config = replace(base, **values)

@@ -119,16 +119,16 @@ def run_search(config: SearchConfig | None = None, /, *,
     if task_obj.score_epochs > epochs:
         raise ActsearchError(f"score_epochs {task_obj.score_epochs} is more than the {epochs} epochs each run "
                              "trains; lower it or raise --epochs")
-    store = store or Store(url)
     if config.optimizer is None:
         opt = QueueOnly()
     else:
         OPTIMIZERS.load(config.optimizer)  # before building the space: an unknown name is the first error
         space_obj = (make_space(config.space, **config.space_options) if isinstance(config.space, str)
                      else config.space)
-        prior = {"prior": load_prior(config.warm_start, store)} if config.warm_start else {}
+        prior = {"prior": load_prior(config.warm_start, store or Store(url))} if config.warm_start else {}
         opt = get_optimizer(config.optimizer, space_obj, seed=config.seed, **config.optimizer_options, **prior)
     user = [c if isinstance(c, Candidate) else parse(c) for c in config.candidates]
+    store = store or Store(url)
     replayed, replay_protected = _replayed(store, config.replay) if config.replay else ([], set())
     space_name = config.space if isinstance(config.space, str) or config.space is None else config.space.name
     name = config.name or _default_name(store, config.task, space_name or "none",

@@ -112,10 +112,10 @@ class TrainResult:
             status = "ok" if score is not None else "error"
         if status not in TRAIN_STATUSES:
             raise TaskError(f"{where} returned status {status!r}; expected one of {', '.join(TRAIN_STATUSES)}")
+        if status == "ok" and score is None:
+            raise TaskError(_no_metric(where, metric, reported, value))
         out = cls(status=status, metric=metric, message=str(value.get("message") or ""))
         out.score = _number(score, metric, where, optional=status != "ok")
-        if status == "ok" and out.score is None:
-            raise TaskError(_no_metric(where, metric, reported, value))
         if status == "error" and not out.message:
             out.message = _no_metric(where, metric, reported, value)
         out.curve = _numbers(value.get("curve"), "curve", where) if value.get("curve") is not None else curve
