@@ -29,11 +29,11 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from actsearch.commands import score_header
+    from actsearch.commands import score_line
     from actsearch.results.leaderboard import failures, leaderboard, render
 
     ranked = leaderboard(args.storage, args.search, all=args.all, task=args.task, top=args.top,
                          against=args.against)
     failed = failures(args.storage, args.search, all=args.all, task=args.task)
-    print(score_header(args.storage, ranked, args.format) + render(ranked, failed, args.format), end="")
+    print(render(ranked, failed, args.format) + score_line(args.storage, ranked, args.format), end="")
     return 0

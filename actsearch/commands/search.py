@@ -55,10 +55,11 @@ def _help_fields(declared) -> dict[str, str]:
 
 
 def _word(declared, kind):
-    """argparse's ``type``: one command-line word checked by ``kind`` (a bad one: argparse's one line)."""
+    """argparse's ``type``: one command-line word as a value of ``kind`` (a word that is none:
+    argparse's one line); its range and rules are checked with the rest (:func:`config_fields`)."""
     def parse(text: str):
         try:
-            return kind.parse(text, declared.flags[0])
+            return kind.convert(text, declared.flags[0])
         except ActsearchError as exc:  # argparse names the flag: "argument --seed: must be 0 or more, not -1"
             raise argparse.ArgumentTypeError(str(exc).removeprefix(declared.flags[0] + " ")) from None
 

@@ -33,7 +33,7 @@ from actsearch.registry import REFERENCES, did_you_mean, unknown_name
 
 from .option import (Formulas, Kind, Number, Objects, SpaceName, Switch, Table, Text, Texts, Whole,
                      check_search_name, option, options_of)
-from .ray.options import LOGGERS, check_callbacks, check_loggers
+from .ray.options import check_callbacks, check_loggers
 
 __all__ = ["SearchConfig", "StoredConfig", "REFERENCES", "MAY_CHANGE", "MODES", "resume_config", "replay_config",
            "from_stored", "CONFIRM_TOP", "CONFIRM_SEEDS"]
@@ -140,7 +140,7 @@ class SearchConfig:
         kind=Texts(), factory=list, flags=("--py-module",), form="repeat", metavar="PATH", may_change=True,
         stored=False, help="local package or module shipped to every node (repeatable)")
     loggers: list[str] = option(
-        kind=Texts(item=Text(choices=tuple(LOGGERS))), factory=list, flags=("--logger",), form="repeat",
+        kind=Texts(), factory=list, flags=("--logger",), form="repeat",
         metavar="NAME", may_change=True, stored=False,
         help="per-trial experiment logger: csv, json or tensorboard (repeatable)")
     callbacks: list = option(kind=Objects(), factory=list, flags=(), may_change=True, listed=False, stored=False,

@@ -69,9 +69,13 @@ class Kind:
         """``value`` (normalised, e.g. a list as a tuple), or :class:`OptionError`."""
         return value
 
+    def convert(self, text: str, label: str) -> Any:
+        """The command-line word ``text`` as a value of this kind (not yet checked)."""
+        return text
+
     def parse(self, text: str, label: str) -> Any:
-        """The value of the command-line word ``text``."""
-        return self.check(text, label)
+        """The value of the command-line word ``text``, checked."""
+        return self.check(self.convert(text, label), label)
 
     def to_stored(self, value: Any) -> Any:
         """``value`` as the store keeps it (plain JSON)."""
@@ -100,11 +104,11 @@ class Whole(Kind):
             raise self._refuse(value, label, self.rule or (f"at least {self.low}" if self.low else "0 or more"))
         return value
 
-    def parse(self, text, label):
+    def convert(self, text, label):
         word = text.strip()
         if not re.fullmatch(r"[+-]?\d+", word):
             raise self._refuse(text, label)
-        return self.check(int(word), label)
+        return int(word)
 
 
 @dataclass(frozen=True)
@@ -126,13 +130,12 @@ class Number(Kind):
             raise self._refuse(value, label, rule)
         return value
 
-    def parse(self, text, label):
+    def convert(self, text, label):
         try:
             number = float(text)
         except ValueError:
             raise self._refuse(text, label) from None
-        return self.check(int(number) if number.is_integer() and "." not in text and "e" not in text.lower()
-                          else number, label)
+        return int(number) if number.is_integer() and "." not in text and "e" not in text.lower() else number
 
 
 @dataclass(frozen=True)
@@ -233,7 +236,7 @@ class Table(Kind):
                                   f"not {shown(item)}")
         return dict(value)
 
-    def parse(self, text, label):
+    def convert(self, text, label):
         key, sep, value = text.partition("=")
         if not sep or not key:
             raise OptionError(f"{label} {text!r} is not KEY=VALUE")

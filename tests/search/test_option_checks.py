@@ -26,7 +26,6 @@ from actsearch.search.option import check_search_name
     ("trial_timeout = -3.0", "trial timeout must be a positive number of seconds"),
     ("trial_timeout = inf", "trial timeout must be a number, not inf"),
     ('mode = "up"', "mode must be one of max, min, not 'up'"),
-    ('loggers = ["cvs"]', "must be one of csv, json, tensorboard, not 'cvs'; did you mean 'csv'?"),
     ("[task_options]\nlr = {a = 1}", "task_options: lr must be text, a number, true/false or a list of them"),
     ('references = "relu"', "references must be a list of texts, not 'relu'"),
     ('name = ".."', "search name '..' is not allowed"),
@@ -54,10 +53,10 @@ def test_a_bad_file_stops_the_command_before_anything_runs(tmp_path, capsys, mon
 
 
 @pytest.mark.parametrize("argv, needle", [
-    (["--seed", "-1"], "argument --seed: must be 0 or more, not -1"),
-    (["--budget", "0"], "argument --budget: must be a positive number of candidates, not 0"),
+    (["--seed", "-1"], "seed must be 0 or more, not -1"),
+    (["--budget", "0"], "budget must be a positive number of candidates, not 0"),
     (["--budget", "4.5"], "argument --budget: must be a whole number, not '4.5'"),
-    (["--workers", "0"], "argument --workers: must be at least 1, not 0"),
+    (["--workers", "0"], "workers must be at least 1, not 0"),
     (["--gpus-per-trial", "1.5"], "must be a fraction up to 1 or a whole number, not 1.5"),
     (["--name", ".."], "search name '..' is not allowed"),
     (["--name", "."], "search name '.' is not allowed"),
@@ -66,11 +65,16 @@ def test_a_bad_file_stops_the_command_before_anything_runs(tmp_path, capsys, mon
     (["--name", "two\nlines"], "must be one line of text"),
     (["--mode", "maximum"], "must be one of max, min"),
 ])
-def test_bad_command_lines_are_one_line(argv, needle, capsys):
-    with pytest.raises(SystemExit) as code:
-        main(["search", *argv])
+def test_bad_command_lines_are_one_line(argv, needle, capsys, monkeypatch):
+    import actsearch.search
+
+    monkeypatch.setattr(actsearch.search, "run_search", lambda **kw: pytest.fail("the search ran"))
+    try:  # a word that is no number is argparse's refusal; the rest, the options' own checks
+        code = main(["search", *argv])
+    except SystemExit as exc:
+        code = exc.code
     err = capsys.readouterr().err
-    assert code.value.code == 2 and needle in err and len(err.strip().splitlines()) == 1, err
+    assert code == 2 and needle in err and len(err.strip().splitlines()) == 1, err
 
 
 def test_the_python_api_checks_the_same_kinds():

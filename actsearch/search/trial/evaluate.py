@@ -276,7 +276,8 @@ class _Run:
                 raise
             # the search's metric: the task's own unless --metric named another it reports
             self.metric = spec.metric or self.task.metric
-            self.task = self.task.with_metric(self.metric)
+            with_metric = getattr(self.task, "with_metric", None)  # a duck-typed task scores its own metric
+            self.task = with_metric(self.metric) if with_metric else self.task
             self.candidate = parse(spec.text, family=spec.family, name=spec.name or None)
             module = compile_candidate(self.candidate, backend=spec.backend, device=self.runtime.device)
             self.backend = getattr(module, "backend", spec.backend)
