@@ -139,7 +139,8 @@ def _no_metric(where: str, metric: str, reported: "MetricReport | None", value: 
         returned = "a dict with " + (", ".join(sorted(map(str, value))) or "no keys")
     else:
         returned = f"a result of {getattr(value, 'metric', 'another metric')!r}"
-    return f"{where} gave no {metric!r} (report() gave: {seen}; it returned {returned})"
+    return (f"{where} returned no score: neither report() nor its result gave {metric!r} (report() gave: {seen}; "
+            f"it returned {returned})")
 
 
 class MetricReport:

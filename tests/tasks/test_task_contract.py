@@ -36,9 +36,9 @@ def test_what_is_missing_is_named():
     reported(1, {"loss": 0.9, "acc": 0.1})
     out = TrainResult.coerce({"accuracy": 0.5}, metric="val_loss", where="task 'mine:train'", reported=reported)
     assert out.status == "error" and out.score is None
-    assert out.message == ("task 'mine:train' gave no 'val_loss' (report() gave: acc, loss; it returned a dict "
-                           "with accuracy)")
-    with pytest.raises(TaskError, match="gave no 'val_loss'"):  # said to be ok, without the metric
+    assert out.message == ("task 'mine:train' returned no score: neither report() nor its result gave 'val_loss' "
+                           "(report() gave: acc, loss; it returned a dict with accuracy)")
+    with pytest.raises(TaskError, match="nor its result gave 'val_loss'"):  # said to be ok, without the metric
         TrainResult.coerce({"status": "ok", "acc": 0.5}, metric="val_loss", reported=reported)
     for value, needle in ((True, "not a number"), ("high", "returned str"), ({"val_loss": "low"}, "not a number")):
         with pytest.raises(TaskError, match=needle):
@@ -68,7 +68,7 @@ def test_the_trial_scores_the_searchs_metric(tmp_path, monkeypatch):
     assert result.score == pytest.approx(1 / 3)  # the last value of its reported curve
     failed = evaluate(TrialSpec(text="tanh(x)", task=task, epochs=1, seeds=(0,), backend="eager",
                                 metric="val_los", mode="min", screen=False))
-    assert failed.status == "error" and "gave no 'val_los' (report() gave: acc, val_loss" in failed.message
+    assert failed.status == "error" and "nor its result gave 'val_los' (report() gave: acc, val_loss" in failed.message
 
 
 def test_a_built_in_task_is_scored_by_another_metric_it_reports():
@@ -130,7 +130,8 @@ def test_optimisers_are_told_higher_is_better_and_the_best_is_the_lowest_in_min_
 
 def test_references_failing_alike_stop_the_search_in_one_line(tmp_path):
     driver, _ = _driver(tmp_path)
-    message = "TaskError: task 'mine:train' gave no 'val_loss' (report() gave: loss; it returned a dict with acc)"
+    message = ("TaskError: task 'mine:train' returned no score: neither report() nor its result gave 'val_loss' "
+               "(report() gave: loss; it returned a dict with acc)")
     for trial in ("a", "b", "c"):
         spec = driver.suggest(trial)
         assert driver.error is None
@@ -198,7 +199,7 @@ def test_a_search_whose_references_all_fail_alike_stops(ray_session, tmp_path, m
                    name="stops", backend="eager")
     text = str(err.value)
     assert text.startswith("search stopped: every reference failed with the same error: ") and "\n" not in text
-    assert "gave no 'val_loss' (report() gave: acc; it returned a dict with acc)" in text
+    assert "nor its result gave 'val_loss' (report() gave: acc; it returned a dict with acc)" in text
     results = Store(url).results("stops")
     assert [r.name for r in results][:3] == ["relu", "gelu", "silu"] and len(results) < 12
     assert Store(url).search("stops").state == "interrupted"
