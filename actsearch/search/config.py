@@ -53,6 +53,11 @@ def _check_backend(name: str) -> None:
         raise unknown_name("backend", name, BACKENDS, ActsearchError)
 
 
+def _table(flag: str, help: str):  # noqa: A002 - argparse's word
+    """A table of ``KEY=VALUE`` options: ``[name]`` in a file, a repeated ``flag`` here."""
+    return option(kind=Table(), factory=dict, flags=(flag,), form="pairs", metavar="KEY=VALUE", help=help)
+
+
 def _whole_or_fraction(gpus: float) -> bool:
     return gpus <= 1 or gpus % 1 == 0
 
@@ -70,9 +75,7 @@ class SearchConfig:
     task: str = option(
         "mnist1d-mlp", Text(), "built-in task ({tasks}), package.module:function, or path/to/file.py:function "
         "(default: {default})", always_in_file=True)
-    task_options: dict[str, Any] = option(
-        kind=Table(), factory=dict, flags=("--task-option",), form="pairs", metavar="KEY=VALUE",
-        help="task option, e.g. path=corpus.txt for charlm (repeatable)")
+    task_options: dict[str, Any] = _table("--task-option", "task option, e.g. path=corpus.txt for charlm (repeatable)")
     metric: str | None = option(
         None, Text(), "the score: a metric the task reports (a key of its report() or return value; default: "
         "the task's own, e.g. val_accuracy)", metavar="NAME")
@@ -81,15 +84,11 @@ class SearchConfig:
         "task's, max for the built-in tasks)", metavar="{max,min}")
     space: Any = option("grammar", SpaceName(), "search space: {spaces} (default: {default}; see actsearch spaces)",
                         always_in_file=True, nullable=True)
-    space_options: dict[str, Any] = option(
-        kind=Table(), factory=dict, flags=("--space-option",), form="pairs", metavar="KEY=VALUE",
-        help="search space option, e.g. version=B or degrees=5,4 for rational (repeatable)")
+    space_options: dict[str, Any] = _table("--space-option", "search space option, e.g. version=B or degrees=5,4 for rational (repeatable)")
     optimizer: str | None = option(
         "random", Text(), "optimiser: {optimizers} (default: {default}; see actsearch optimizers)",
         always_in_file=True, nullable=True)
-    optimizer_options: dict[str, Any] = option(
-        kind=Table(), factory=dict, flags=("--optimizer-option",), form="pairs", metavar="KEY=VALUE",
-        help="optimiser option, e.g. model=gp for surrogate (repeatable; see actsearch optimizers)")
+    optimizer_options: dict[str, Any] = _table("--optimizer-option", "optimiser option, e.g. model=gp for surrogate (repeatable; see actsearch optimizers)")
     warm_start: str | None = option(
         None, Text(), "start the surrogate optimiser from the scores of another search in the store or of a "
         "benchmark table (CSV)", metavar="SEARCH_OR_TABLE")

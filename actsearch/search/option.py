@@ -198,18 +198,29 @@ def _bad_item(kind: Kind, value: Any, label: str):
 
 
 @dataclass(frozen=True)
-class Formulas(Kind):
+class Objects(Kind):
+    """A list of Python objects (Python API only; checked where they are used)."""
+
+    what = "a list"
+
+    def check(self, value, label):
+        if not isinstance(value, (list, tuple)):
+            raise self._refuse(value, label)
+        return list(value)
+
+
+@dataclass(frozen=True)
+class Formulas(Objects):
     """A list of formulas: texts, or :class:`~actsearch.Candidate` objects (Python API)."""
 
     what = 'a list of formulas (e.g. ["x*tanh(x)"])'
 
     def check(self, value, label):
-        if not isinstance(value, (list, tuple)):
-            raise self._refuse(value, label)
-        for v in value:
+        out = super().check(value, label)
+        for v in out:
             if not (isinstance(v, str) or hasattr(v, "fingerprint")):
                 _bad_item(self, v, label)
-        return list(value)
+        return out
 
     def to_stored(self, value):
         return [v if isinstance(v, str) else v.text for v in value or ()]
@@ -260,18 +271,6 @@ class SpaceName(Text):
 
     def to_stored(self, value):
         return value if isinstance(value, str) or value is None else getattr(value, "name", str(value))
-
-
-@dataclass(frozen=True)
-class Objects(Kind):
-    """A list of Python objects (Python API only; checked where they are used)."""
-
-    what = "a list"
-
-    def check(self, value, label):
-        if not isinstance(value, (list, tuple)):
-            raise self._refuse(value, label)
-        return list(value)
 
 
 #: how the command line gives an option: one word, several words, a repeated flag, a
