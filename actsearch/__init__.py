@@ -38,6 +38,7 @@ __all__ = [
     "space",
     "spaces",
     "swap_activations",
+    "task",
 ]
 
 __getattr__, __dir__ = lazy_exports(__name__, {
@@ -46,6 +47,7 @@ __getattr__, __dir__ = lazy_exports(__name__, {
     ".results.export": ("export", "load"),
     ".results.leaderboard": ("leaderboard",),
     ".swap": ("swap_activations",),
+    ".tasks.mark": ("task",),
 })
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
 
 from .errors import ActsearchError
@@ -19,6 +20,7 @@ __all__ = ["main", "COMMAND_MODULES"]
 #: modules under actsearch.commands, in the order their commands are listed
 COMMAND_MODULES = [
     "spaces",
+    "optimizers",
     "search",
     "confirm",
     "config",
@@ -34,7 +36,22 @@ COMMAND_MODULES = [
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # exit code 2 with a one-line reason, as argparse does
+        choice = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+        if choice:
+            from .registry import did_you_mean
+
+            message += did_you_mean(choice.group(1), re.findall(r"'([^']*)'", choice.group(2)))
         self.exit(2, f"actsearch: error: {message}\n")
+
+
+def _unrecognized(parser: argparse.ArgumentParser, args: argparse.Namespace, extra: list[str]) -> str:
+    """argparse's "unrecognized arguments", with the closest flag of the command for each mistyped one."""
+    from .registry import did_you_mean
+
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices[args.command]
+    flags = [flag for action in sub._actions for flag in action.option_strings]
+    hints = [did_you_mean(word.partition("=")[0], flags) for word in extra if word.startswith("--")]
+    return f"unrecognized arguments: {' '.join(extra)}" + next((h for h in hints if h), "")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,7 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        parser.error(_unrecognized(parser, args, extra))
     try:
         return int(args.func(args) or 0)
     except ActsearchError as exc:

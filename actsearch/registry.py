@@ -51,7 +51,7 @@ from .errors import ActsearchError, UnknownNameError
 if TYPE_CHECKING:
     from .symbolic.expr import Candidate
 
-__all__ = ["Registry", "unknown_name", "space", "spaces", "space_class", "ALL_SPACES", "preset", "presets", "references", "Preset",
+__all__ = ["Registry", "unknown_name", "did_you_mean", "space", "spaces", "space_class", "ALL_SPACES", "preset", "presets", "references", "Preset",
            "UnknownNameError", "REFERENCES", "SPACES", "PRESETS"]
 
 def _import(target: str) -> Any:
@@ -60,10 +60,25 @@ def _import(target: str) -> Any:
     return getattr(importlib.import_module(module_name), attr)
 
 
+def did_you_mean(name: str, choices) -> str:
+    """``"; did you mean 'x'?"`` for the choice closest to a mistyped ``name``, or ``""``.
+
+    Example:
+        >>> did_you_mean("evolutoin", ["random", "evolution"]), did_you_mean("zzz", ["random"])
+        ("; did you mean 'evolution'?", '')
+    """
+    import difflib
+
+    close = difflib.get_close_matches(str(name), [str(c) for c in choices], n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
 def unknown_name(kind: str, name: str, choices, error: type[Exception] = UnknownNameError,
                  hint: str = "") -> Exception:
-    """The one-line error every registry raises for a name it does not know."""
-    return error(f"unknown {kind} {name!r}; choose one of: {', '.join(choices)}{hint}")
+    """The one-line error every registry raises for a name it does not know (with the
+    closest name, when one is close)."""
+    choices = list(choices)
+    return error(f"unknown {kind} {name!r}; choose one of: {', '.join(choices)}{hint}{did_you_mean(name, choices)}")
 
 
 class Registry:

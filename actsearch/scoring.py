@@ -9,6 +9,10 @@ replay scores a row):
   whose accuracy swings by several points from epoch to epoch is not ranked by one
   lucky epoch.  The default was chosen by measurement on the 3,000-function
   mnist1d-mlp table (``benchmarks/NOTES.md``, "Which score holds up").
+* **the direction**: a search's ``--mode`` says whether a higher (``max``) or lower
+  (``min``) value of its metric is better.  Scores are stored as measured;
+  :func:`higher_is_better` is the one conversion to the higher-is-better number that
+  optimisers are told and rankings sort by.
 * **convergence**: a candidate whose final training loss (mean over seeds) is above
   :data:`LOSS_FLOOR` and above :data:`LOSS_RATIO` times the highest final loss of the
   references (relu, gelu, silu on the same task) did not fit its training data; it
@@ -16,7 +20,7 @@ replay scores a row):
   (:func:`holds_up_value`), whatever its score.
 
 Example:
-    >>> tail_mean([0.5, 0.6, 0.7, 0.6, 0.7, 0.6, 0.7], epochs=4)
+    >>> round(tail_mean([0.5, 0.6, 0.7, 0.6, 0.7, 0.6, 0.7], epochs=4), 6)
     0.65
     >>> converged(0.9, [0.25, 0.3]), converged(0.4, [0.25, 0.3]), converged(0.9, [])
     (False, True, None)
@@ -29,8 +33,8 @@ from __future__ import annotations
 import math
 from typing import Iterable, Sequence
 
-__all__ = ["SCORE_EPOCHS", "LOSS_FLOOR", "LOSS_RATIO", "NOT_CONVERGED_PENALTY", "tail_mean", "converged",
-           "final_loss", "holds_up_value"]
+__all__ = ["SCORE_EPOCHS", "LOSS_FLOOR", "LOSS_RATIO", "NOT_CONVERGED_PENALTY", "MODES", "tail_mean", "converged",
+           "final_loss", "holds_up_value", "higher_is_better", "score_rule"]
 
 #: epochs the default score averages (per seed); see the module docstring
 SCORE_EPOCHS = 5
@@ -41,6 +45,33 @@ LOSS_RATIO = 2.0
 #: subtracted from a not-converged candidate's score where one number must rank it
 #: (scores of accuracy-like metrics span less than 1)
 NOT_CONVERGED_PENALTY = 1.0
+
+
+#: a metric's directions: higher is better (``max``) or lower is better (``min``)
+MODES = ("max", "min")
+
+
+def higher_is_better(value: float | None, mode: str | None = "max") -> float | None:
+    """``value`` as a number where higher is better: itself for ``max`` (and no mode),
+    negated for ``min``; ``None`` stays ``None``.
+
+    Example:
+        >>> higher_is_better(0.25, "min"), higher_is_better(0.9, "max"), higher_is_better(None, "min")
+        (-0.25, 0.9, None)
+    """
+    if value is None or mode != "min":
+        return value
+    return -value
+
+
+def score_rule(metric: str, mode: str | None = "max") -> str:
+    """A search's score as every view names it.
+
+    Example:
+        >>> score_rule("val_loss", "min")
+        'val_loss (lower is better)'
+    """
+    return f"{metric} ({'lower' if mode == 'min' else 'higher'} is better)"
 
 
 def tail_mean(curve: Sequence[float], epochs: int = SCORE_EPOCHS) -> float:

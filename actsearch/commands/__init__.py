@@ -34,4 +34,23 @@ def print_leaderboard(name: str, storage: str | None, *, top: int | None = None,
     ranked = leaderboard(storage, name, against=against)
     if top is not None:
         ranked = ranked[(ranked["rank"] <= top) | ranked["baseline"].notna()]
-    print(render(ranked, failures(storage, name), fmt), end="", flush=True)
+    print(render(ranked, failures(storage, name), fmt) + score_line(storage, ranked, fmt), end="", flush=True)
+
+
+def score_line(storage: str | None, ranked, fmt: str) -> str:
+    """``score: val_loss (lower is better)``, the line under a text or Markdown
+    leaderboard: what its searches' scores are (``""`` for the data formats, whose
+    ``metric`` column says it)."""
+    from actsearch.scoring import score_rule
+    from actsearch.search.config import StoredConfig
+    from actsearch.store.view import StoreView
+
+    if fmt not in ("table", "markdown") or ranked.empty:
+        return ""
+    view = StoreView(storage)
+    rules = {}
+    for search in dict.fromkeys(ranked["search"]):
+        kept = StoredConfig.from_dict(view.config(search))
+        metric = kept.config.metric or next(iter(ranked.loc[ranked["search"] == search, "metric"]), "score")
+        rules[score_rule(metric, kept.mode)] = None
+    return f"score: {'; '.join(rules)}\n"

@@ -10,7 +10,8 @@ def register(subparsers) -> None:
     p = subparsers.add_parser(
         "leaderboard",
         help="rank the candidates of a search",
-        description="Rank scored candidates (mean score over seeds, higher is better) with their gain over the "
+        description="Rank scored candidates (mean score over seeds; higher is better unless the search's "
+        "--mode is min) with their gain over the "
         "best reference activation (relu/gelu/silu) of the same task, how much its last epochs swing (tail std) "
         "and whether that is more than the references' (stability: unstable, not converged); failed candidates "
         "are listed separately with their reasons. Pass an id (SEARCH:NUMBER) to show or export.",
@@ -28,10 +29,11 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
+    from actsearch.commands import score_line
     from actsearch.results.leaderboard import failures, leaderboard, render
 
     ranked = leaderboard(args.storage, args.search, all=args.all, task=args.task, top=args.top,
                          against=args.against)
     failed = failures(args.storage, args.search, all=args.all, task=args.task)
-    print(render(ranked, failed, args.format), end="")
+    print(render(ranked, failed, args.format) + score_line(args.storage, ranked, args.format), end="")
     return 0

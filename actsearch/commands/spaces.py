@@ -1,7 +1,7 @@
 """``actsearch spaces`` and ``actsearch sample``: what can be searched, and examples of it.
 
     actsearch spaces [--format text|json]
-    actsearch sample --space NAME [-n N] [--seed S] [--format text|json] [--option KEY=VALUE ...]
+    actsearch sample --space NAME [-n N] [--seed S] [--format text|json] [--space-option KEY=VALUE ...]
 
 Example:
     >>> parse_option("degrees=5,4"), parse_option("version=B")
@@ -10,12 +10,13 @@ Example:
 
 from __future__ import annotations
 
+import argparse
 import json
-import sys
 import re
+import sys
 
 from actsearch.errors import ActsearchError
-from actsearch.registry import preset, presets, space, space_class, spaces
+from actsearch.registry import did_you_mean, preset, presets, space, space_class, spaces
 
 __all__ = ["register", "parse_option", "run_spaces", "run_sample"]
 
@@ -24,7 +25,7 @@ _FLOAT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 
 
 class OptionError(ActsearchError, ValueError):
-    """A ``--option`` that is not ``KEY=VALUE`` or names no option of the space."""
+    """A ``--space-option`` that is not ``KEY=VALUE`` or names no option of the space."""
 
 
 def _value(text: str):
@@ -67,9 +68,12 @@ def register(subparsers) -> None:
     s.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     s.add_argument("--format", choices=("text", "json"), default="text", help="output format (default text)")
     s.add_argument(
-        "--option", action="append", default=[], metavar="KEY=VALUE",
-        help="a space option, repeatable, e.g. --option version=B --option degrees=4,3",
+        "--space-option", dest="option", action="append", default=[], metavar="KEY=VALUE",
+        help="a space option, repeatable, e.g. --space-option version=B --space-option degrees=4,3 "
+        "(as actsearch search takes it)",
     )
+    # the name this option had before it was the same as search's: still accepted, not listed
+    s.add_argument("--option", dest="option", action="append", help=argparse.SUPPRESS)
     s.set_defaults(func=run_sample)
 
 
@@ -94,7 +98,7 @@ def run_spaces(args) -> int:
     if args.format == "json":
         print(json.dumps(listing, indent=2))
         return 0
-    print("search spaces (actsearch sample --space NAME --option KEY=VALUE):")
+    print("search spaces (actsearch sample --space NAME --space-option KEY=VALUE):")
     for entry in listing["spaces"]:
         print(f"  {entry['name']:<12} {entry['summary']}")
         for key, help_ in entry["options"].items():
@@ -120,6 +124,7 @@ def run_sample(args) -> int:
         if unknown:
             raise OptionError(
                 f"space {args.space!r} has no option {unknown[0]!r}; its options are: {', '.join(known)}"
+                f"{did_you_mean(unknown[0], known)}"
             )
     sp = space(args.space, **options)  # an unknown space name raises UnknownNameError here
     rng = np.random.default_rng(args.seed)

@@ -17,10 +17,13 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from actsearch.registry import Registry
-from actsearch.errors import ActsearchError
+import re
+from dataclasses import dataclass
 
-__all__ = ["OPTIMIZERS", "get_optimizer", "optimizers"]
+from actsearch.errors import ActsearchError
+from actsearch.registry import Registry, did_you_mean
+
+__all__ = ["OPTIMIZERS", "get_optimizer", "optimizers", "optimizer_options", "OptimizerOption"]
 
 #: name -> optimiser class (built-ins under actsearch.optimizers, imported when asked for)
 OPTIMIZERS = Registry("optimizer", {
@@ -35,11 +38,86 @@ def optimizers() -> list[str]:
     return OPTIMIZERS.names()
 
 
+#: parameters every optimiser takes from the search itself, not from --optimizer-option
+_FROM_THE_SEARCH = ("space", "seed")
+#: parameters that other search options set
+_SET_BY = {"prior": "--warm-start"}
+
+
+@dataclass(frozen=True)
+class OptimizerOption:
+    """One ``--optimizer-option`` of an optimiser: its name, default and what it does."""
+
+    name: str
+    default: Any
+    help: str
+
+
+def _arg_help(doc: str) -> dict[str, str]:
+    """``name -> text`` from the ``Args:`` section of a Google-style docstring
+    (``a, b: text`` documents both; ``a: text; b: text`` on one line splits)."""
+    out: dict[str, str] = {}
+    lines = doc.splitlines()
+    try:
+        start = next(i for i, line in enumerate(lines) if line.strip() == "Args:")
+    except StopIteration:
+        return out
+    indent, names = None, []
+    for line in lines[start + 1:]:
+        if not line.strip():
+            if names:
+                continue
+            break
+        depth = len(line) - len(line.lstrip())
+        indent = depth if indent is None else indent
+        if depth < indent:
+            break
+        entry = re.match(r"\s*([\w, ]+):\s+(.*)$", line) if depth == indent else None
+        if entry:
+            names = [n.strip() for n in entry.group(1).split(",")]
+            for part in re.split(r";\s+(?=\w+:\s)", entry.group(2)):
+                named = re.match(r"(\w+):\s+(.*)$", part)
+                if named and part is not entry.group(2):
+                    names = [named.group(1)]
+                    part = named.group(2)
+                for n in names:
+                    out[n] = (out.get(n, "") + " " + part).strip()
+        else:
+            for n in names:
+                out[n] = (out[n] + " " + line.strip()).strip()
+    return out
+
+
+def optimizer_options(name: str) -> list[OptimizerOption]:
+    """The options optimiser ``name`` takes (``--optimizer-option KEY=VALUE``), from its
+    signature and docstring, in signature order.
+
+    Example:
+        >>> [o.name for o in optimizer_options("evolution")][:2]
+        ['population_size', 'sample_size']
+    """
+    cls = OPTIMIZERS.load(name)
+    helps = _arg_help(inspect.getdoc(cls) or "")
+    out = []
+    for param in inspect.signature(cls).parameters.values():
+        if param.name in _FROM_THE_SEARCH or param.kind in (param.VAR_KEYWORD, param.VAR_POSITIONAL):
+            continue
+        text = helps.get(param.name, "")
+        if param.name in _SET_BY:
+            text = f"{text} (set with {_SET_BY[param.name]})".strip()
+        default = None if param.default is param.empty else param.default
+        out.append(OptimizerOption(param.name, default, text))
+    return out
+
+
 def get_optimizer(name: str, space, seed: int = 0, **options: Any):
     """A fresh optimiser ``name`` over ``space`` (unknown names/options: one-line errors)."""
     cls = OPTIMIZERS.load(name)
     accepted = inspect.signature(cls).parameters
     unknown = [k for k in options if k not in accepted]
     if unknown and not any(p.kind is p.VAR_KEYWORD for p in accepted.values()):
-        raise ActsearchError(f"optimizer {name!r} has no option {unknown[0]!r}")
+        known = [o.name for o in optimizer_options(name)]
+        raise ActsearchError(f"optimizer {name!r} has no option {unknown[0]!r}; its options: "
+                             f"{', '.join(known) or 'none'} (see actsearch optimizers)"
+                             f"{did_you_mean(unknown[0], known)}")
     return cls(space, seed=seed, **options)

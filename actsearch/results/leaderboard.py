@@ -5,7 +5,7 @@ that diverged, produced NaN, crashed or timed out, with their reasons.  Both ret
 pandas DataFrames; :func:`render` prints them as a text table, CSV, JSON or Markdown.
 
 Ranking: candidates that trained to the end (``ok``) come first, by mean score over
-seeds (higher is better), ties broken by the smaller spread, then by trial order;
+seeds (higher is better; lower for a search of ``--mode min``), ties broken by the smaller spread, then by trial order;
 candidates stopped early by the scheduler (``pruned``, scored at a lower budget)
 follow, ranked the same way.  ``gain`` is the score minus the best reference
 activation (relu, gelu or silu, recognised by their outputs) evaluated on the same
@@ -40,6 +40,7 @@ import pandas as pd
 
 from ..errors import ActsearchError
 from ..registry import REFERENCES
+from ..scoring import higher_is_better
 from ..store.view import Entry, StoreView
 from ..symbolic.expr import parse
 from .statistics import Tail, paired_p, stability, tail_stats
@@ -94,6 +95,13 @@ def _fingerprint(text: str) -> str | None:
         return None
 
 
+def _toward_better(entry: Entry, value: float) -> float:
+    """The ranking's one compare rule: ``value`` of ``entry``'s search as higher-is-better
+    (negated for a search of ``--mode min``; :func:`~actsearch.scoring.higher_is_better`).
+    Ranks, gains, wins and p are computed on these and the scores shown as measured."""
+    return higher_is_better(value, entry.config.get("mode"))
+
+
 def _ranked_frame(entries: list[Entry], against: str | None = None) -> pd.DataFrame:
     refs = _reference_fingerprints()
     rows = []
@@ -103,12 +111,12 @@ def _ranked_frame(entries: list[Entry], against: str | None = None) -> pd.DataFr
             continue
         fp = r.fingerprint or _fingerprint(r.text)
         rows.append({
-            "id": e.id, "formula": r.text, "family": r.family, "score": float(r.score),
+            "id": e.id, "formula": r.text, "family": r.family, "score": _toward_better(e, float(r.score)),
             "spread": float(r.spread), "seeds": len(r.seed_scores) or 1,
             "params": _params_of(r.text), "kernel_ms": _kernel_ms(e), "status": r.status,
             "task": e.task, "metric": r.metric, "search": e.search, "key": r.key,
             "baseline": refs.get(fp) if r.status == "ok" else None, "_order": len(rows),
-            "_seed_scores": [float(v) for v in r.seed_scores],
+            "_seed_scores": [_toward_better(e, float(v)) for v in r.seed_scores], "_entry": e,
             "_first_seed": (e.config.get("seed", 0) if r.first_seed is None else r.first_seed),
             "_epochs": r.epochs or e.config.get("epochs"), "_tail": tail_stats(r.curves, loss_curves=r.loss_curves),
         })
@@ -131,6 +139,7 @@ def _ranked_frame(entries: list[Entry], against: str | None = None) -> pd.DataFr
     df["_pruned"] = df["status"] != "ok"
     df = df.sort_values(["_pruned", "score", "spread", "_order"], ascending=[True, False, True, True])
     df.insert(0, "rank", range(1, len(df) + 1))
+    df["score"] = [_toward_better(e, v) for e, v in zip(df["_entry"], df["score"])]  # as measured again
     df["score_text"] = [f"{s:.4f} ± {d:.4f}" for s, d in zip(df["score"], df["spread"])]
     return df[COLUMNS].reset_index(drop=True)
 

@@ -1,8 +1,12 @@
 """A search's settings as a TOML file: ``actsearch search --config search.toml``.
 
-The keys are :class:`~actsearch.search.config.SearchConfig`'s fields (``-`` or
+The keys are :class:`~actsearch.search.config.SearchConfig`'s options (``-`` or
 ``_``), the options tables ``[task_options]``, ``[space_options]`` and
-``[optimizer_options]``.  Options on the command line override the file.
+``[optimizer_options]``; each value is checked with the option's own type and range,
+as on the command line, and a bad one is one line naming the file, the key and what
+it must be.  Options on the command line override the file.  A ``module:function``
+task named in a file runs only when it is marked as a task (``@actsearch.task``):
+a settings file is data, not a command (see :mod:`actsearch.tasks.user`).
 ``actsearch config NAME`` writes a stored search back as such a file, so a search
 can be run again exactly::
 
@@ -35,47 +39,47 @@ from __future__ import annotations
 import json
 import math
 import tomllib
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 from actsearch.errors import ActsearchError
+from actsearch.registry import did_you_mean
 
 from .config import SearchConfig, from_stored
+from .option import options_of
 
 __all__ = ["load_config", "loads_config", "dump_config", "stored_as_file"]
 
-_TABLES = ("task_options", "space_options", "optimizer_options", "notes")
-#: fields a file may not set: they name this run, not the search's settings
-_NOT_IN_FILES = frozenset({"resume", "callbacks"})
+
+def _in_files(config_class: type) -> dict:
+    return {n: d for n, d in options_of(config_class).items() if d.option.in_files}
 
 
-def _fields() -> set[str]:
-    return {f.name for f in fields(SearchConfig)} - _NOT_IN_FILES
-
-
-def loads_config(text: str, source: str = "<text>") -> dict[str, Any]:
-    """The SearchConfig fields a TOML text sets; a one-line error for bad TOML or an
-    unknown key (naming it and the file)."""
+def loads_config(text: str, source: str = "<text>", config_class: type = SearchConfig) -> dict[str, Any]:
+    """The SearchConfig fields a TOML text sets, each checked; a one-line error for bad
+    TOML, an unknown key or a bad value (naming it and the file)."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ActsearchError(f"config file {source}: {exc}") from None
-    out, known = {}, _fields()
+    except RecursionError:
+        raise ActsearchError(f"config file {source}: values nested too deeply") from None
+    out, known = {}, _in_files(config_class)
     for key, value in data.items():
         name = key.replace("-", "_")
         if name not in known:
-            raise ActsearchError(f"config file {source}: unknown setting {key!r}; "
-                                 f"known: {', '.join(sorted(known))}")
-        if name in _TABLES and not isinstance(value, dict):
-            raise ActsearchError(f"config file {source}: {key} must be a table ([{name}])")
-        if name == "references":
-            value = tuple(value)
-        out[name] = value
+            raise ActsearchError(f"config file {source}: unknown setting {key!r}; known: {', '.join(sorted(known))}"
+                                 + did_you_mean(name, known))
+        try:
+            out[name] = known[name].check(value)
+        except ActsearchError as exc:
+            raise ActsearchError(f"config file {source}: {exc}") from None
+    if ":" in out.get("task", ""):  # code named by a file runs only when marked as a task
+        out["task_source"] = f"the settings file {source}"
     return out
 
 
-def load_config(path: str | Path) -> dict[str, Any]:
+def load_config(path: str | Path, config_class: type = SearchConfig) -> dict[str, Any]:
     """:func:`loads_config` of a file; a missing or unreadable file is a one-line error."""
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -83,7 +87,7 @@ def load_config(path: str | Path) -> dict[str, Any]:
         raise ActsearchError(f"cannot read config file {str(path)!r}: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
         raise ActsearchError(f"config file {str(path)!r} is not UTF-8 text") from None
-    return loads_config(text, repr(str(path)))
+    return loads_config(text, repr(str(path)), config_class)
 
 
 def _value(value: Any) -> str:
@@ -112,7 +116,7 @@ def dump_config(values: dict[str, Any]) -> str:
     for key, value in values.items():
         if value is None:
             continue
-        if key in _TABLES:
+        if isinstance(value, dict):
             if value:
                 body = [f"{_key(k)} = {_value(v)}" for k, v in value.items() if v is not None]
                 tables.append(f"\n[{key}]\n" + "\n".join(body) + "\n")
@@ -121,12 +125,16 @@ def dump_config(values: dict[str, Any]) -> str:
     return "\n".join(head) + "\n" + "".join(tables)
 
 
-def stored_as_file(stored: dict[str, Any]) -> str:
-    """A stored search's configuration as a config file that runs it again."""
-    config = from_stored(stored)
-    values = {f.name: getattr(config, f.name) for f in fields(SearchConfig)
-              if f.name in _fields() and f.name not in ("storage", "name", "results_dir")}
-    defaults = SearchConfig()
-    keep = {"task", "space", "optimizer", "budget", "seeds", "seed", "epochs"}
-    values = {k: v for k, v in values.items() if k in keep or v != getattr(defaults, k)}
+def stored_as_file(stored: dict[str, Any], config_class: type = SearchConfig) -> str:
+    """A stored search's configuration as a config file that runs it again: every
+    option a file may set that the store keeps, where it differs from the default
+    (and the ones that say what the search is, always)."""
+    config = from_stored(stored, config_class)
+    values = {}
+    for name, declared in _in_files(config_class).items():
+        if not declared.option.stored:
+            continue
+        value = getattr(config, name)
+        if declared.option.always_in_file or not declared.option.kind.same(value, declared.default):
+            values[name] = declared.option.kind.to_stored(value)
     return dump_config(values)

@@ -35,22 +35,25 @@ from typing import Callable
 
 from actsearch.errors import ActsearchError
 from actsearch.registry import REFERENCES, preset
+from actsearch.scoring import higher_is_better
 from actsearch.store import masked
 from actsearch.store.view import StoreView
 from actsearch.symbolic.expr import Candidate, parse
 
-from .config import CONFIRM_SEEDS, CONFIRM_TOP
+from .config import CONFIRM_SEEDS, CONFIRM_TOP, StoredConfig
 from .driver import SearchOutcome
 from .run import run_search
 
 __all__ = ["confirm", "pick_top", "fresh_seeds"]
 
 
-def pick_top(results, top: int, references=REFERENCES) -> list[Candidate]:
-    """The ``top`` best completed candidates (distinct functions, references left out)."""
+def pick_top(results, top: int, references=REFERENCES, mode: str = "max") -> list[Candidate]:
+    """The ``top`` best completed candidates (distinct functions, references left out;
+    best by the search's ``mode``)."""
     skip = {preset(r).fingerprint() for r in references}
     chosen: list[Candidate] = []
-    for r in sorted((r for r in results if r.status == "ok" and r.score is not None), key=lambda r: -r.score):
+    ok = (r for r in results if r.status == "ok" and r.score is not None)
+    for r in sorted(ok, key=lambda r: -higher_is_better(r.score, mode)):
         cand = parse(r.text, family=r.family, name=r.name or None)
         fp = cand.fingerprint()
         if fp in skip:
@@ -113,34 +116,37 @@ def confirm(
         raise ActsearchError(f"--top must be at least 1, not {top}")
     view = StoreView(storage)
     source = view.store.search(search)  # StoreError naming the known searches
-    config = source.config
-    if config.get("confirms"):
-        raise ActsearchError(f"{search!r} is itself a confirmation (of {config['confirms']!r}); "
+    stored = StoredConfig.from_dict(source.config)
+    config = stored.config
+    if stored.confirms:
+        raise ActsearchError(f"{search!r} is itself a confirmation (of {stored.confirms!r}); "
                              "confirm the search it re-trained instead")
     name = name or f"{search}-confirm"
-    references = tuple(config.get("references") or REFERENCES)
+    references = tuple(config.references or REFERENCES)
     placement = {k: v for k, v in (("workers", workers), ("address", address), ("backend", backend),
                                    ("device", device), ("trial_timeout", trial_timeout)) if v is not None}
     if resume:
         _check_resumable(view, name, search, top, seeds, first_seed)
-        given = {"task_options": {**(view.config(name).get("task_options") or {}), **(task_options or {})}}
+        kept = StoredConfig.from_dict(view.config(name)).config
+        given = {"task_options": {**kept.task_options, **(task_options or {})}}
         return run_search(name=name, storage=storage, resume=True, progress=progress, **given, **placement)
     seeds = CONFIRM_SEEDS if seeds is None else seeds
-    fresh = fresh_seeds(config.get("seed", 0), config.get("seeds", 1), first_seed, seeds, search)
-    chosen = pick_top(source.results(), CONFIRM_TOP if top is None else top, references)
+    fresh = fresh_seeds(config.seed, config.seeds, first_seed, seeds, search)
+    chosen = pick_top(source.results(), CONFIRM_TOP if top is None else top, references, stored.mode)
     if not chosen:
         raise ActsearchError(f"search {search!r} has no completed candidate besides the references to confirm")
-    if trial_timeout is None and config.get("trial_timeout"):
+    if trial_timeout is None and config.trial_timeout:
         # the search's limit covers all of its seeds: the same work per seed here
-        placement["trial_timeout"] = float(config["trial_timeout"]) * seeds / max(1, int(config.get("seeds", 1)))
-    inherited = {k: config[k] for k in ("backend", "device", "precision") if config.get(k)}
+        placement["trial_timeout"] = float(config.trial_timeout) * seeds / max(1, int(config.seeds))
     return run_search(**{
-        **inherited, **placement,
-        "task": config["task_name"], "task_options": {**(config.get("task_options") or {}), **(task_options or {})},
-        "space": config.get("space"), "optimizer": None, "candidates": chosen, "references": references,
-        "budget": len(references) + len(chosen), "seeds": seeds, "seed": fresh.start,
-        "epochs": config.get("epochs"), "early_stop": False, "storage": storage, "name": name,
+        "backend": config.backend, "device": config.device, "precision": config.precision, **placement,
+        "task": config.task, "task_options": {**config.task_options, **(task_options or {})},
+        "metric": config.metric, "mode": config.mode, "space": config.space, "optimizer": None,
+        "candidates": chosen, "references": references, "budget": len(references) + len(chosen), "seeds": seeds,
+        "seed": fresh.start, "epochs": config.epochs, "early_stop": False, "storage": storage, "name": name,
         "progress": progress, "notes": {"confirms": search},
+        # the task comes from the store: it runs only if it is marked as a task
+        "task_source": f"the stored search {search!r}",
     })
 
 
@@ -148,11 +154,11 @@ def _check_resumable(view, name, search, top, seeds, first_seed) -> None:
     """Refuse resuming ``name`` as a confirmation of ``search`` with other seeds or candidates."""
     if name not in view.names():
         raise ActsearchError(f"cannot resume confirmation {name!r}: it is not in {masked(view.url)}")
-    prior = view.config(name)
-    if prior.get("confirms") != search:
+    prior = StoredConfig.from_dict(view.config(name))
+    if prior.confirms != search:
         raise ActsearchError(f"{name!r} is not a confirmation of search {search!r}")
-    for option, given, started in (("--top", top, len(prior.get("candidates") or [])),
-                                   ("--seeds", seeds, prior.get("seeds")),
-                                   ("--first-seed", first_seed, prior.get("seed"))):
+    for option, given, started in (("--top", top, len(prior.config.candidates)),
+                                   ("--seeds", seeds, prior.config.seeds),
+                                   ("--first-seed", first_seed, prior.config.seed)):
         if given is not None and given != started:
             raise ActsearchError(f"cannot resume {name!r} with {option} {given}: it was started with {started}")

@@ -20,11 +20,11 @@ import dataclasses
 import time
 from dataclasses import dataclass, field
 
-from actsearch.symbolic.expr import Candidate
-from actsearch.registry import references
+from actsearch.errors import ActsearchError
 from actsearch.result import Result
-from actsearch.scoring import converged, final_loss, holds_up_value
+from actsearch.scoring import converged, final_loss, higher_is_better, holds_up_value
 from actsearch.store import StoredSearch
+from actsearch.symbolic.expr import Candidate
 
 from .events import SearchEvents, Snapshot
 from .trial.messages import TrialProgress, TrialSpec
@@ -49,6 +49,8 @@ class SearchOutcome:
     wall_time: float
     timings: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    metric: str = ""
+    mode: str = "max"
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,7 @@ class TrialDefaults:
     early_stop: bool
     trial_timeout: float | None
     cpu_threads: int = 1
+    mode: str = "max"
 
 
 class Driver:
@@ -74,7 +77,7 @@ class Driver:
 
     def __init__(self, stored: StoredSearch, optimizer, queue: list[Candidate], defaults: TrialDefaults,
                  budget: int, known: dict[str, Result], events: SearchEvents | None = None,
-                 protected: set[str] | None = None):
+                 protected: set[str] | None = None, references: set[str] = frozenset()):
         self.stored, self.optimizer, self.queue = stored, optimizer, list(queue)
         self.defaults, self.budget, self.known = defaults, budget, known
         self.events = events or SearchEvents()
@@ -84,13 +87,15 @@ class Driver:
         self.queue_protected = {c.fingerprint() for c in queue} if protected is None else set(protected)
         self.report_steps: tuple[int, ...] | None = None
         self.waiting: dict[str, list[Candidate]] = {}
+        #: the references' fingerprints: when every one fails alike, the task is what fails
+        self.references = set(references)
         recorded = stored.results()
         self.seen: dict[str, Result] = {r.fingerprint: r for r in recorded if r.fingerprint}
         self.trained = sum(1 for r in recorded if not r.reused_from)
         self.launched = self.trained
         self.reused = 0
-        best = max((r for r in recorded if r.status == "ok" and r.score is not None), key=lambda r: r.score,
-                   default=None)
+        best = max((r for r in recorded if r.status == "ok" and r.score is not None),
+                   key=lambda r: higher_is_better(r.score, defaults.mode), default=None)
         self.best: float | None = best.score if best else None
         self.best_text = best.text if best else ""
         self.started = time.monotonic()
@@ -99,8 +104,6 @@ class Driver:
         self.train_time = 0.0
         self.worker_time = 0.0
         self.error: BaseException | None = None
-        #: fingerprints of the references: what convergence is measured against (run_search sets the search's own)
-        self.reference_fps: set[str] = {c.fingerprint() for c in references()}
 
     def snapshot(self) -> Snapshot:
         """Where the search stands, for its watchers."""
@@ -138,7 +141,7 @@ class Driver:
             if fp in self.seen or fp in self.waiting:
                 prior = self.seen.get(fp)
                 if asked and prior is not None:
-                    self.optimizer.tell(cand, self.told(prior))
+                    self._tell(cand, prior)
                 elif asked:
                     self.waiting[fp].append(cand)
                 skips += 1
@@ -162,7 +165,8 @@ class Driver:
         return TrialSpec(text=cand.text, family=cand.family, name=cand.name or "", task=d.task,
                          task_options=d.task_options, epochs=d.epochs, seeds=d.seeds, backend=d.backend,
                          device=d.device, precision=d.precision, report_steps=self.report_steps,
-                         protected=protected, trial_timeout=d.trial_timeout, cpu_threads=d.cpu_threads)
+                         protected=protected, trial_timeout=d.trial_timeout, cpu_threads=d.cpu_threads,
+                         metric=d.metric, mode=d.mode)
 
     def _reusable(self, fp: str, stored: Result) -> bool:
         """A run stopped early stands in only where this one could be stopped early too."""
@@ -190,7 +194,39 @@ class Driver:
         self.seen[fp] = res
         self._record(cand, res, trial=self.trials.pop(trial_id, None))
         for dup in self.waiting.pop(fp, []):
-            self.optimizer.tell(dup, self.told(res))
+            self._tell(dup, res)
+        if fp in self.references:
+            self._check_references()
+
+    def _tell(self, cand: Candidate, res: Result) -> None:
+        """Tell the optimiser ``res`` as higher-is-better scores (what every optimiser assumes),
+        a candidate that did not converge (its final training loss far above the
+        references', :mod:`actsearch.scoring`) below every converged one once the
+        references are in."""
+        if self.defaults.mode == "min" and res.score is not None:
+            res = dataclasses.replace(res, score=higher_is_better(res.score, "min"),
+                                      seed_scores=[higher_is_better(s, "min") for s in res.seed_scores])
+        if res.score is not None and res.loss_curves:
+            refs = [final_loss(self.seen[fp].loss_curves) for fp in self.references if fp in self.seen]
+            flag = converged(final_loss(res.loss_curves), refs)
+            if flag is False:
+                res = dataclasses.replace(res, score=holds_up_value(res.score, flag))
+        self.optimizer.tell(cand, res)
+
+    def _check_references(self) -> None:
+        """Stop the search when every reference failed with the same error: the task
+        cannot train anything, so every candidate would fail the same way."""
+        ended = [self.seen.get(fp) for fp in self.references]
+        if self.error is not None or any(r is None for r in ended):
+            return
+        messages = {(r.message or "").splitlines()[0] if r.message else "" for r in ended if r.status == "error"}
+        if len(messages) == 1 and all(r.status == "error" for r in ended):
+            metric = self.defaults.metric
+            self.error = ActsearchError(
+                f"search stopped: every reference failed with the same error: {messages.pop()}. A task's "
+                f"train(act_factory, budget, seed, report) must call report(epoch, {{{metric!r}: value, ...}}) "
+                f"after each epoch and/or return {metric!r}: a number, or a dict holding it (--metric names the "
+                "score, --mode max|min which way is better)")
 
     def _to_result(self, cand: Candidate, fp: str, outcome: Result | TrialProgress | None) -> Result:
         d = self.defaults
@@ -210,24 +246,16 @@ class Driver:
                           message=f"stopped early by ASHA after {outcome.step} epochs", **base)
         return Result(status="error", message="the trial's worker failed (after retries)", **base)
 
-    def told(self, res: Result) -> Result:
-        """What the optimiser is told of ``res``: a candidate that did not converge (its
-        final training loss far above the references', :mod:`actsearch.scoring`) with a
-        score below every converged one; ``res`` itself until the references are in."""
-        if res.score is None or not res.loss_curves:
-            return res
-        refs = [final_loss(self.seen[fp].loss_curves) for fp in self.reference_fps if fp in self.seen]
-        flag = converged(final_loss(res.loss_curves), refs)
-        return dataclasses.replace(res, score=holds_up_value(res.score, flag)) if flag is False else res
-
     def _record(self, cand: Candidate, res: Result, note: str = "", trial: int | None = None) -> None:
         """Tell the optimiser and store ``res``: finishing the running ``trial``, or as a
         new finished trial (a result copied from another search)."""
         if not res.reused_from:
             self.trained += 1
-        self.optimizer.tell(cand, self.told(res))
+        self._tell(cand, res)
         self.stored.record(res, optimizer_state=self.optimizer.state_dict(), trial=trial, params=cand.params)
-        if res.status == "ok" and res.score is not None and (self.best is None or res.score > self.best):
+        mode = self.defaults.mode
+        if res.status == "ok" and res.score is not None and (
+                self.best is None or higher_is_better(res.score, mode) > higher_is_better(self.best, mode)):
             self.best, self.best_text = res.score, res.text
         self.events.trial_recorded(self.snapshot(), res, note)
 

@@ -31,24 +31,29 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import time
 from typing import Callable
 
 from actsearch.errors import ActsearchError, StoreError
 from actsearch.optimizers.registry import OPTIMIZERS, get_optimizer
-from actsearch.registry import preset
+from actsearch.registry import PRESETS, preset
 from actsearch.registry import space as make_space
+from actsearch.scoring import score_rule
 from actsearch.store import DEFAULT_URL, Store, masked
 from actsearch.symbolic.expr import Candidate, parse
 from actsearch.tasks import get_task
+from actsearch.tasks.user import refuse_unmarked
 
-from .config import SearchConfig, resume_config
+from .config import SearchConfig, from_stored, replay_config, resume_config
 from .driver import Driver, QueueOnly, SearchOutcome, TrialDefaults
 from .events import SearchEvents, as_events
+from .option import NAME_LENGTH
 from .ray.cluster import check_reachable, ray_cluster
 from .ray.placement import plan_placement
-from .ray.shipping import runtime_env, trial_task_options
+from .ray.shipping import runtime_env, trial_task_options, trial_task_spec
 from .ray.tune import run_trials, safe_name
+from .warm_start import load_prior, warm_start_source
 
 __all__ = ["run_search"]
 
@@ -69,8 +74,13 @@ def run_search(config: SearchConfig | None = None, /, *,
     events = as_events(progress)
     if config is not None and options:
         config = dataclasses.replace(config, **options)
+    if options.get("warm_start"):
+        options["warm_start"] = warm_start_source(options["warm_start"])
+    if config is not None and config.warm_start:
+        config = dataclasses.replace(config, warm_start=warm_start_source(config.warm_start))
     url = (config.storage if config else options.get("storage")) or DEFAULT_URL
     resume = config.resume if config else bool(options.get("resume"))
+    replay = config.replay if config else options.get("replay")
     store = None
     if resume:
         store = Store(url)
@@ -84,12 +94,22 @@ def run_search(config: SearchConfig | None = None, /, *,
         stored = store.search(name).config
         given = {f.name: getattr(config, f.name) for f in dataclasses.fields(SearchConfig)} if config else options
         config = resume_config(stored, given)
+    elif replay:
+        store = Store(url)
+        source = store.search(replay)  # StoreError naming the searches there
+        given = _changed(config) if config else dict(options)
+        given.setdefault("budget", max(1, len(source.results())))
+        config = replay_config(source.config, replay, given)
     elif config is None:
         config = SearchConfig(**options)
     config.check()
+    if config.task_source:  # code named by a settings file or a stored search: only a marked task runs
+        refuse_unmarked(config.task, config.task_source)
     if config.address:
         check_reachable(config.address)  # before the store: an unreachable cluster leaves nothing behind
     task_obj = get_task(config.task, **config.task_options)
+    metric, mode = _metric_and_mode(config, task_obj)
+    task_obj = task_obj.with_metric(metric)
     # what the workers get: the user's folder and packages on a cluster, paths they can open
     shipment = runtime_env(task=config.task, address=config.address, working_dir=config.working_dir,
                            py_modules=config.py_modules)
@@ -105,11 +125,14 @@ def run_search(config: SearchConfig | None = None, /, *,
         OPTIMIZERS.load(config.optimizer)  # before building the space: an unknown name is the first error
         space_obj = (make_space(config.space, **config.space_options) if isinstance(config.space, str)
                      else config.space)
-        opt = get_optimizer(config.optimizer, space_obj, seed=config.seed, **config.optimizer_options)
+        prior = {"prior": load_prior(config.warm_start, store or Store(url))} if config.warm_start else {}
+        opt = get_optimizer(config.optimizer, space_obj, seed=config.seed, **config.optimizer_options, **prior)
     user = [c if isinstance(c, Candidate) else parse(c) for c in config.candidates]
     store = store or Store(url)
+    replayed, replay_protected = _replayed(store, config.replay) if config.replay else ([], set())
     space_name = config.space if isinstance(config.space, str) or config.space is None else config.space.name
-    name = config.name or _default_name(store, config.task, space_name, config.optimizer or "queue")
+    name = config.name or _default_name(store, config.task, space_name or "none",
+                                        config.optimizer or ("replay" if config.replay else "queue"))
     results_dir = config.results_dir or _results_dir(url)
 
     # one driver per search: a second one is refused here, in one line, before Ray starts
@@ -132,11 +155,12 @@ def run_search(config: SearchConfig | None = None, /, *,
                                        cpus_per_trial=config.cpus_per_trial, gpus_per_trial=config.gpus_per_trial,
                                        local=not config.address)
             stored_search = store.open_search(name, config.stored(task_spec=task_obj.spec, epochs=epochs,
-                                                                  metric=task_obj.metric), resume=config.resume,
-                                             lease=lease)
-            driver = _driver(config, stored_search, opt, user, task_obj, epochs, placement, store, events,
-                             trial_options)
-            events.search_started(driver.snapshot(), placement.describe())
+                                                                  metric=metric, mode=mode),
+                                             resume=config.resume, lease=lease)
+            driver = _driver(config, stored_search, opt, user + replayed, task_obj, epochs, placement, store,
+                             events, _TrialSetup(trial_options, trial_task_spec(config.task, shipment.working_dir),
+                                                 metric, mode, replay_protected))
+            events.search_started(driver.snapshot(), f"{placement.describe()}; score: {score_rule(metric, mode)}")
             t_fit = time.perf_counter()
             # Tune turns the first Ctrl-C into a graceful stop; one before or after it lands here
             run_trials(driver, placement, max_t=epochs * config.seeds, early_stop=config.early_stop,
@@ -165,17 +189,69 @@ def run_search(config: SearchConfig | None = None, /, *,
         finished=driver.finished, trained=driver.trained, reused=driver.reused,
         wall_time=time.perf_counter() - start,
         timings={"ray_start": ray_start, "fit": fit_time, "train": driver.train_time, "worker": driver.worker_time},
-        notes=list(shipment.notes),
+        notes=list(shipment.notes), metric=metric, mode=mode,
     )
 
 
+def _changed(config: SearchConfig) -> dict:
+    """The fields of ``config`` that differ from the defaults: what its caller set."""
+    default = SearchConfig()
+    return {f.name: getattr(config, f.name) for f in dataclasses.fields(SearchConfig)
+            if getattr(config, f.name) != getattr(default, f.name)}
+
+
+def _metric_and_mode(config: SearchConfig, task) -> tuple[str, str]:
+    """The search's metric (``--metric``, else the task's) and which way it is better
+    (``--mode``, else the task's own for its own metric; another metric needs ``--mode``)."""
+    metric = config.metric or task.metric
+    if config.mode:
+        return metric, config.mode
+    if metric == task.metric:
+        return metric, getattr(task, "mode", "max")
+    raise ActsearchError(f"--metric {metric} is not the task's own metric ({task.metric}): say whether a higher "
+                         f"{metric} is better with --mode max, or a lower one with --mode min")
+
+
+def _replayed(store: Store, source: str) -> tuple[list[Candidate], set[str]]:
+    """The candidates of the stored search ``source`` in the order it recorded them, and
+    the fingerprints of those it never stopped early (its references and user's own)."""
+    found = store.search(source)
+    out = []
+    for r in found.results():
+        try:
+            out.append(parse(r.text, family=r.family or "custom", name=r.name or None))
+        except ActsearchError:  # a text from a newer grammar: not this version's to train
+            continue
+    kept = from_stored(found.config)
+    protected = {preset(n).fingerprint() for n in kept.references if n in PRESETS}
+    for text in kept.candidates:
+        try:
+            protected.add(parse(text).fingerprint())
+        except ActsearchError:
+            continue
+    return out, protected
+
+
+@dataclasses.dataclass(frozen=True)
+class _TrialSetup:
+    """What run_search resolved for every trial: the task as the workers load it, its
+    options, the metric and mode, and the replayed candidates never stopped early."""
+
+    task_options: dict
+    task: str
+    metric: str
+    mode: str
+    protected: set
+
+
 def _driver(config: SearchConfig, stored, opt, user: list[Candidate], task_obj, epochs: int, placement,
-            store: Store, events: SearchEvents, trial_options: dict) -> Driver:
+            store: Store, events: SearchEvents, setup: _TrialSetup) -> Driver:
     """The driver of ``stored``, its queue and optimiser state restored on a resume."""
     if config.resume and stored.optimizer_state:
         opt.load_state_dict(stored.optimizer_state)
-    queue = [preset(r) for r in config.references] + user
-    protected = {c.fingerprint() for c in queue}
+    references = [preset(r) for r in config.references]
+    queue = references + user
+    protected = {c.fingerprint() for c in references + user[:len(config.candidates)]} | setup.protected
     lost: list[Candidate] = []
     if config.resume:  # trials in flight when the last run died: train them first
         for item in stored.inflight:
@@ -187,14 +263,15 @@ def _driver(config: SearchConfig, stored, opt, user: list[Candidate], task_obj, 
             if item.get("protected"):
                 protected.add(cand.fingerprint())
     seeds = tuple(range(config.seed, config.seed + config.seeds))
-    defaults = TrialDefaults(task=config.task, task_options=dict(trial_options), task_spec=task_obj.spec,
-                             metric=task_obj.metric, epochs=epochs, seeds=seeds, backend=config.backend,
+    defaults = TrialDefaults(task=setup.task, task_options=dict(setup.task_options), task_spec=task_obj.spec,
+                             metric=setup.metric, epochs=epochs, seeds=seeds, backend=config.backend,
                              device=placement.device, precision=config.precision, early_stop=config.early_stop,
-                             trial_timeout=config.trial_timeout, cpu_threads=max(1, int(placement.cpus_per_trial)))
+                             trial_timeout=config.trial_timeout, cpu_threads=max(1, int(placement.cpus_per_trial)),
+                             mode=setup.mode)
     known = store.evaluated(task_obj.spec, epochs, config.seeds, first_seed=config.seed, precision=config.precision)
-    driver = Driver(stored, opt, lost + queue, defaults, config.budget, known, events, protected=protected)
-    driver.reference_fps = {preset(r).fingerprint() for r in config.references}
-    return driver
+    known = {fp: r for fp, r in known.items() if (r.metric or setup.metric) == setup.metric}  # scores of that metric
+    return Driver(stored, opt, lost + queue, defaults, config.budget, known, events, protected=protected,
+                  references={c.fingerprint() for c in references})
 
 
 def _results_dir(url: str) -> str:
@@ -204,7 +281,8 @@ def _results_dir(url: str) -> str:
 
 
 def _default_name(store: Store, task: str, space: str, optimizer: str) -> str:
-    base = f"{task.replace(':', '_')}-{space}-{optimizer}"
+    """``TASK-SPACE-OPTIMIZER-N``, in the characters a search name may hold."""
+    base = re.sub(r"[^A-Za-z0-9._-]", "_", f"{task}-{space}-{optimizer}").lstrip(".")[:NAME_LENGTH - 20]
     names = {s["name"] for s in store.searches()}
     i = 1
     while f"{base}-{i}" in names:

@@ -24,7 +24,7 @@ import os
 from actsearch.errors import ActsearchError
 from actsearch.symbolic.expr import Candidate
 
-__all__ = ["load_prior", "WarmStartError"]
+__all__ = ["load_prior", "warm_start_source", "WarmStartError"]
 
 
 class WarmStartError(ActsearchError):
@@ -42,12 +42,23 @@ def _table_rule(path: str) -> tuple[str, bool]:
     return (f"tail:{SCORE_EPOCHS}" if curves else "last"), losses
 
 
+def _is_file(source: str) -> bool:
+    return source.endswith(".csv") or os.path.sep in source or os.path.exists(source)
+
+
+def warm_start_source(source: str) -> str:
+    """``source`` as a search stores it: a table file's absolute path (a resume reads the
+    same file from any folder), a search's name as it is."""
+    return os.path.abspath(os.path.expanduser(source)) if _is_file(source) else source
+
+
 def load_prior(source: str, store=None) -> list[tuple[Candidate, float | None]]:
     """``(candidate, score or None)`` for every function of ``source`` (a table file or a
-    stored search's name in ``store``); :class:`WarmStartError` in one line otherwise."""
+    stored search's name in ``store``); :class:`WarmStartError` in one line otherwise.
+    Scores are higher-is-better (a search of ``--mode min`` is turned round)."""
     from actsearch.benchmarking import BenchmarkError, Table
 
-    if source.endswith(".csv") or os.path.sep in source or os.path.exists(source):
+    if _is_file(source):
         if not os.path.isfile(source):
             raise WarmStartError(f"warm start: table {source!r} does not exist")
         try:
@@ -59,6 +70,8 @@ def load_prior(source: str, store=None) -> list[tuple[Candidate, float | None]]:
                     raise
                 table = Table.load(source, score=score)  # a table without the references' rows
         except (BenchmarkError, csv.Error, UnicodeDecodeError, OSError) as exc:
+            if "no row with status 'ok'" in str(exc):
+                raise WarmStartError(f"warm start: table {source!r} has no finished row to learn from") from None
             raise WarmStartError(f"warm start: {source!r} is not a benchmark table ({exc})") from None
         return [(r.candidate, r.accuracy) for r in table.rows]
     if store is None:
@@ -67,15 +80,21 @@ def load_prior(source: str, store=None) -> list[tuple[Candidate, float | None]]:
     if source not in names:
         raise WarmStartError(f"warm start: no search named {source!r} in the store and no such table file "
                              f"(searches: {', '.join(names) or 'none'})")
+    from actsearch.scoring import higher_is_better
     from actsearch.symbolic.expr import parse
 
+    from .config import StoredConfig
+
+    found = store.search(source)
+    mode = StoredConfig.from_dict(found.config).mode
     out = []
-    for r in store.search(source).results():
+    for r in found.results():
         try:
             cand = parse(r.text, family=r.family or "custom")
         except ActsearchError:
             continue
-        out.append((cand, float(r.score) if r.status == "ok" and r.score is not None else None))
+        ok = r.status == "ok" and r.score is not None
+        out.append((cand, higher_is_better(float(r.score), mode) if ok else None))
     if not any(s is not None for _, s in out):
         raise WarmStartError(f"warm start: search {source!r} has no finished candidate to learn from")
     return out

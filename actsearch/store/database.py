@@ -14,9 +14,10 @@ name set from the task), user attrs:
 ``schema``        ``"actsearch/1"``, written last when a search is created: a study
                   without it is not an actsearch search (or one half-created by a
                   driver that was killed; creating the name again replaces it)
-``config``        dict: ``task`` (spec), ``space``, ``space_options``, ``optimizer``,
-                  ``optimizer_options``, ``epochs``, ``seeds``, ``budget``,
-                  ``seed``, ``early_stop``, ``backend``, ``created`` (ISO time)
+``config``        dict: the search's stored options, read and written as
+                  :class:`actsearch.search.config.StoredConfig` (``task``: the
+                  task spec, ``task_name``, one key per stored option, the notes
+                  such as ``confirms``, ``created``: ISO time)
 ``optimizer``     the optimiser's ``state_dict()`` (JSON), saved after every record
 ``state``         ``"running"``, ``"finished"`` or ``"interrupted"``
 ================  ==============================================================

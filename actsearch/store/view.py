@@ -13,6 +13,7 @@ from typing import Any
 
 from ..errors import StoreError
 from ..result import Result
+from ..scoring import higher_is_better
 from .database import DEFAULT_URL, Store
 from .url import masked
 
@@ -86,8 +87,9 @@ class StoreView:
         scored = [e for e in found if e.result.ok]
         if not scored:
             return found[-1]
-        # the best run: completed before pruned, then the highest score
-        return max(scored, key=lambda e: (e.result.status == "ok", e.result.score))
+        # the best run: completed before pruned, then the best score (lowest in a --mode min search)
+        return max(scored, key=lambda e: (e.result.status == "ok",
+                                          higher_is_better(e.result.score, e.config.get("mode"))))
 
 
 def open_view(url: str | None = None) -> StoreView:

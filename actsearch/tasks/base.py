@@ -22,6 +22,7 @@ import math
 import numbers
 import time
 import traceback
+import dataclasses
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Iterable, Mapping
 
@@ -33,7 +34,7 @@ from actsearch.errors import TaskError
 from actsearch.scoring import SCORE_EPOCHS, tail_mean
 
 __all__ = ["Task", "TrainLoop", "TrainResult", "ActivationFactory", "runtime_of", "learned_params", "Report",
-           "describe_failure", "error_result", "TRAIN_STATUSES"]
+           "MetricReport", "describe_failure", "error_result", "TRAIN_STATUSES"]
 
 #: ``report(step, metrics)`` is called once per epoch (the runner forwards it to Ray Tune)
 Report = Callable[[int, dict], None]
@@ -62,8 +63,8 @@ def learned_params(acts: Iterable[nn.Module]) -> list[dict[str, float]]:
 class TrainResult:
     """What one training run of one candidate on one seed returns.
 
-    ``score`` is higher-is-better and ``None`` unless ``status`` is ``ok``; ``curve``
-    is the metric per epoch, ``losses`` the mean training loss per epoch,
+    ``score`` is the value of ``metric`` (the task's ``mode`` says which way is better)
+    and ``None`` unless ``status`` is ``ok``; ``curve`` is the metric per epoch, ``losses`` the mean training loss per epoch,
     ``learned_params`` one ``{name: value}`` per activation layer after training.
     """
 
@@ -80,29 +81,45 @@ class TrainResult:
         return asdict(self)
 
     @classmethod
-    def coerce(cls, value: Any, metric: str = "score", where: str = "the task") -> "TrainResult":
-        """A :class:`TrainResult` from what a task returned: one already, or a dict with
-        at least ``score`` (a user's ``train`` function).  Anything else, or values of
-        the wrong type, raise :class:`~actsearch.TaskError` naming what was wrong."""
+    def coerce(cls, value: Any, metric: str = "score", where: str = "the task",
+               reported: "MetricReport | None" = None) -> "TrainResult":
+        """A :class:`TrainResult` from what a task returned, scored by ``metric``.
+
+        ``value`` is a :class:`TrainResult` already, a number (the metric's final
+        value) or a dict: the metric's key (or ``score``), optional ``status``, ``curve``,
+        ``losses``, ``learned_params``, ``train_time``, ``message``, and any other keys.
+        ``reported`` is what the task gave ``report()``: the metric's curve, and its
+        last value when nothing else gives one (a built-in task's result of another
+        metric is read from it too).  Anything else, or values of the wrong type,
+        raise :class:`~actsearch.TaskError` naming what was wrong.
+        """
+        curve = list(reported.curve) if reported is not None else []
         if isinstance(value, cls):
-            return value
+            if value.metric == metric or value.status != "ok":
+                return value
+            if not curve:
+                raise TaskError(_no_metric(where, metric, reported, value))
+            return dataclasses.replace(value, metric=metric, curve=curve, score=curve[-1])
+        if isinstance(value, numbers.Real) or (hasattr(value, "item") and getattr(value, "ndim", 1) == 0):
+            value = {metric: value}
         if not isinstance(value, Mapping):
-            raise TaskError(f"{where} returned {type(value).__name__}, not a dict with 'score' or a TrainResult")
-        unknown = sorted(set(map(str, value)) - set(cls.__dataclass_fields__))
+            raise TaskError(f"{where} returned {type(value).__name__}: a train function returns a number (its "
+                            f"{metric!r}) or a dict with {metric!r}")
+        score = value.get(metric, value.get("score"))
         status = value.get("status")
+        if score is None and curve and status in (None, "ok"):
+            score = curve[-1]
         if status is None:
-            status = "ok" if value.get("score") is not None else "error"
+            status = "ok" if score is not None else "error"
         if status not in TRAIN_STATUSES:
             raise TaskError(f"{where} returned status {status!r}; expected one of {', '.join(TRAIN_STATUSES)}")
-        out = cls(status=status, metric=str(value.get("metric") or metric),
-                  message=str(value.get("message") or ""))
-        out.score = _number(value.get("score"), "score", where, optional=status != "ok")
-        if status == "ok" and out.score is None:
-            keys = ", ".join(sorted(map(str, value))) or "none"
-            raise TaskError(f"{where} returned no 'score' (keys: {keys})")
+        if status == "ok" and score is None:
+            raise TaskError(_no_metric(where, metric, reported, value))
+        out = cls(status=status, metric=metric, message=str(value.get("message") or ""))
+        out.score = _number(score, metric, where, optional=status != "ok")
         if status == "error" and not out.message:
-            out.message = f"{where} returned no score" + (f" (unknown keys: {', '.join(unknown)})" if unknown else "")
-        out.curve = _numbers(value.get("curve"), "curve", where)
+            out.message = _no_metric(where, metric, reported, value)
+        out.curve = _numbers(value.get("curve"), "curve", where) if value.get("curve") is not None else curve
         out.losses = _numbers(value.get("losses"), "losses", where)
         out.train_time = _number(value.get("train_time", 0.0), "train_time", where, optional=True) or 0.0
         params = value.get("learned_params") or []
@@ -112,8 +129,46 @@ class TrainResult:
                               for p in params]
         if out.score is not None and not math.isfinite(out.score):
             out.status, out.score = "nan", None
-            out.message = out.message or f"{where} returned a non-finite score"
+            out.message = out.message or f"{where} returned a non-finite {metric}"
         return out
+
+
+def _no_metric(where: str, metric: str, reported: "MetricReport | None", value: Any) -> str:
+    """Why a run has no score: the metric was neither reported nor returned (what was)."""
+    seen = ", ".join(sorted(reported.keys)) if reported is not None and reported.keys else "nothing"
+    if isinstance(value, Mapping):
+        returned = "a dict with " + (", ".join(sorted(map(str, value))) or "no keys")
+    else:
+        returned = f"a result of {getattr(value, 'metric', 'another metric')!r}"
+    return (f"{where} returned no score: neither report() nor its result gave {metric!r} (report() gave: {seen}; "
+            f"it returned {returned})")
+
+
+class MetricReport:
+    """The ``report(step, metrics)`` a task is given: keeps the curve of ``metric`` and
+    every key reported, then passes the report on to ``forward``.
+
+    Example:
+        >>> seen = MetricReport("val_loss")
+        >>> seen(1, {"val_loss": 0.5, "acc": 0.8}); seen(2, {"acc": 0.9})
+        >>> seen.curve, sorted(seen.keys)
+        ([0.5], ['acc', 'val_loss'])
+    """
+
+    def __init__(self, metric: str, forward: Report | None = None):
+        self.metric, self.forward = metric, forward
+        self.curve: list[float] = []
+        self.keys: set[str] = set()
+
+    def __call__(self, step: int, metrics: dict) -> None:
+        if isinstance(metrics, Mapping):
+            self.keys.update(map(str, metrics))
+            if metrics.get(self.metric) is not None:
+                self.curve.append(_number(metrics[self.metric], self.metric, "report()"))
+        elif metrics is not None:
+            raise TaskError(f"report() takes (epoch, a dict of metrics), not {type(metrics).__name__}")
+        if self.forward is not None:
+            self.forward(step, metrics)
 
 
 def _number(value: Any, what: str, where: str, optional: bool = False) -> float | None:
@@ -171,7 +226,8 @@ def runtime_of(act_factory: Any) -> Runtime:
 class Task(abc.ABC):
     """A scoring task.
 
-    Subclasses set ``name``, ``metric`` (higher is better), ``default_budget`` (the
+    Subclasses set ``name``, ``metric`` and ``mode`` (``max``: higher is better, the
+    default; ``min``), ``default_budget`` (the
     search's default number of epochs) and ``full_budget`` (epochs for a reference
     run), and implement :meth:`train`.
 
@@ -184,12 +240,19 @@ class Task(abc.ABC):
 
     name: str = ""
     metric: str = "val_accuracy"
+    mode: str = "max"
     default_budget: int = 10
     full_budget: int = 10
     score_epochs: int = SCORE_EPOCHS
 
     def __init__(self, **options: Any):
         self.options = dict(options)
+
+    def with_metric(self, metric: str) -> "Task":
+        """This task, scored by ``metric``.  A built-in task reports its own metric and
+        ``train_loss`` whatever it is scored by (the search reads the one it names from
+        the reports); a user's train function returns what the search names."""
+        return self
 
     def tail_score(self, curve: list[float]) -> float:
         """The mean of the last :attr:`score_epochs` values of ``curve`` (all of them

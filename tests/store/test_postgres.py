@@ -28,6 +28,7 @@ os.environ["PYTHONPATH"] = os.pathsep.join(
 
 import optuna  # noqa: E402
 
+import actsearch  # noqa: E402
 from actsearch.errors import StoreError  # noqa: E402
 from actsearch.store import Store  # noqa: E402
 
@@ -36,6 +37,7 @@ pytestmark = pytest.mark.postgres  # a PostgreSQL server of its own (skipped wit
 PASSWORD = "pg-s3cret-pw"
 
 
+@actsearch.task  # a resume reads it from the store
 def slow(act_factory, budget, seed, report):
     """~1.5 s per run, so that the server can go away while a search runs."""
     import torch

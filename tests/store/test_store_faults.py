@@ -35,7 +35,8 @@ from actsearch.result import Result  # noqa: E402
 from actsearch.store import Store  # noqa: E402
 
 
-# -- a task for the searches below (runs in Ray workers) -----------------------------------
+# -- a task for the searches below (runs in Ray workers; marked: resumes read it from the store)
+@actsearch.task
 def steady(act_factory, budget, seed, report):
     """Takes ~1 s per run, logs each run by the candidate's outputs, scores finitely."""
     import torch

@@ -10,6 +10,7 @@ import importlib
 import importlib.util
 
 from actsearch.errors import ActsearchError
+from actsearch.registry import did_you_mean
 
 __all__ = ["LOGGERS", "check_loggers", "check_callbacks", "logger_callbacks"]
 
@@ -22,7 +23,8 @@ def check_loggers(names) -> None:
     """Refuse an unknown ``--logger`` name, or tensorboard without ``tensorboardX``."""
     for name in names or ():
         if name not in LOGGERS:
-            raise ActsearchError(f"unknown logger {name!r}; choose from: {', '.join(LOGGERS)}")
+            raise ActsearchError(f"unknown logger {name!r}; choose from: {', '.join(LOGGERS)}"
+                                 f"{did_you_mean(name, LOGGERS)}")
         if name == "tensorboard" and importlib.util.find_spec("tensorboardX") is None:
             raise ActsearchError("--logger tensorboard needs the tensorboardX package (pip install tensorboardX)")
 

@@ -30,9 +30,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from actsearch.errors import ActsearchError
+from actsearch.tasks.mark import split_spec
 
-__all__ = ["runtime_env", "Shipment", "trial_task_options", "EXCLUDES", "LARGE_FILE", "MAX_FILES",
-           "ship_by_default"]
+__all__ = ["runtime_env", "Shipment", "trial_task_options", "trial_task_spec", "EXCLUDES", "LARGE_FILE",
+           "MAX_FILES", "ship_by_default"]
 
 #: never shipped (gitignore-style patterns, as Ray's ``excludes``)
 EXCLUDES = (".git", ".hg", ".svn", ".venv", "venv", ".env", "__pycache__", "*.pyc", ".mypy_cache",
@@ -167,11 +168,29 @@ def trial_task_options(options: dict[str, Any], path_keys, working_dir: str | No
     out = dict(options)
     for key in path_keys:
         value = out.get(key)
-        if not isinstance(value, str) or not value:
-            continue
-        full = os.path.abspath(os.path.expanduser(value))
-        if working_dir and os.path.commonpath([full, working_dir]) == working_dir:
-            out[key] = os.path.relpath(full, working_dir)
-        else:
-            out[key] = full
+        if isinstance(value, str) and value:
+            out[key] = _openable(value, working_dir)
     return out
+
+
+def trial_task_spec(task: str, working_dir: str | None) -> str:
+    """``task`` as a worker loads it: a ``path/to/file.py:function`` task's file made
+    openable there (as :func:`trial_task_options` does for paths); other names unchanged.
+
+    Example:
+        >>> trial_task_spec("digits", None), trial_task_spec("pkg.mod:train", None)
+        ('digits', 'pkg.mod:train')
+        >>> trial_task_spec("my_task.py:train", None) == os.path.abspath("my_task.py") + ":train"
+        True
+    """
+    if ":" not in task:
+        return task
+    where, attr, is_file = split_spec(task)
+    return f"{_openable(where, working_dir)}:{attr}" if is_file else task
+
+
+def _openable(value: str, working_dir: str | None) -> str:
+    full = os.path.abspath(os.path.expanduser(value))
+    if working_dir and os.path.commonpath([full, working_dir]) == working_dir:
+        return os.path.relpath(full, working_dir)
+    return full

@@ -21,4 +21,4 @@ def trainable(config: dict) -> None:
     """One trial of ``config`` (a :meth:`TrialSpec.to_config`), reported to Tune."""
     spec = TrialSpec.from_config(config)
     result, env_error = run_trial(spec, lambda progress: tune.report(progress.to_metrics()))
-    tune.report(TrialEnded(result, env_error).to_metrics(spec.total_steps))
+    tune.report(TrialEnded(result, env_error).to_metrics(spec.total_steps, spec.mode))

@@ -76,7 +76,7 @@ def run_trials(driver: Driver, placement: Placement, *, max_t: int, early_stop: 
         tune.with_resources(trainable, resources),
         tune_config=tune.TuneConfig(search_alg=CandidateSearcher(driver, log_path), scheduler=scheduler,
                                     num_samples=-1, max_concurrent_trials=placement.workers, metric="score",
-                                    mode="max", reuse_actors=True),
+                                    mode=driver.defaults.mode, reuse_actors=True),
         run_config=tune.RunConfig(name=safe_name(name), storage_path=os.path.abspath(results_dir),
                                   failure_config=tune.FailureConfig(max_failures=max_failures),
                                   callbacks=[LostWorkers(driver, log_path), *logger_callbacks(loggers),
@@ -118,7 +118,7 @@ class CandidateSearcher(Searcher):
     """The driver as Ray Tune's searcher (runs in the driver process)."""
 
     def __init__(self, driver: Driver, log_path: str | None = None):
-        super().__init__(metric="score", mode="max")
+        super().__init__(metric="score", mode=driver.defaults.mode)  # the search's --mode: ASHA compares so
         self.driver, self.log_path = driver, log_path
 
     def __getstate__(self):

@@ -274,7 +274,10 @@ class _Run:
             except Exception as exc:  # noqa: BLE001 - it was built on the driver: this worker's environment
                 self.env_error = f"cannot load task {spec.task!r}: {failure_message(exc)}{_task_hint(spec.task)}"
                 raise
-            self.metric = self.task.metric
+            # the search's metric: the task's own unless --metric named another it reports
+            self.metric = spec.metric or self.task.metric
+            with_metric = getattr(self.task, "with_metric", None)  # a duck-typed task scores its own metric
+            self.task = with_metric(self.metric) if with_metric else self.task
             self.candidate = parse(spec.text, family=spec.family, name=spec.name or None)
             module = compile_candidate(self.candidate, backend=spec.backend, device=self.runtime.device)
             self.backend = getattr(module, "backend", spec.backend)
@@ -292,6 +295,7 @@ class _Run:
         """Train on each seed in turn; stop at the first seed that does not finish ok."""
         from actsearch.compile import compile_candidate
         from actsearch.tasks import ActivationFactory, TrainResult
+        from actsearch.tasks.base import MetricReport
 
         spec, task = self.spec, self.task
         factory = ActivationFactory(
@@ -299,12 +303,12 @@ class _Run:
             self.runtime)
         report_steps = set(range(1, spec.total_steps + 1) if spec.report_steps is None else spec.report_steps)
         for i, seed in enumerate(spec.seeds):
-            curve: list[float] = []
+            reported = MetricReport(self.metric)
 
-            def on_epoch(epoch: int, metrics: dict, i=i, curve=curve) -> None:
-                curve.append(float(metrics[task.metric]))
+            def on_epoch(epoch: int, metrics: dict, i=i, curve=reported.curve) -> None:
                 step = i * spec.epochs + epoch
-                if self.report is None or step >= spec.total_steps or step not in report_steps:
+                if (self.report is None or step >= spec.total_steps or step not in report_steps
+                        or not isinstance(metrics, dict) or metrics.get(self.metric) is None):
                     return  # reports cost ~15 ms each: only where the scheduler decides
                 # the score's own rule (score_epochs) applied to every seed's curve cut at this epoch
                 reached = [task.tail_score(c[:epoch]) for c in self.curves if len(c) >= epoch]
@@ -312,12 +316,13 @@ class _Run:
                 self.report(TrialProgress(step=step, score=statistics.fmean(reached), curves=self.curves + [curve],
                                           elapsed=time.perf_counter() - self.start, setup_time=self.setup))
 
+            reported.forward = on_epoch
             try:
-                out = TrainResult.coerce(task.train(factory, spec.epochs, seed, on_epoch), metric=task.metric,
-                                         where=f"task {spec.task!r}")
+                out = TrainResult.coerce(task.train(factory, spec.epochs, seed, reported), metric=self.metric,
+                                         where=f"task {spec.task!r}", reported=reported)
             except Exception as exc:  # noqa: BLE001 - a user task that raises: a result, not a retry
                 out = TrainResult(status="error", message=failure_message(exc))
-            run_curve = out.curve or curve
+            run_curve = out.curve or reported.curve
             self.curves.append(run_curve)
             self.loss_curves.append(list(out.losses))
             if out.status == "ok" and task.score_epochs > 1 and run_curve:

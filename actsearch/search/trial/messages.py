@@ -25,10 +25,17 @@ from typing import Any, Mapping
 
 from ...result import Result
 
-__all__ = ["TrialSpec", "TrialProgress", "TrialEnded", "read_report", "FAILED_SCORE"]
+__all__ = ["TrialSpec", "TrialProgress", "TrialEnded", "read_report", "FAILED_SCORE", "failed_score"]
 
 #: what the scheduler sees for a failed candidate (ASHA needs a number; the store keeps None)
 FAILED_SCORE = -1e30
+
+
+def failed_score(mode: str = "max") -> float:
+    """What the scheduler sees for a failed candidate in a search of ``mode``: the worst value."""
+    return FAILED_SCORE if mode != "min" else -FAILED_SCORE
+
+
 #: the key of a reported dict that says what it is, and its values
 REPORT, PROGRESS, ENDED = "report", "progress", "ended"
 
@@ -52,6 +59,8 @@ class TrialSpec:
         trial_timeout: seconds this trial may take in all.
         screen: reject poles and overflows before training.
         cpu_threads: torch threads of the worker.
+        metric: the metric that is the score (``""``: the task's own).
+        mode: ``max`` or ``min``: which way the metric is better (what the scheduler compares).
     """
 
     text: str
@@ -69,6 +78,8 @@ class TrialSpec:
     trial_timeout: float | None = None
     screen: bool = True
     cpu_threads: int = 1
+    metric: str = ""
+    mode: str = "max"
 
     def __post_init__(self):
         object.__setattr__(self, "seeds", tuple(int(s) for s in self.seeds))
@@ -133,9 +144,10 @@ class TrialEnded:
     result: Result
     env_error: str = ""
 
-    def to_metrics(self, step: int) -> dict[str, Any]:
-        """The dict Tune gets: the scheduler's score at ``step`` (the trial's last) and the result."""
-        score = self.result.score if self.result.score is not None else FAILED_SCORE
+    def to_metrics(self, step: int, mode: str = "max") -> dict[str, Any]:
+        """The dict Tune gets: the scheduler's score at ``step`` (the trial's last; the worst
+        there is in a search of ``mode`` for a failure) and the result."""
+        score = self.result.score if self.result.score is not None else failed_score(mode)
         out = {REPORT: ENDED, "step": step, "score": score, "done": True, "result": json.dumps(self.result.to_dict())}
         if self.env_error:
             out["env_error"] = self.env_error
