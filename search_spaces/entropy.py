@@ -32,7 +32,7 @@ Example:
     >>> s = actsearch.space("entropy", base="relu", order=1)
     >>> s.initial().text
     'eps*x*exp(-x**2/2) + relu(x); eps=0.01'
-    >>> actsearch.space("entropy", base="softplus").initial().text
+    >>> actsearch.space("entropy", base="softplus", order=1).initial().text
     'eps*(x - sigmoid(x) + 1)*exp(-x**2/2) + softplus(x); eps=0.01'
 """
 

@@ -16,7 +16,7 @@ Example:
     >>> s = actsearch.space("polynomial", kind="polyrelu", order=3)
     >>> s.initial().text
     'b + w0*relu(x)**3 + w1*relu(x)**2 + w2*relu(x); b=0.0, w0=0.3333333333333333, w1=0.3333333333333333, w2=0.3333333333333333'
-    >>> actsearch.space("polynomial", kind="polynorm").initial().elementwise
+    >>> actsearch.space("polynomial", kind="polynorm", order=3).initial().elementwise
     False
 """
 
