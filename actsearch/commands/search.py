@@ -58,8 +58,9 @@ def register(subparsers) -> None:
                    help="parallel trials (default: as many as the cluster's CPUs/GPUs allow per trial)")
     p.add_argument("--seeds", type=int, default=None, help="training seeds per candidate (default: 1)")
     p.add_argument("--epochs", type=int, default=None, help="training epochs per seed (default: the task's)")
-    p.add_argument("--candidates", nargs="+", default=None, metavar="FORMULA",
-                   help="your own formulas, scored right after the references")
+    p.add_argument("--candidates", nargs="+", default=None, metavar="FORMULA|PRESET",
+                   help="your own formulas or presets (e.g. polynorm; `actsearch spaces` lists them), scored right "
+                   "after the references")
     add_storage_option(p)
     p.add_argument("--name", default=None, help="search name (default: TASK-SPACE-OPTIMIZER-N)")
     p.add_argument("--resume", action="store_true", help="continue the search --name")

@@ -36,7 +36,7 @@ from typing import Callable
 
 from actsearch.errors import ActsearchError, StoreError
 from actsearch.optimizers.registry import OPTIMIZERS, get_optimizer
-from actsearch.registry import preset
+from actsearch.registry import candidate, preset
 from actsearch.registry import space as make_space
 from actsearch.store import DEFAULT_URL, Store, masked
 from actsearch.symbolic.expr import Candidate, parse
@@ -106,7 +106,7 @@ def run_search(config: SearchConfig | None = None, /, *,
         space_obj = (make_space(config.space, **config.space_options) if isinstance(config.space, str)
                      else config.space)
         opt = get_optimizer(config.optimizer, space_obj, seed=config.seed, **config.optimizer_options)
-    user = [c if isinstance(c, Candidate) else parse(c) for c in config.candidates]
+    user = [c if isinstance(c, Candidate) else candidate(c) for c in config.candidates]  # presets or formulas
     store = store or Store(url)
     space_name = config.space if isinstance(config.space, str) or config.space is None else config.space.name
     name = config.name or _default_name(store, config.task, space_name, config.optimizer or "queue")
