@@ -136,6 +136,7 @@ def run_search(config: SearchConfig | None = None, /, *,
                                              lease=lease)
             driver = _driver(config, stored_search, opt, user, task_obj, epochs, placement, store, events,
                              trial_options)
+            driver.workers = placement.workers  # the ETA's parallel slots
             events.search_started(driver.snapshot(), placement.describe())
             t_fit = time.perf_counter()
             # Tune turns the first Ctrl-C into a graceful stop; one before or after it lands here

@@ -47,6 +47,7 @@ class StoredSearch:
         # imported here: that module imports this one)
         self.store, self.name, self.study_id, self.lease = store, name, study_id, lease
         self._families: tuple[str, ...] | None = None
+        self._reported: dict[int, dict[int, float]] = {}  # trial -> the intermediate values written
 
     @property
     def _attrs(self) -> dict[str, Any]:
@@ -180,6 +181,27 @@ class StoredSearch:
             self._write(f"recording {result.text!r}", finish)
         if optimizer_state is not None:
             self.save_optimizer(optimizer_state)
+
+    def report_curves(self, trial: int, curves: list[list[float]]) -> None:
+        """A running ``trial``'s learning curves so far (one per seed) as its Optuna
+        intermediate values: epoch -> the mean over the seeds that reached it (the
+        values :meth:`record` writes at the end), so optuna-dashboard draws the curve
+        while the trial runs.  Only values that changed are written."""
+        values = mean_curve(Result(key="", text="", curves=[list(c) for c in curves]), partial=True)
+        written = self._reported.setdefault(trial, {})
+        changed = {step: v for step, v in values.items() if written.get(step) != v}
+        if not changed:
+            return
+        storage = self.store.storage
+
+        def write():
+            if storage.get_trial(trial).state.is_finished():
+                return  # recorded meanwhile: its final values stand
+            for step, v in changed.items():
+                storage.set_trial_intermediate_value(trial, step, v)
+
+        self._write("writing a running trial's learning curve", write)
+        written.update(changed)
 
     def results(self) -> list[Result]:
         """The recorded candidates (not the running or interrupted ones), in the order they

@@ -68,13 +68,16 @@ def finished_state(result: Result):
     return TrialState.FAIL, None
 
 
-def mean_curve(result: Result) -> dict[int, float]:
-    """Epoch -> mean metric over the seeds (the trial's intermediate values)."""
+def mean_curve(result: Result, partial: bool = False) -> dict[int, float]:
+    """Epoch -> mean metric over the seeds (the trial's intermediate values): over the
+    epochs every seed reached, or, ``partial``, over the seeds that reached each epoch
+    (a trial still running its later seeds)."""
     curves = [c for c in result.curves if c]
     out = {}
     if curves:
-        for i in range(min(len(c) for c in curves)):
-            v = sum(c[i] for c in curves) / len(curves)
+        for i in range(max(len(c) for c in curves) if partial else min(len(c) for c in curves)):
+            reached = [c[i] for c in curves if len(c) > i]
+            v = sum(reached) / len(reached)
             if math.isfinite(v):
                 out[i + 1] = v
     return out
