@@ -218,14 +218,15 @@ def _holm_column(df: pd.DataFrame) -> list[float]:
 
 
 def _linked_back(df: pd.DataFrame, view: StoreView | None) -> tuple[list, list]:
-    """For the rows of a confirmation: the id and score of the same function in the
-    search it confirms (the best completed run there); None/NaN elsewhere."""
+    """For the rows of a confirmation (references included): the id and score of the
+    same function in the search it confirms (the best completed run there); None/NaN
+    elsewhere."""
     sources: dict[str, dict[str, Entry]] = {}
     ids, scores = [], []
     for _, row in df.iterrows():
         source = row["_confirms"]
         found = None
-        if isinstance(source, str) and view is not None and not isinstance(row["baseline"], str):
+        if isinstance(source, str) and view is not None:
             if source not in sources:
                 sources[source] = _best_by_fingerprint(view, source)
             found = sources[source].get(row["_fingerprint"])

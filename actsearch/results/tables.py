@@ -23,8 +23,8 @@ import textwrap
 from ..errors import ActsearchError
 from .statistics import TAIL_EPOCHS, format_p
 
-__all__ = ["render", "format_value", "short_forms", "templates", "legend", "FORMATS", "TABLE_COLUMNS",
-           "TABLE_HEADERS"]
+__all__ = ["render", "format_value", "short_forms", "templates", "legend", "table_columns", "FORMATS",
+           "TABLE_COLUMNS", "TABLE_HEADERS", "SECTION_TITLES"]
 
 FORMATS = ("table", "csv", "json", "markdown")
 
@@ -43,7 +43,7 @@ _MIN_FORMULA = 24
 #: the formula column's width when no width is given (a library call, not a terminal)
 _DEFAULT_FORMULA = 60
 #: each section's heading: what its rows are and how they rank
-_SECTION_TITLES = {
+SECTION_TITLES = {
     "copied": "copied from earlier searches (trained there on the same task, epochs and seeds; ranked with the rows "
               "above)",
     "not converged": "not converged (final training loss far above the references'): ranked below every converged "
@@ -186,7 +186,7 @@ def _is_confirmation(df) -> bool:
     return "search_id" in df.columns and df["search_id"].notna().any()
 
 
-def _columns(df, columns: list[str]) -> list[str]:
+def table_columns(df, columns: list[str] = TABLE_COLUMNS) -> list[str]:
     """``columns``, with a confirmation's own beside the ones they explain."""
     if not _is_confirmation(df):
         return list(columns)
@@ -279,15 +279,15 @@ def _template_lines(found: dict[str, str], width: int | None, fmt: str) -> list[
 
 
 def _ranked_table(ranked, fmt: str, width: int | None, wide: bool) -> str:
-    columns, found, formulas = _fit(ranked, _columns(ranked, TABLE_COLUMNS), width, wide)
+    columns, found, formulas = _fit(ranked, table_columns(ranked), width, wide)
     headers = [TABLE_HEADERS.get(c, c) for c in columns]
     cells = _cells(ranked, columns, formulas)
     sections = ranked["section"].tolist() if "section" in ranked.columns else ["ranked"] * len(ranked)
     # each section in rank order, in the order of SECTIONS (copies keep the ranks they share with the others)
-    order = {name: k for k, name in enumerate(dict.fromkeys(["ranked", *_SECTION_TITLES, *sections]))}
+    order = {name: k for k, name in enumerate(dict.fromkeys(["ranked", *SECTION_TITLES, *sections]))}
     groups: list[tuple[str, list[list[str]]]] = []
     for section in sorted(dict.fromkeys(sections), key=order.get):
-        title = _SECTION_TITLES.get(section, "")
+        title = SECTION_TITLES.get(section, "")
         if title and width is not None and not wide and fmt == "table":
             title = "\n   ".join(textwrap.wrap(title, width=max(width - 3, 40)))
         groups.append((title, [row for sec, row in zip(sections, cells) if sec == section]))
