@@ -600,3 +600,21 @@ def test_holm_rejects_what_the_step_down_procedure_rejects():
         for alpha in (0.01, 0.05, 0.1):
             assert {i for i, a in enumerate(adjusted) if a <= alpha} == _holm_by_steps(p, alpha)
     assert math.isnan(holm([0.01, math.nan])[1]) and holm([0.01, math.nan])[0] == pytest.approx(0.01)
+
+
+def test_reports_of_a_search_and_its_confirmation_show_both_scores_and_the_verdicts(tmp_path):
+    url = f"sqlite:///{tmp_path / 'conf.sqlite'}"
+    src = Store(url).open_search("src", {"task": "digits", "epochs": 3, "seeds": 1, "seed": 0})
+    for text, score in (("relu(x)", 0.6), ("x*tanh(x)", 0.7), ("x*erf(x)", 0.66)):
+        _seeded(src, text, [score])
+    conf = Store(url).open_search("src-confirm", {"task": "digits", "epochs": 3, "seeds": 5, "seed": 1,
+                                                  "confirms": "src"})
+    _seeded(conf, "relu(x)", [0.60, 0.61, 0.62, 0.60, 0.61], first_seed=1)
+    _seeded(conf, "x*tanh(x)", [0.64, 0.66, 0.65, 0.67, 0.65], first_seed=1)
+    _seeded(conf, "x*erf(x)", [0.58, 0.61, 0.60, 0.64, 0.55], first_seed=1)
+    for name in ("src-confirm", "src"):
+        page = write_report(tmp_path / name, name, storage=url).read_text()
+        assert "Search against confirmation on fresh seeds" in page and "The candidates' shapes" in page
+        assert "src:1 0.7000 -&gt; src-confirm:1 0.6540" in page and "CONFIRMED" in page
+    page = write_report(tmp_path / "again", "src-confirm", storage=url).read_text()
+    assert "<th>search id</th><th>search score</th>" in page and "p holm" in page
