@@ -38,8 +38,9 @@ TABLE_HEADERS = {"score_text": "score (mean ± std)", "tail_std": "tail std", "k
 _NUMBER_FORMATS = {"gain": "{:+.4f}", "tail_std": "{:.4f}", "kernel_ms": "{:.3f}", "search_score": "{:.4f}"}
 #: columns left out, in this order, when a table must fit a width and the formula has shrunk all it can
 _DROPPABLE = ["status", "kernel_ms", "params", "family", "tail_std", "search_score", "wins"]
-#: the narrowest formula column before columns are dropped
+#: the narrowest formula column before columns are dropped, and the narrowest at all
 _MIN_FORMULA = 24
+_FLOOR_FORMULA = 10
 #: the formula column's width when no width is given (a library call, not a terminal)
 _DEFAULT_FORMULA = 60
 #: each section's heading: what its rows are and how they rank
@@ -236,10 +237,12 @@ def _fit(df, columns: list[str], width: int | None, wide: bool) -> tuple[list[st
             headers = [TABLE_HEADERS.get(c, c) for c in others]
             used = sum(_widths(headers, _cells(df, others, cells))) + 2 * (len(columns) - 1)
             room = width - used - max(tags, default=0)
-            if room < _MIN_FORMULA and any(c in columns for c in _DROPPABLE):
-                columns.remove(next(c for c in _DROPPABLE if c in columns))
+            # a confirmation's corrected p stands in for the raw one when room is short
+            droppable = _DROPPABLE + (["p"] if "p_holm" in columns else [])
+            if room < _MIN_FORMULA and any(c in columns for c in droppable):
+                columns.remove(next(c for c in droppable if c in columns))
                 continue
-            room = max(room, _MIN_FORMULA)
+            room = max(room, _FLOOR_FORMULA)  # nothing more to drop: the formula gives what it can
         return columns, found, short_forms(cells, room)
 
 
@@ -328,7 +331,7 @@ def render(ranked, failed=None, fmt: str = "table", *, width: int | None = None,
             rows = [r[:3] + [_cut(r[3], reason_room)] for r in rows]
         parts.append(table(columns, [("", rows)]))
     if show_legend and fmt == "table" and len(ranked):
-        wrap = width if width and not wide else 100
+        wrap = width - 1 if width and not wide else 100
         parts.append("")
         for line in legend(_is_confirmation(ranked)):
             parts += textwrap.wrap(line, width=max(wrap, 40), subsequent_indent="  ")

@@ -61,9 +61,10 @@ class Running:
     reported: float | None = None
 
     def describe(self, now: float | None = None) -> str:
-        """``x*tanh(x)  seed 2/3 epoch 4/10  val_accuracy 0.6120  0:00:42``."""
+        """``seed 2/3 epoch 4/10  val_accuracy 0.6120  0:00:42  x*tanh(x)``: where it stands
+        first, so a long formula cut at the line's end keeps it."""
         now = time.monotonic() if now is None else now
-        parts = [self.text]
+        parts = []
         if self.step and self.epochs:
             seed, epoch = divmod(self.step - 1, self.epochs)
             seeds = max(1, self.steps // self.epochs)
@@ -73,7 +74,7 @@ class Running:
                 parts.append(f"{self.metric or 'metric'} {self.value:.4f}")
         else:
             parts.append("starting")
-        parts.append(format_seconds(now - self.started))
+        parts += [format_seconds(now - self.started), self.text]
         return "  ".join(parts)
 
     def remaining(self, now: float, typical: float | None) -> float | None:

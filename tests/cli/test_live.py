@@ -54,8 +54,8 @@ def test_a_running_trial_says_its_seed_epoch_and_metric():
     now = time.monotonic()
     r = Running("x*tanh(x)", started=now - 42.0, steps=30, epochs=10, step=14, value=0.6123, metric="val_accuracy",
                 reported=now)
-    assert r.describe(now) == "x*tanh(x)  seed 2/3 epoch 4/10  val_accuracy 0.6123  0:00:42"
-    assert Running("relu(x)", started=now, steps=10, epochs=10).describe(now) == "relu(x)  starting  0:00:00"
+    assert r.describe(now) == "seed 2/3 epoch 4/10  val_accuracy 0.6123  0:00:42  x*tanh(x)"
+    assert Running("relu(x)", started=now, steps=10, epochs=10).describe(now) == "starting  0:00:00  relu(x)"
 
 
 def test_plain_lines_have_the_time_and_a_heartbeat(tmp_path):
@@ -73,7 +73,7 @@ def test_plain_lines_have_the_time_and_a_heartbeat(tmp_path):
     lines = (tmp_path / "log.txt").read_text().splitlines()
     assert all(re.match(r"\d\d:\d\d:\d\d ", ln) for ln in lines)
     beats = [ln for ln in lines if ln[9:].startswith("... 1/3 done, 1 running, 1 queued, 1 copied")]
-    assert beats and "running: x*tanh(x)  epoch 2/4  acc 0.5000" in beats[0]
+    assert beats and "running: epoch 2/4  acc 0.5000  0:00:0" in beats[0] and beats[0].endswith("x*tanh(x)")
     assert "[copied] ok " in lines[-2] and "[from old; not trained here]" in lines[-2]
     assert lines[-1][9:].startswith("finished: 1/3 done") and "... " not in lines[-1]  # no beat after the end
 

@@ -51,7 +51,7 @@ def test_copies_stay_out_of_done_and_running_trials_report_their_epochs(tmp_path
     kind, text, snap = events.snapshots[-1]
     [running] = snap.running
     assert kind == "progress" and text == "x*tanh(x)"
-    assert running.step == 4 and running.value == 0.3 and "seed 2/2 epoch 1/3  val_accuracy 0.3000" in running.describe()
+    assert running.step == 4 and running.value == 0.3 and running.describe().startswith("seed 2/2 epoch 1/3  val_accuracy 0.3000  ")
     # the store has the curve so far: epoch -> mean over the seeds that reached it
     trial = stored.store.storage.get_trial(driver.trials["t1"])
     assert trial.state.name == "RUNNING" and trial.intermediate_values == {1: 0.35, 2: 0.5, 3: 0.52}
