@@ -222,7 +222,8 @@ def test_the_dashboard_sees_a_real_search(ray_session, tmp_path):
     for t in study.trials:
         assert t.datetime_start < t.datetime_complete
         assert t.params["family"] == t.user_attrs["family"] and t.params["formula"] == t.user_attrs["text"]
-        assert sorted(t.intermediate_values) == [1, 2]  # the mean curve over the seeds
+        if t.state.name == "COMPLETE":
+            assert sorted(t.intermediate_values) == [1, 2]  # the mean curve over the seeds
         if t.user_attrs["family"] == "rational":
             assert {"a0", "b1"} <= set(t.params)
             assert isinstance(t.distributions["a0"], optuna.distributions.FloatDistribution)
