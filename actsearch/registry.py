@@ -51,7 +51,8 @@ from .errors import ActsearchError, UnknownNameError
 if TYPE_CHECKING:
     from .symbolic.expr import Candidate
 
-__all__ = ["Registry", "unknown_name", "did_you_mean", "space", "spaces", "space_class", "ALL_SPACES", "preset", "presets", "references", "Preset",
+__all__ = ["Registry", "unknown_name", "did_you_mean", "space", "spaces", "space_class", "ALL_SPACES", "preset",
+           "presets", "candidate", "references", "Preset",
            "UnknownNameError", "REFERENCES", "SPACES", "PRESETS"]
 
 def _import(target: str) -> Any:
@@ -325,6 +326,22 @@ def presets() -> dict[str, str]:
 def preset(name: str) -> Candidate:
     """The named candidate, e.g. ``crrelu``, ``rational-gelu`` or the reference ``relu``."""
     return PRESETS.get(name)
+
+
+def candidate(text: str) -> Candidate:
+    """A preset's name (``polynorm``) or formula text (``x*tanh(x)``) as a candidate:
+    what a user may type wherever a formula is taken.  A preset keeps its name and
+    family; anything else is parsed (an :class:`~actsearch.errors.ExpressionError`
+    names the position where it fails).
+
+    Example:
+        >>> candidate("polynorm").name, candidate("x*tanh(x)").text
+        ('polynorm', 'x*tanh(x)')
+    """
+    from .symbolic.expr import parse  # sympy on first use: the command line imports this module
+
+    name = text.strip()
+    return preset(name) if name in PRESETS.names() else parse(name)
 
 
 def references() -> list[Candidate]:

@@ -6,7 +6,9 @@ Usage::
     .venv/bin/python docs/make_images.py --storage URL --name SEARCH   # an existing one
 
 Writes ``docs/leaderboard.md`` (the top rows, Markdown), ``docs/show-best.png`` (the
-best searched candidate: shape, derivative, learning curves, learned shapes),
+best searched candidate: shape, derivative, learning curves beside the best
+reference's, training loss, learned shapes), ``docs/compare.png`` (every completed
+candidate's f(x), coloured by score),
 ``docs/live-progress.svg`` (the live panel of ``actsearch search`` half-way through
 the search, as a terminal shows it) and ``docs/README-snippet.md`` (the commands that
 made them).  The search database goes
@@ -49,6 +51,9 @@ def _live_snapshot(at: int, path: Path):
         def trial_started(self, snapshot, text):
             self.display.snapshot = snapshot
 
+        def trial_progress(self, snapshot, text):
+            self.display.snapshot = snapshot
+
         def trial_recorded(self, snapshot, result, note=""):
             self.display.trial_recorded(snapshot, result, note)
             print(f"[{snapshot.done}/{snapshot.budget}] {result.status} {result.text}", flush=True)
@@ -85,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"search took {outcome.wall_time:.0f} s", flush=True)
 
     from actsearch.results.leaderboard import failures, leaderboard, render
-    from actsearch.results.plots import figure_for, save_png
+    from actsearch.results.plots import compare_picture, figure_for, save_png
 
     ranked = leaderboard(storage, name, top=args.top)
     failed = failures(storage, name)
@@ -93,10 +98,14 @@ def main(argv: list[str] | None = None) -> int:
     searched = ranked[ranked["baseline"].isna()]
     best = (searched if len(searched) else ranked).iloc[0]
     save_png(figure_for(best["id"], storage=storage), HERE / "show-best.png")
+    done = leaderboard(storage, name)
+    ids = done[done["status"] == "ok"]["id"].tolist()
+    save_png(compare_picture(ids, storage=storage).figure, HERE / "compare.png")
     commands += [f"actsearch leaderboard --name {name} --top {args.top} --format markdown",
-                 f"actsearch show {best['id']} --out docs/show-best.png"]
+                 f"actsearch show {best['id']} --out docs/show-best.png",
+                 f"actsearch show --compare {' '.join(ids)} --out docs/compare.png"]
     (HERE / "README-snippet.md").write_text("```\n" + "\n".join(commands) + "\n```\n", encoding="utf-8")
-    print(f"wrote docs/leaderboard.md, docs/show-best.png (best: {best['id']} {best['formula']})")
+    print(f"wrote docs/leaderboard.md, docs/show-best.png, docs/compare.png (best: {best['id']} {best['formula']})")
     return 0
 
 

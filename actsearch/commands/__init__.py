@@ -25,16 +25,31 @@ def parse_options(items: list[str], flag: str = "--task-option") -> dict[str, st
     return out
 
 
+def terminal_width() -> int | None:
+    """The columns of the terminal stdout writes to (``COLUMNS`` when set); None when
+    stdout is not a terminal (a file, a pipe: tables keep their default widths)."""
+    import shutil
+
+    return shutil.get_terminal_size(fallback=(0, 0)).columns or None
+
+
+def add_wide_option(parser) -> None:
+    """``--wide``, as every command that prints a leaderboard takes it."""
+    parser.add_argument("--wide", action="store_true",
+                        help="every column and whole formulas, however wide (default: fit the terminal)")
+
+
 def print_leaderboard(name: str, storage: str | None, *, top: int | None = None, fmt: str = "table",
-                      against: str | None = None) -> None:
-    """Search ``name``'s leaderboard and failures on stdout; with ``top``, the best
-    ``top`` and the references (which always show)."""
+                      against: str | None = None, wide: bool = False) -> None:
+    """Search ``name``'s leaderboard and failures on stdout, fitted to the terminal, with
+    the columns' legend; with ``top``, the best ``top`` and the references (which always show)."""
     from actsearch.results.leaderboard import failures, leaderboard, render
 
     ranked = leaderboard(storage, name, against=against)
     if top is not None:
         ranked = ranked[(ranked["rank"] <= top) | ranked["baseline"].notna()]
-    print(render(ranked, failures(storage, name), fmt) + score_line(storage, ranked, fmt), end="", flush=True)
+    print(render(ranked, failures(storage, name), fmt, width=terminal_width(), wide=wide, show_legend=True)
+          + score_line(storage, ranked, fmt), end="", flush=True)
 
 
 def score_line(storage: str | None, ranked, fmt: str) -> str:

@@ -1,10 +1,12 @@
 """How ``actsearch search`` and ``confirm`` show a running search.
 
 On a terminal, :class:`LiveDisplay` keeps a live panel at the bottom (rich): trials
-done / running / queued, a bar, the candidates running now, the best so far,
-elapsed time and ETA, with one line per recorded candidate scrolling above it.
-Elsewhere (CI, a log file, a pipe), :class:`PlainDisplay` writes plain lines: the
-start-up steps, each candidate as it starts and as it is recorded.
+done / running / queued (and copied from earlier searches), a bar, each running
+trial with its seed, epoch and latest metric, the best so far, elapsed time and ETA,
+with one line per recorded candidate scrolling above it.  Elsewhere (CI, a log file,
+a pipe), :class:`PlainDisplay` writes plain lines, each with the time of day: the
+start-up steps, each candidate as it starts and as it is recorded, and a heartbeat
+line every :data:`HEARTBEAT` seconds that says where the search stands.
 
 Example:
     >>> import io
@@ -18,40 +20,43 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 from typing import TextIO
 
-from actsearch.search.events import LineEvents, SearchEvents, Snapshot
+from actsearch.search.events import LineEvents, SearchEvents, Snapshot, format_seconds
 
-__all__ = ["search_display", "LiveDisplay", "PlainDisplay", "format_seconds"]
+__all__ = ["search_display", "LiveDisplay", "PlainDisplay", "format_seconds", "HEARTBEAT"]
 
-
-def format_seconds(seconds: float | None) -> str:
-    """``0:01:05`` for 65 s; ``-`` when unknown.
-
-    Example:
-        >>> format_seconds(3725.2), format_seconds(None)
-        ('1:02:05', '-')
-    """
-    if seconds is None:
-        return "-"
-    s = int(round(seconds))
-    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
+#: seconds between two heartbeat lines of the plain display
+HEARTBEAT = 30.0
+#: running trials listed by name (the others counted)
+_SHOWN = 6
 
 
-def _counts(snapshot: Snapshot) -> str:
-    return (f"{snapshot.done}/{snapshot.budget} done, {len(snapshot.running)} running, {snapshot.queued} queued; "
-            f"{format_seconds(snapshot.elapsed)} elapsed, ETA {format_seconds(snapshot.eta())}")
+def _running(snapshot: Snapshot, now: float | None = None) -> list[str]:
+    """One description per running trial, the first :data:`_SHOWN` of them."""
+    lines = [r.describe(now) for r in snapshot.running[:_SHOWN]]
+    if len(snapshot.running) > _SHOWN:
+        lines.append(f"... and {len(snapshot.running) - _SHOWN} more")
+    return lines
 
 
 class PlainDisplay(LineEvents):
-    """Plain lines, for output that is not a terminal."""
+    """Plain lines with the time of day, for output that is not a terminal; a heartbeat
+    line every ``heartbeat`` seconds while the search runs."""
 
-    def __init__(self, stream: TextIO):
+    def __init__(self, stream: TextIO, heartbeat: float = HEARTBEAT):
         self.stream = stream
+        self.heartbeat = heartbeat
+        self.snapshot: Snapshot | None = None
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
         super().__init__(self._write)
 
     def _write(self, line: str) -> None:
-        print(line, file=self.stream, flush=True)
+        with self._lock:
+            print(f"{time.strftime('%H:%M:%S')} {line}", file=self.stream, flush=True)
 
     def note(self, message: str) -> None:
         self._write(f"{message} ...")
@@ -60,13 +65,44 @@ class PlainDisplay(LineEvents):
         self._write(f"warning: {message}")
 
     def search_started(self, snapshot: Snapshot, placement: str) -> None:
-        self._write(f"search {snapshot.name!r}: {snapshot.budget} candidates, {snapshot.done} recorded; {placement}")
+        self.snapshot = snapshot
+        copied = f", {snapshot.copied} copied" if snapshot.copied else ""
+        self._write(f"search {snapshot.name!r}: {snapshot.budget} candidates to train, {snapshot.done} trained"
+                    f"{copied}; {placement}")
+        if self._thread is None and self.heartbeat > 0:
+            self._thread = threading.Thread(target=self._beat, name="actsearch-heartbeat", daemon=True)
+            self._thread.start()
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.heartbeat):
+            snapshot = self.snapshot
+            if snapshot is None:
+                continue
+            running = _running(snapshot)
+            self._write(f"... {snapshot.counts()}" + (f"; running: {'; '.join(running)}" if running else ""))
 
     def trial_started(self, snapshot: Snapshot, text: str) -> None:
+        self.snapshot = snapshot
         self._write(f"  started  {text}")
 
+    def trial_progress(self, snapshot: Snapshot, text: str) -> None:
+        self.snapshot = snapshot  # shown by the next heartbeat
+
+    def trial_recorded(self, snapshot: Snapshot, result, note: str = "") -> None:
+        self.snapshot = snapshot
+        super().trial_recorded(snapshot, result, note)
+
     def search_finished(self, snapshot: Snapshot, finished: bool) -> None:
-        self._write(f"{'finished' if finished else 'stopped'}: {_counts(snapshot)}")
+        self.close()
+        self.snapshot = snapshot
+        self._write(f"{'finished' if finished else 'stopped'}: {snapshot.counts()}")
+
+    def close(self) -> None:
+        """Stop the heartbeat."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
 
 
 def _one_line(text: str):
@@ -96,7 +132,7 @@ class LiveDisplay(SearchEvents):
         self.console.print(Text(line))
 
     def __rich__(self):
-        # rendered on every refresh (4 per second), so elapsed time and ETA keep moving
+        # rendered on every refresh (4 per second), so elapsed time, ETA and trial ages keep moving
         from rich.console import Group
         from rich.progress_bar import ProgressBar
         from rich.table import Table
@@ -110,10 +146,10 @@ class LiveDisplay(SearchEvents):
         grid.add_column()
         grid.add_row("search", Text(f"{s.name}  ({self.placement})"))
         grid.add_row("progress", ProgressBar(total=max(s.budget, 1), completed=s.done, width=40))
-        grid.add_row("", Text(_counts(s)))
+        grid.add_row("", Text(s.counts()))
         best = f"{s.best:.4f}  {s.best_text}" if s.best is not None else "-"
         grid.add_row("best", _one_line(best))
-        running = s.running[:6] + ([f"... and {len(s.running) - 6} more"] if len(s.running) > 6 else [])
+        running = _running(s)
         grid.add_row("running", Group(*(_one_line(t) for t in running)) if running else Text("-"))
         return grid
 
@@ -141,6 +177,10 @@ class LiveDisplay(SearchEvents):
             self._start_live()
 
     def trial_started(self, snapshot: Snapshot, text: str) -> None:
+        with self._lock:
+            self.snapshot = snapshot
+
+    def trial_progress(self, snapshot: Snapshot, text: str) -> None:
         with self._lock:
             self.snapshot = snapshot
 

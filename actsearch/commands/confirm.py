@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from actsearch.commands import add_storage_option, parse_options, print_leaderboard
+from actsearch.commands import add_storage_option, add_wide_option, parse_options, print_leaderboard
 from actsearch.commands._live import search_display
 from actsearch.results.tables import FORMATS
 from actsearch.search.config import CONFIRM_SEEDS, CONFIRM_TOP
@@ -23,7 +23,9 @@ def register(subparsers) -> None:
         help="re-train a search's best candidates and the references on fresh seeds",
         description="Train the --top completed candidates of a search and the references (relu, gelu, silu) "
         "on --seeds seeds the search never used, each to the end, as a new search NAME-confirm; the "
-        "leaderboard shows on how many seeds each beat the best reference (wins) and the paired p-value.",
+        "leaderboard shows each candidate's id and score in the search, on how many seeds it beat the best "
+        "reference (wins) and the paired p-value, corrected for the candidates tested together (Holm); one "
+        "verdict line per candidate follows.",
     )
     p.add_argument("search", help="the search whose winners to re-train")
     add_options(p)
@@ -45,6 +47,7 @@ def register(subparsers) -> None:
                    help="compare with relu, gelu or silu (default: the best of them)")
     p.add_argument("--format", choices=FORMATS, default="table",
                    help="output format of the leaderboard (default: table)")
+    add_wide_option(p)
     p.set_defaults(func=run)
 
 
@@ -69,13 +72,28 @@ def run(args: argparse.Namespace) -> int:
                       address=args.address, backend=args.backend, device=args.device,
                       trial_timeout=args.trial_timeout,
                       task_options=parse_options(args.task_option), progress=search_display())
-    print_confirmation(outcome, args.search, args.storage, args.format, args.against)
+    print_confirmation(outcome, args.search, args.storage, args.format, args.against, wide=args.wide)
     return 0 if outcome.finished else 130
 
 
 def print_confirmation(outcome, search: str, storage: str | None, fmt: str = "table",
-                       against: str | None = None) -> None:
-    print_leaderboard(outcome.name, storage, fmt=fmt, against=against)
+                       against: str | None = None, wide: bool = False) -> None:
+    """The confirmation's leaderboard, then (as a table) one verdict line per candidate."""
+    from actsearch.results.leaderboard import leaderboard
+    from actsearch.results.verdicts import ALPHA, few_seeds_warning, verdicts
+
+    print_leaderboard(outcome.name, storage, fmt=fmt, against=against, wide=wide)
+    if fmt == "table":
+        ranked = leaderboard(storage, outcome.name, against=against)
+        found = verdicts(ranked)
+        seeds = int(ranked["seeds"].max()) if len(ranked) else 0
+        print(f"\nverdict (confirmed: above the best reference on the fresh seeds, Holm-corrected p below {ALPHA:g} "
+              f"over the {len(found)} candidate(s), and converged):")
+        for verdict in found:
+            print(f"  {verdict.line()}")
+        if few_seeds_warning(seeds):
+            print(f"warning: {few_seeds_warning(seeds)}")
+        sys.stdout.flush()
     state = ("finished" if outcome.finished else
              f"interrupted (resume with: actsearch confirm {search} --name {outcome.name} --resume)")
     print(f"confirmation {outcome.name!r} {state}: {outcome.trained} trained, {outcome.wall_time:.0f} s; "

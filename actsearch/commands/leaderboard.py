@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from actsearch.commands import add_storage_option
+from actsearch.commands import add_storage_option, add_wide_option, terminal_width
 from actsearch.results.tables import FORMATS
 
 
@@ -13,8 +13,10 @@ def register(subparsers) -> None:
         description="Rank scored candidates (mean score over seeds; higher is better unless the search's "
         "--mode is min) with their gain over the "
         "best reference activation (relu/gelu/silu) of the same task, how much its last epochs swing (tail std) "
-        "and whether that is more than the references' (stability: unstable, not converged); failed candidates "
-        "are listed separately with their reasons. Pass an id (SEARCH:NUMBER) to show or export.",
+        "and whether that is more than the references' (stability: unstable, drifting); candidates whose final "
+        "training loss stays far above the references' (not converged), copies of earlier searches' results and "
+        "runs stopped early are in sections of their own; failed candidates are listed separately with their "
+        "reasons. Pass an id (SEARCH:NUMBER) to show or export.",
     )
     add_storage_option(p)
     which = p.add_mutually_exclusive_group()
@@ -25,6 +27,9 @@ def register(subparsers) -> None:
     p.add_argument("--against", default=None, metavar="REFERENCE",
                    help="measure gain, wins and p against relu, gelu or silu (default: the best of them)")
     p.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
+    add_wide_option(p)
+    p.add_argument("--no-legend", dest="legend", action="store_false",
+                   help="leave out what the columns mean (printed under the table)")
     p.set_defaults(func=run)
 
 
@@ -35,5 +40,6 @@ def run(args) -> int:
     ranked = leaderboard(args.storage, args.search, all=args.all, task=args.task, top=args.top,
                          against=args.against)
     failed = failures(args.storage, args.search, all=args.all, task=args.task)
-    print(render(ranked, failed, args.format) + score_line(args.storage, ranked, args.format), end="")
+    print(render(ranked, failed, args.format, width=terminal_width(), wide=args.wide, show_legend=args.legend)
+          + score_line(args.storage, ranked, args.format), end="")
     return 0

@@ -4,17 +4,24 @@
 that diverged, produced NaN, crashed or timed out, with their reasons.  Both return
 pandas DataFrames; :func:`render` prints them as a text table, CSV, JSON or Markdown.
 
-Ranking: candidates that trained to the end (``ok``) come first, by mean score over
-seeds (higher is better; lower for a search of ``--mode min``), ties broken by the smaller spread, then by trial order;
-candidates stopped early by the scheduler (``pruned``, scored at a lower budget)
-follow, ranked the same way.  ``gain`` is the score minus the best reference
+Ranking (:func:`rank_order`, the one place the rule lives): candidates that trained
+to the end (``ok``) and converged come first, by mean score over seeds (higher is
+better; lower for a search of ``--mode min``), ties broken by the smaller spread, then by trial order; then those that did
+not converge (their final training loss far above the references',
+:func:`actsearch.scoring.converged`), whatever their score; then candidates stopped
+early by the scheduler (``pruned``, scored at a lower budget).  ``section`` says which
+of these a row is in, with rows copied from an earlier search (``copied_from``) in a
+section of their own among the converged ones.  ``gain`` is the score minus the best reference
 activation (relu, gelu or silu, recognised by their outputs) evaluated on the same
 task, ``NaN`` when no reference was scored or the candidate was stopped early.
 Where that reference was trained on the same seeds (every search trains all its
 candidates on the same seeds, and seed *i* fixes initialisation and data order),
 ``wins`` counts the seeds on which the candidate beat it and ``p`` is the one-sided
 paired t-test p-value that the candidate's mean is higher (two seeds at least; see
-:mod:`actsearch.search.confirm` for re-training the winners on fresh seeds).
+:mod:`actsearch.search.confirm` for re-training the winners on fresh seeds);
+``p_holm`` is ``p`` corrected over the searched candidates of the table (Holm).  The
+rows of a confirmation link back to the search they were picked from
+(``search_id``, ``search_score``).
 
 Stability and the paired test are in :mod:`actsearch.results.statistics`; the printed
 forms in :mod:`actsearch.results.tables`.
@@ -36,23 +43,27 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 
 from ..errors import ActsearchError
 from ..registry import REFERENCES
-from ..scoring import higher_is_better
+from ..scoring import converged, final_loss, higher_is_better
 from ..store.view import Entry, StoreView
 from ..symbolic.expr import parse
-from .statistics import Tail, paired_p, stability, tail_stats
+from .statistics import Tail, holm, paired_p, stability, tail_stats
 from .tables import FORMATS, render
 
-__all__ = ["leaderboard", "failures", "render", "check_reference", "FORMATS", "REFERENCES"]
+__all__ = ["leaderboard", "failures", "render", "rank_order", "check_reference", "COLUMNS", "SECTIONS", "FORMATS",
+           "REFERENCES"]
 
 COLUMNS = [
     "rank", "id", "formula", "family", "score", "spread", "seeds", "score_text", "gain",
-    "gain_vs", "wins", "p", "tail_std", "stability", "baseline", "params", "kernel_ms", "status", "task", "metric",
-    "search", "key",
+    "gain_vs", "wins", "p", "p_holm", "tail_std", "stability", "converged", "final_loss", "baseline", "params",
+    "kernel_ms", "status", "section", "copied_from", "search_id", "search_score", "task", "metric", "search", "key",
 ]
+#: the sections of a leaderboard, in rank order (:func:`rank_order`)
+SECTIONS = ("ranked", "copied", "not converged", "stopped early")
 FAILURE_COLUMNS = ["id", "formula", "family", "status", "reason", "task", "search", "key"]
 
 _SCORED = ("ok", "pruned")
@@ -73,7 +84,7 @@ def _entries(storage: str | None, search: str | None, all_searches: bool, task: 
         entries = view.entries([search or view.latest()])
     if task is not None:
         entries = [e for e in entries if e.task == task]
-    return entries
+    return entries, view
 
 
 def _params_of(text: str) -> int | None:
@@ -102,7 +113,7 @@ def _toward_better(entry: Entry, value: float) -> float:
     return higher_is_better(value, entry.config.get("mode"))
 
 
-def _ranked_frame(entries: list[Entry], against: str | None = None) -> pd.DataFrame:
+def _ranked_frame(entries: list[Entry], against: str | None = None, view: StoreView | None = None) -> pd.DataFrame:
     refs = _reference_fingerprints()
     rows = []
     for e in entries:
@@ -118,7 +129,9 @@ def _ranked_frame(entries: list[Entry], against: str | None = None) -> pd.DataFr
             "baseline": refs.get(fp) if r.status == "ok" else None, "_order": len(rows),
             "_seed_scores": [_toward_better(e, float(v)) for v in r.seed_scores], "_entry": e,
             "_first_seed": (e.config.get("seed", 0) if r.first_seed is None else r.first_seed),
-            "_epochs": r.epochs or e.config.get("epochs"), "_tail": tail_stats(r.curves, loss_curves=r.loss_curves),
+            "_epochs": r.epochs or e.config.get("epochs"), "_tail": tail_stats(r.curves),
+            "final_loss": final_loss(r.loss_curves), "copied_from": r.reused_from or None,
+            "_fingerprint": fp, "_confirms": e.config.get("confirms"),
         })
     df = pd.DataFrame(rows)
     if df.empty:
@@ -134,24 +147,115 @@ def _ranked_frame(entries: list[Entry], against: str | None = None) -> pd.DataFr
     df["gain"] = df.apply(lambda row: row["score"] - best_ref[row["task"]][1]
                           if row["task"] in best_ref and row["status"] == "ok" else math.nan, axis=1)
     df["wins"], df["p"] = _paired_against_reference(df)
+    df["p_holm"] = _holm_column(df)
     df["tail_std"] = [t.std for t in df["_tail"]]
+    df["converged"] = pd.Series(_converged_column(df), index=df.index, dtype=object)
     df["stability"] = _stability_column(df)
-    df["_pruned"] = df["status"] != "ok"
-    df = df.sort_values(["_pruned", "score", "spread", "_order"], ascending=[True, False, True, True])
+    df["search_id"], df["search_score"] = _linked_back(df, view)
+    df = rank_order(df)
     df.insert(0, "rank", range(1, len(df) + 1))
     df["score"] = [_toward_better(e, v) for e, v in zip(df["_entry"], df["score"])]  # as measured again
-    df["score_text"] = [f"{s:.4f} ± {d:.4f}" for s, d in zip(df["score"], df["spread"])]
+    df["section"] = [_section(row) for _, row in df.iterrows()]
+    df["score_text"] = [f"{s:.4f} ± {d:.4f}" if n >= 2 else f"{s:.4f}"
+                        for s, d, n in zip(df["score"], df["spread"], df["seeds"])]
     return df[COLUMNS].reset_index(drop=True)
+
+
+def rank_order(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` sorted by the leaderboard's rule (module docstring): completed and
+    converged rows, then completed rows that did not converge, then rows stopped
+    early; within each, the higher score first, then the smaller spread, then trial
+    order.  The one place the order is decided (``confirm`` takes its top from it)."""
+    tier = [2 if status != "ok" else 1 if _not_converged(conv) else 0
+            for status, conv in zip(df["status"], df["converged"])]
+    return (df.assign(_tier=tier)
+            .sort_values(["_tier", "score", "spread", "_order"], ascending=[True, False, True, True])
+            .drop(columns="_tier"))
+
+
+def _not_converged(value) -> bool:
+    """``converged`` is False (not None, not unknown), whatever pandas made of the bool."""
+    return isinstance(value, (bool, np.bool_)) and not value
+
+
+def _section(row) -> str:
+    """Which of :data:`SECTIONS` a ranked row is shown in."""
+    if row["status"] != "ok":
+        return "stopped early"
+    if _not_converged(row["converged"]):
+        return "not converged"
+    return "copied" if isinstance(row["copied_from"], str) else "ranked"
+
+
+def _converged_column(df: pd.DataFrame) -> list[bool | None]:
+    """:func:`actsearch.scoring.converged` of each row that trained to the end, against
+    the final training losses of the references trained on the same task and epochs
+    (None for runs stopped early, and where a loss is missing)."""
+    refs: dict[tuple, list[float]] = {}
+    for _, row in df[df["baseline"].notna() & (df["status"] == "ok")].iterrows():
+        refs.setdefault((row["task"], row["_epochs"]), []).append(row["final_loss"])
+    return [converged(row["final_loss"], refs.get((row["task"], row["_epochs"]), ())) if row["status"] == "ok"
+            else None for _, row in df.iterrows()]
 
 
 def _stability_column(df: pd.DataFrame) -> list[str | None]:
     """:func:`stability` of each row that trained to the end, against the references
-    trained on the same task and epochs (a pruned run's last epochs are early ones)."""
+    trained on the same task and epochs (a pruned run's last epochs are early ones);
+    ``not converged`` where :func:`_converged_column` says so."""
     refs: dict[tuple, list[Tail]] = {}
     for _, row in df[df["baseline"].notna()].iterrows():
         refs.setdefault((row["task"], row["_epochs"]), []).append(row["_tail"])
-    return [stability(row["_tail"], refs.get((row["task"], row["_epochs"]), ())) if row["status"] == "ok" else None
-            for _, row in df.iterrows()]
+    out = []
+    for _, row in df.iterrows():
+        if row["status"] != "ok":
+            out.append(None)
+        elif _not_converged(row["converged"]):
+            out.append("not converged")
+        else:
+            out.append(stability(row["_tail"], refs.get((row["task"], row["_epochs"]), ())))
+    return out
+
+
+def _holm_column(df: pd.DataFrame) -> list[float]:
+    """``p`` corrected by Holm's method over the searched rows of each task (the
+    comparisons this table makes at once); NaN where there is no ``p``."""
+    out = pd.Series(math.nan, index=df.index)
+    for _, group in df[df["baseline"].isna()].groupby("task"):
+        out[group.index] = holm(group["p"].tolist())
+    return out.tolist()
+
+
+def _linked_back(df: pd.DataFrame, view: StoreView | None) -> tuple[list, list]:
+    """For the rows of a confirmation (references included): the id and score of the
+    same function in the search it confirms (the best completed run there); None/NaN
+    elsewhere."""
+    sources: dict[str, dict[str, Entry]] = {}
+    ids, scores = [], []
+    for _, row in df.iterrows():
+        source = row["_confirms"]
+        found = None
+        if isinstance(source, str) and view is not None:
+            if source not in sources:
+                sources[source] = _best_by_fingerprint(view, source)
+            found = sources[source].get(row["_fingerprint"])
+        ids.append(found.id if found else None)
+        scores.append(float(found.result.score) if found else math.nan)
+    return ids, scores
+
+
+def _best_by_fingerprint(view: StoreView, search: str) -> dict[str, Entry]:
+    """fingerprint -> the best completed run of search ``search`` (empty when it is gone)."""
+    if search not in view.names():
+        return {}
+    best: dict[str, Entry] = {}
+    for e in view.entries([search]):
+        r = e.result
+        if r.status != "ok" or r.score is None or not math.isfinite(r.score):
+            continue
+        fp = r.fingerprint or _fingerprint(r.text)
+        if fp and (fp not in best or r.score > best[fp].result.score):
+            best[fp] = e
+    return best
 
 
 def _paired_against_reference(df: pd.DataFrame) -> tuple[list, list]:
@@ -200,15 +304,17 @@ def leaderboard(
     ``gain``, ``wins`` and ``p`` compare with the best reference of each task, or
     with the reference named by ``against`` (``relu``, ``gelu`` or ``silu``).
 
-    Columns: ``rank, id, formula, family, score, spread, seeds, score_text, gain,
-    gain_vs, wins, p, tail_std, stability, baseline, params, kernel_ms, status, task,
-    metric, search, key``.
+    Columns: :data:`COLUMNS`.
     ``id`` (``SEARCH:NUMBER``) is what ``actsearch show`` and ``export`` accept;
     ``formula`` is canonical text (``actsearch.parse`` reads it); ``gain_vs`` names
     the reference the gain is measured against; ``wins`` and ``p`` compare seed by
     seed with it; ``tail_std`` and ``stability`` (``stable``, ``unstable``, ``not
     converged``; None for runs stopped early or shorter than three epochs) say how much
-    its last epochs move (module docstring); ``baseline`` names the reference a row is
+    its last epochs move (module docstring); ``converged`` (True, False, None when
+    unknown) compares ``final_loss``, its final training loss, with the references'
+    (:func:`actsearch.scoring.converged`); ``section`` is one of :data:`SECTIONS`;
+    ``copied_from`` names the search a copied row was trained in; ``p_holm``,
+    ``search_id`` and ``search_score``: module docstring; ``baseline`` names the reference a row is
     (``None`` for searched candidates); ``params`` counts learnable
     parameters per activation; ``kernel_ms`` is the fused kernel's forward+backward
     time when the search recorded it, else ``NaN``.
@@ -218,7 +324,8 @@ def leaderboard(
     if top is not None and top < 1:
         raise ActsearchError(f"--top must be at least 1, got {top}")
     check_reference(against)
-    df = _ranked_frame(_entries(storage, search, all, task), against)
+    entries, view = _entries(storage, search, all, task)
+    df = _ranked_frame(entries, against, view)
     return df.head(top).reset_index(drop=True) if top is not None else df
 
 
@@ -231,7 +338,7 @@ def failures(
 ) -> pd.DataFrame:
     """Candidates without a score (diverged, nan, error, timeout) and why."""
     rows = []
-    for e in _entries(storage, search, all, task):
+    for e in _entries(storage, search, all, task)[0]:
         r = e.result
         if r.status in _SCORED and r.score is not None and math.isfinite(r.score):
             continue

@@ -1,9 +1,13 @@
 """A self-contained HTML page about one search, readable offline.
 
 The page holds the search's settings, its progress (score per trial and the best
-so far), the leaderboard, the failures with their reasons, and the ``show`` picture
-of the best candidates; pictures are PNG images embedded as base64 ``data:`` URLs,
-so ``index.html`` is the whole report (``leaderboard.csv`` is written beside it).
+so far), every scored candidate's f(x) overlaid and coloured by score, the
+leaderboard in its sections with what the columns mean, the failures with their
+reasons, the ``show`` picture of the best candidates (learning curves beside the best
+reference's, training loss) and, where the search was confirmed (or is a
+confirmation), each candidate's search score against its fresh-seed score; pictures
+are PNG images embedded as base64 ``data:`` URLs, so ``index.html`` is the whole
+report (``leaderboard.csv`` is written beside it).
 
 Example:
     >>> import os, tempfile
@@ -33,8 +37,8 @@ from .files import make_folder, remove_folders, write_files
 from ..store.view import StoreView
 from ..errors import ActsearchError
 from .leaderboard import failures, leaderboard
-from .statistics import STABILITY_FLOOR, STABILITY_RATIO, TAIL_EPOCHS
-from .tables import TABLE_COLUMNS, TABLE_HEADERS, format_value
+from .tables import SECTION_TITLES, TABLE_COLUMNS, TABLE_HEADERS, format_value, legend, table_columns
+from .verdicts import verdicts
 from ..store.url import masked
 
 __all__ = ["write_report", "report_html"]
@@ -46,6 +50,7 @@ table { border-collapse: collapse; font-size: 0.85em; margin: 0.5em 0; }
 th, td { border: 1px solid #ddd; padding: 3px 8px; text-align: left; vertical-align: top; }
 th { background: #f4f4f4; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
 code { font-size: 0.95em; } img { max-width: 100%; } .muted { color: #777; }
+th.section { background: #fff; text-align: left; font-weight: normal; font-style: italic; padding-top: 0.8em; }
 .warn { color: #b00; font-size: 0.8em; font-weight: normal; }
 """
 
@@ -62,7 +67,15 @@ def _fmt(column: str, value) -> tuple[str, bool]:
 def _table(df: pd.DataFrame, columns: list[str]) -> str:
     head = "".join(f"<th>{html.escape(TABLE_HEADERS.get(c, c))}</th>" for c in columns)
     body = []
+    section = "ranked"
+    if "section" in df.columns:  # each section together, under its heading (ranks kept)
+        order = {name: k for k, name in enumerate(["ranked", *SECTION_TITLES])}
+        df = df.assign(_order=[order.get(v, 0) for v in df["section"]]).sort_values("_order", kind="stable")
     for _, row in df.iterrows():
+        if row.get("section", section) != section:
+            section = row["section"]
+            body.append(f'<tr><th colspan="{len(columns)}" class="section">'
+                        f'{html.escape(SECTION_TITLES.get(section, section))}</th></tr>')
         cells = []
         for c in columns:
             text, numeric = _fmt(c, row[c])
@@ -92,15 +105,40 @@ def _progress_figure(entries):
     )
 
 
-_NOTE = (
-    "gain: score minus the best reference activation (relu, gelu, silu) of the same task; wins: seeds on which "
-    "the candidate beat that reference trained on the same seed; p: one-sided paired t-test; tail std: standard "
-    "deviation of the metric over the last {k} epochs of each seed's curve, averaged over seeds; stability: "
-    "<b>unstable</b> when those epochs swing around their trend more than {r:g} times as much as any reference's "
-    "(and by more than {f:g}), <b>not converged</b> when the trend itself still moves more than {r:g} times as far "
-    "as the references' (and more than {f:g}). Use an id with <code>actsearch show ID</code> or "
-    "<code>actsearch export ID --out my_act.py</code>."
-).format(k=TAIL_EPOCHS, r=STABILITY_RATIO, f=STABILITY_FLOOR)
+def _note(ranked: pd.DataFrame) -> str:
+    """What the columns mean (the text table's legend), and what to do with an id."""
+    return ("<br>".join(html.escape(line) for line in legend(bool(ranked["search_id"].notna().any()))) +
+            "<br>Use an id with <code>actsearch show ID</code> or <code>actsearch export ID --out my_act.py</code>.")
+
+
+def _compare_section(ranked: pd.DataFrame, view, limit: int = 30) -> list[str]:
+    """Every completed candidate's f(x) (the best ``limit``), overlaid and coloured by score."""
+    rows = ranked[ranked["status"] == "ok"].head(limit)
+    if len(rows) < 2:
+        return []
+    picture = plots.compare_picture(rows["id"].tolist(), storage=view.url)
+    more = f" (the best {limit} of {int((ranked['status'] == 'ok').sum())})" if len(rows) < (ranked["status"] == "ok").sum() else ""
+    return [f"<h2>The candidates' shapes{more}</h2>", _png(picture.figure)]
+
+
+def _confirmation_section(name: str, ranked: pd.DataFrame, view) -> list[str]:
+    """A confirmation's (or the first confirmation of this search's) search score
+    against fresh-seed score, one point per candidate."""
+    confirmation = name if ranked["search_id"].notna().any() else next(iter(view.store.confirmations(name)), None)
+    if confirmation is None:
+        return []
+    rows = leaderboard(view.url, confirmation) if confirmation != name else ranked
+    held = {v.id: v.confirmed for v in verdicts(rows)}
+    points = [(row["formula"] + (f" [{row['baseline']}]" if isinstance(row["baseline"], str) else ""),
+               row["search_score"], row["score"], held.get(row["id"]) if not isinstance(row["baseline"], str) else None)
+              for _, row in rows.iterrows() if isinstance(row["search_id"], str) and row["status"] == "ok"]
+    if not points:
+        return []
+    metric = next((m for m in rows["metric"] if isinstance(m, str) and m), "score")
+    figure = plots.confirmation_figure(points, metric, f"search {view.config(confirmation).get('confirms')!r} "
+                                                       f"against its confirmation {confirmation!r}")
+    lines = "".join(f"<li><code>{html.escape(v.line())}</code></li>" for v in verdicts(rows))
+    return ["<h2>Search against confirmation on fresh seeds</h2>", _png(figure), f"<ul>{lines}</ul>"]
 
 
 def _best_section(ranked: pd.DataFrame, storage: str, show_top: int) -> list[str]:
@@ -119,6 +157,24 @@ def _best_section(ranked: pd.DataFrame, storage: str, show_top: int) -> list[str
                 if isinstance(flag, str) and flag != "stable" else "")
         parts.append(f"<h3>#{row['rank']} <code>{html.escape(row['id'])}</code>{warn}</h3>")
         parts.append(_png(plots.figure_for(row["id"], storage=storage, stability=flag)))
+    return parts
+
+
+def _failed_pictures(failed: pd.DataFrame, entries, storage: str, show: int = 2) -> list[str]:
+    """Pictures of the failed candidates that trained for a while before they failed
+    (diverged, NaN): the best ``show`` by the best value their curves reached."""
+    by_id = {e.id: e for e in entries}
+    reached = []
+    for _, row in failed.iterrows():
+        e = by_id.get(row["id"])
+        curves = [c for c in e.result.curves if len(c)] if e is not None else []
+        if curves and e.result.status in ("diverged", "nan"):
+            reached.append((max(max(c) for c in curves), row["id"], row["reason"]))
+    parts = []
+    for best, ident, reason in sorted(reached, reverse=True)[:show]:
+        parts.append(f"<h3><code>{html.escape(ident)}</code> reached {best:.4f} before it failed: "
+                     f"{html.escape(reason)}</h3>")
+        parts.append(_png(plots.figure_for(ident, storage=storage)))
     return parts
 
 
@@ -147,11 +203,15 @@ def report_html(search: str | None = None, *, storage: str | None = None, show_t
     parts.append("</tbody></table>")
     if entries:
         parts += ["<h2>Progress</h2>", _png(_progress_figure(entries))]
+    parts += _compare_section(ranked, view)
     parts.append("<h2>Leaderboard</h2>")
-    parts.append(_table(ranked, TABLE_COLUMNS) if len(ranked) else "<p>No candidate was scored.</p>")
-    parts.append(f'<p class="muted">{_NOTE}</p>')
+    parts.append(_table(ranked, table_columns(ranked)) if len(ranked) else "<p>No candidate was scored.</p>")
+    if len(ranked):
+        parts.append(f'<p class="muted">{_note(ranked)}</p>')
+    parts += _confirmation_section(name, ranked, view)
     if len(failed):
         parts += [f"<h2>Failed ({len(failed)})</h2>", _table(failed, ["id", "formula", "status", "reason"])]
+        parts += _failed_pictures(failed, entries, view.url)
     parts += _best_section(ranked, view.url, show_top)
     parts.append("</body></html>")
     return "\n".join(parts)

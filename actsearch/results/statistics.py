@@ -5,15 +5,16 @@ deviation of the metric over the last :data:`TAIL_EPOCHS` epochs of each seed's
 curve, averaged over seeds.  A candidate that trained to the end is flagged
 ``unstable`` when its values swing around their trend over those epochs more than
 twice as much as the most any reference of the same task and epochs does (and by
-more than 0.01), and ``not converged`` when that trend still moves more than twice
-as far as the references' does (and more than 0.01), or when its training loss at
-the end is more than twice the largest of the references' (and above 0.05): a
-function the network cannot fit its training data with; otherwise it is ``stable``.
-A gain is worth little when the metric it rests on swings by more than the gain.
+more than 0.01), and ``drifting`` when that trend still moves more than twice as far
+as the references' does (and more than 0.01); otherwise it is ``stable``.  A gain is
+worth little when the metric it rests on swings by more than the gain.  Whether a
+candidate *converged* (fits its training data as the references do) is
+:func:`actsearch.scoring.converged`'s rule, which the leaderboard applies.
 
 ``wins`` and ``p`` compare a candidate with a reference trained on the same seeds:
 :func:`paired_p` is the one-sided paired t-test p-value that the candidate's mean
-is higher, :func:`format_p` how the tables print it.
+is higher, :func:`holm` corrects several of them for being tested together,
+:func:`format_p` is how the tables print one.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-__all__ = ["Tail", "tail_stats", "stability", "paired_p", "format_p", "TAIL_EPOCHS", "STABILITY_RATIO",
-           "STABILITY_FLOOR", "LOSS_FLOOR"]
+__all__ = ["Tail", "tail_stats", "stability", "paired_p", "holm", "format_p", "TAIL_EPOCHS", "STABILITY_RATIO",
+           "STABILITY_FLOOR"]
 
 
 #: epochs at the end of each seed's curve that the stability measures read
@@ -33,8 +34,6 @@ STABILITY_RATIO = 2.0
 #: ... and more than this, in the metric's units (1 point of accuracy): references
 #: that barely move must not turn ordinary noise into a flag
 STABILITY_FLOOR = 0.01
-#: ... and, for the final training loss, more than this (in the loss's units)
-LOSS_FLOOR = 0.05
 
 
 @dataclass(frozen=True)
@@ -46,8 +45,7 @@ class Tail:
     ``jitter``, the root mean square of the values around the line (epoch-to-epoch
     swings), and ``drift``, how far the line moves across the window, as an absolute
     value (a curve still rising, or falling, at the end).  NaN when no seed has three
-    finite epochs.  ``loss``: the final training loss, averaged over seeds (NaN when
-    the record has no training-loss curves).
+    finite epochs.
 
     Example:
         >>> t = tail_stats([[0.1, 0.5, 0.7, 0.5, 0.7, 0.5]])   # swings by 0.2 around 0.58
@@ -58,7 +56,6 @@ class Tail:
     std: float
     jitter: float
     drift: float
-    loss: float = math.nan
 
 
 def _seed_tail(curve, epochs: int) -> tuple[float, float, float] | None:
@@ -73,39 +70,31 @@ def _seed_tail(curve, epochs: int) -> tuple[float, float, float] | None:
     return float(y.std()), float(np.sqrt(np.mean(residual**2))), abs(float(slope)) * (len(y) - 1)
 
 
-def tail_stats(curves, epochs: int = TAIL_EPOCHS, loss_curves=()) -> Tail:
-    """:class:`Tail` of the per-seed ``curves`` (one list of per-epoch values per seed)
-    and the per-seed training-loss curves ``loss_curves``."""
-    finals = [float(c[-1]) for c in loss_curves if c and math.isfinite(c[-1])]
-    loss = sum(finals) / len(finals) if finals else math.nan
+def tail_stats(curves, epochs: int = TAIL_EPOCHS) -> Tail:
+    """:class:`Tail` of the per-seed ``curves`` (one list of per-epoch values per seed)."""
     per_seed = [s for s in (_seed_tail(c, epochs) for c in curves if c) if s is not None]
     if not per_seed:
-        return Tail(math.nan, math.nan, math.nan, loss)
+        return Tail(math.nan, math.nan, math.nan)
     std, jitter, drift = (sum(v) / len(per_seed) for v in zip(*per_seed))
-    return Tail(std, jitter, drift, loss)
+    return Tail(std, jitter, drift)
 
 
 def stability(tail: Tail, reference_tails=()) -> str | None:
-    """``"unstable"``, ``"not converged"``, ``"stable"``, or None when ``tail`` is NaN.
+    """``"unstable"``, ``"drifting"``, ``"stable"``, or None when ``tail`` is NaN.
 
     Unstable: ``tail.jitter`` above :data:`STABILITY_FLOOR` and above
     :data:`STABILITY_RATIO` times the largest jitter among ``reference_tails``.
-    Not converged (checked second): ``tail.drift`` above the same bounds computed
-    from the references' drifts, or ``tail.loss`` above :data:`LOSS_FLOOR` and above
-    :data:`STABILITY_RATIO` times the largest final training loss among the
-    references (only where a reference has one).
+    Drifting (checked second): ``tail.drift`` above the same bounds computed from the
+    references' drifts.
 
     Example:
         >>> relu = Tail(std=0.006, jitter=0.005, drift=0.008)
         >>> stability(Tail(std=0.1, jitter=0.1, drift=0.01), [relu])
         'unstable'
         >>> stability(Tail(std=0.02, jitter=0.004, drift=0.06), [relu])
-        'not converged'
+        'drifting'
         >>> stability(Tail(std=0.01, jitter=0.009, drift=0.015), [relu])
         'stable'
-        >>> relu_fit = Tail(std=0.006, jitter=0.005, drift=0.008, loss=0.02)
-        >>> stability(Tail(std=0.01, jitter=0.004, drift=0.01, loss=0.6), [relu_fit])  # cannot fit its data
-        'not converged'
     """
     if math.isnan(tail.jitter):
         return None
@@ -117,12 +106,8 @@ def stability(tail: Tail, reference_tails=()) -> str | None:
     if tail.jitter > bound("jitter"):
         return "unstable"
     if tail.drift > bound("drift"):
-        return "not converged"
-    losses = [r.loss for r in reference_tails if not math.isnan(r.loss)]
-    if losses and not math.isnan(tail.loss) and tail.loss > max(LOSS_FLOOR, STABILITY_RATIO * max(losses)):
-        return "not converged"
+        return "drifting"
     return "stable"
-
 
 
 def paired_p(mine: list[float], theirs: list[float]) -> float:
@@ -143,6 +128,28 @@ def paired_p(mine: list[float], theirs: list[float]) -> float:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         return float(stats.ttest_rel(diff, np.zeros_like(diff), alternative="greater").pvalue)
+
+
+def holm(pvalues) -> list[float]:
+    """Holm's step-down correction of ``pvalues`` tested together (NaN left as NaN).
+
+    The i-th smallest of the m finite p-values becomes ``(m - i + 1) p``, made no
+    smaller than the one before it and capped at 1: a candidate counts as better at
+    level alpha when its corrected p is below alpha, with the chance of any false
+    claim among the m kept under alpha.
+
+    Example:
+        >>> [round(v, 3) for v in holm([0.01, 0.04, 0.03, float("nan")])]
+        [0.03, 0.06, 0.06, nan]
+    """
+    values = [float(v) if v is not None else math.nan for v in pvalues]
+    finite = sorted((v, i) for i, v in enumerate(values) if not math.isnan(v))
+    out = [math.nan] * len(values)
+    running = 0.0
+    for rank, (value, i) in enumerate(finite):
+        running = max(running, min(1.0, (len(finite) - rank) * value))
+        out[i] = running
+    return out
 
 
 def format_p(value: float) -> str:

@@ -104,8 +104,9 @@ class SearchConfig:
     seeds: int = option(1, Whole(low=1), "training seeds per candidate (default: {default})", always_in_file=True)
     epochs: int | None = option(None, Whole(low=1), "training epochs per seed (default: the task's)",
                                 always_in_file=True)
-    candidates: list = option(kind=Formulas(), factory=list, form="words", metavar="FORMULA",
-                              help="your own formulas, scored right after the references")
+    candidates: list = option(kind=Formulas(), factory=list, form="words", metavar="FORMULA|PRESET",
+                              help="your own formulas or presets (e.g. polynorm; `actsearch spaces` lists them), "
+                                   "scored right after the references")
     references: tuple[str, ...] = option(REFERENCES, Texts(as_tuple=True), flags=())
     seed: int = option(0, Whole(low=0), "optimiser and first training seed (default: {default})",
                        always_in_file=True)

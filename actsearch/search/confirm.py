@@ -8,8 +8,13 @@ activations (relu, gelu, silu), on ``seeds`` seeds the search never used, each o
 to the end (no early stopping).  Seed *i* gives every candidate the same
 initialisation stream and data order, so candidate and reference are compared seed
 by seed: the leaderboard of the confirmation shows on how many seeds a candidate
-beat the best reference (``wins``) and the one-sided paired t-test p-value
-(``p``).
+beat the best reference (``wins``), the one-sided paired t-test p-value (``p``)
+corrected for the candidates tested together (``p_holm``), and each candidate's id
+and score in the search (``search_id``, ``search_score``);
+:func:`actsearch.results.verdicts.verdicts` says for each whether it held up.  The
+top is the search's leaderboard's (:func:`~actsearch.results.leaderboard.rank_order`):
+candidates that did not converge come after every one that did.  Fewer than 5 fresh
+seeds are warned about.
 
 Fresh seeds still train and test on the data that picked the winners; a task
 option such as MNIST-1D's ``data_seed`` (``task_options={"data_seed": "1"}``,
@@ -34,31 +39,35 @@ from __future__ import annotations
 from typing import Callable
 
 from actsearch.errors import ActsearchError
-from actsearch.registry import REFERENCES, preset
-from actsearch.scoring import higher_is_better
+from actsearch.registry import REFERENCES
+from actsearch.results.leaderboard import leaderboard
+from actsearch.results.verdicts import few_seeds_warning
 from actsearch.store import masked
 from actsearch.store.view import StoreView
 from actsearch.symbolic.expr import Candidate, parse
 
 from .config import CONFIRM_SEEDS, CONFIRM_TOP, StoredConfig
 from .driver import SearchOutcome
+from .events import SearchEvents, as_events
 from .run import run_search
 
 __all__ = ["confirm", "pick_top", "fresh_seeds"]
 
 
-def pick_top(results, top: int, references=REFERENCES, mode: str = "max") -> list[Candidate]:
-    """The ``top`` best completed candidates (distinct functions, references left out;
-    best by the search's ``mode``)."""
-    skip = {preset(r).fingerprint() for r in references}
+def pick_top(ranked, entries, top: int) -> list[Candidate]:
+    """The ``top`` best completed candidates of a search, in the order of its
+    leaderboard ``ranked`` (converged ones first), references left out; ``entries``
+    maps each row's id to its stored :class:`~actsearch.store.view.Entry`."""
     chosen: list[Candidate] = []
-    ok = (r for r in results if r.status == "ok" and r.score is not None)
-    for r in sorted(ok, key=lambda r: -higher_is_better(r.score, mode)):
-        cand = parse(r.text, family=r.family, name=r.name or None)
-        fp = cand.fingerprint()
-        if fp in skip:
+    seen: set[str] = set()
+    for _, row in ranked.iterrows():
+        if row["status"] != "ok" or isinstance(row["baseline"], str):
             continue
-        skip.add(fp)
+        r = entries[row["id"]].result
+        cand = parse(r.text, family=r.family, name=r.name or None)
+        if cand.fingerprint() in seen:
+            continue
+        seen.add(cand.fingerprint())
         chosen.append(cand)
         if len(chosen) == top:
             break
@@ -97,7 +106,7 @@ def confirm(
     device: str | None = None,
     trial_timeout: float | None = None,
     task_options: dict | None = None,
-    progress: Callable[[str], None] | None = None,
+    progress: Callable[[str], None] | SearchEvents | None = None,
 ) -> SearchOutcome:
     """Train the ``top`` (default 3) candidates of ``search`` and the references on
     ``seeds`` (default 5) fresh seeds.
@@ -132,9 +141,13 @@ def confirm(
         return run_search(name=name, storage=storage, resume=True, progress=progress, **given, **placement)
     seeds = CONFIRM_SEEDS if seeds is None else seeds
     fresh = fresh_seeds(config.seed, config.seeds, first_seed, seeds, search)
-    chosen = pick_top(source.results(), CONFIRM_TOP if top is None else top, references, stored.mode)
+    entries = {e.id: e for e in view.entries([search])}
+    chosen = pick_top(leaderboard(view.url, search), entries, CONFIRM_TOP if top is None else top)
     if not chosen:
         raise ActsearchError(f"search {search!r} has no completed candidate besides the references to confirm")
+    if few_seeds_warning(seeds):
+        progress = as_events(progress)
+        progress.warning(few_seeds_warning(seeds))
     if trial_timeout is None and config.trial_timeout:
         # the search's limit covers all of its seeds: the same work per seed here
         placement["trial_timeout"] = float(config.trial_timeout) * seeds / max(1, int(config.seeds))

@@ -26,7 +26,7 @@ from actsearch.scoring import converged, final_loss, higher_is_better, holds_up_
 from actsearch.store import StoredSearch
 from actsearch.symbolic.expr import Candidate
 
-from .events import SearchEvents, Snapshot
+from .events import Running, SearchEvents, Snapshot
 from .trial.messages import TrialProgress, TrialSpec
 
 __all__ = ["Driver", "SearchOutcome", "TrialDefaults"]
@@ -94,23 +94,38 @@ class Driver:
         self.trained = sum(1 for r in recorded if not r.reused_from)
         self.launched = self.trained
         self.reused = 0
+        self.copied_before = len(recorded) - self.trained
         best = max((r for r in recorded if r.status == "ok" and r.score is not None),
                    key=lambda r: higher_is_better(r.score, defaults.mode), default=None)
         self.best: float | None = best.score if best else None
         self.best_text = best.text if best else ""
         self.started = time.monotonic()
-        self.first_done = len(recorded)
+        self.first_done = self.trained
+        # what the progress display reads: when each trial started, its last report, how long trials take
+        self.running_since: dict[str, float] = {}
+        self.last_progress: dict[str, tuple[TrialProgress, float]] = {}
+        self.durations: list[float] = [r.wall_time for r in recorded if not r.reused_from and r.wall_time]
+        self.workers: int | None = None
         self.exhausted = False
         self.train_time = 0.0
         self.worker_time = 0.0
         self.error: BaseException | None = None
 
     def snapshot(self) -> Snapshot:
-        """Where the search stands, for its watchers."""
-        recorded = len(self.seen)
-        return Snapshot(name=self.stored.name, budget=self.budget, done=min(recorded, self.budget),
-                        trained=self.trained, running=[c.text for c, _ in self.pending.values()], best=self.best,
-                        best_text=self.best_text, started=self.started, first_done=self.first_done)
+        """Where the search stands, for its watchers: trained (what the budget counts)
+        apart from copied, each running trial with its last report."""
+        d = self.defaults
+        running = []
+        for trial_id, (cand, _) in self.pending.items():
+            last, at = self.last_progress.get(trial_id, (None, None))
+            curve = last.curves[-1] if last is not None and last.curves else []
+            running.append(Running(cand.text, self.running_since.get(trial_id, self.started),
+                                   steps=d.epochs * len(d.seeds), epochs=d.epochs, step=last.step if last else 0,
+                                   value=float(curve[-1]) if curve else None, metric=d.metric, reported=at))
+        return Snapshot(name=self.stored.name, budget=self.budget, done=self.trained,
+                        copied=self.copied_before + self.reused, running=running, best=self.best,
+                        best_text=self.best_text, started=self.started, first_done=self.first_done,
+                        durations=list(self.durations), workers=self.workers)
 
     @property
     def finished(self) -> bool:
@@ -156,6 +171,7 @@ class Driver:
             self.queue_protected.discard(fp)
             self.waiting[fp] = []
             self.pending[trial_id] = (cand, protected)
+            self.running_since[trial_id] = time.monotonic()
             self.launched += 1
             self.events.trial_started(self.snapshot(), cand.text)
             return self._spec(cand, protected)
@@ -181,6 +197,19 @@ class Driver:
         self.reused += 1
         self._record(cand, result, note=f"reused from {stored.reused_from}")
 
+    # -- progress ---------------------------------------------------------------
+    def progress(self, trial_id: str, report: TrialProgress) -> None:
+        """A running trial's epoch report: its curves so far to the store (the trial's
+        intermediate values, live in optuna-dashboard) and to the watchers."""
+        entry = self.pending.get(trial_id)
+        if entry is None:
+            return  # recorded already: a late report
+        self.last_progress[trial_id] = (report, time.monotonic())
+        trial = self.trials.get(trial_id)
+        if trial is not None:
+            self.stored.report_curves(trial, report.curves)
+        self.events.trial_progress(self.snapshot(), entry[0].text)
+
     # -- completing -------------------------------------------------------------
     def complete(self, trial_id: str, outcome: Result | TrialProgress | None) -> None:
         """Record trial ``trial_id``: its :class:`Result`, the last :class:`TrialProgress`
@@ -189,6 +218,8 @@ class Driver:
         if entry is None:
             return
         cand, _ = entry
+        self.last_progress.pop(trial_id, None)
+        self.durations.append(time.monotonic() - self.running_since.pop(trial_id, time.monotonic()))
         fp = cand.fingerprint()
         res = self._to_result(cand, fp, outcome)
         self.seen[fp] = res

@@ -37,7 +37,7 @@ from typing import Callable
 
 from actsearch.errors import ActsearchError, StoreError
 from actsearch.optimizers.registry import OPTIMIZERS, get_optimizer
-from actsearch.registry import PRESETS, preset
+from actsearch.registry import PRESETS, candidate, preset
 from actsearch.registry import space as make_space
 from actsearch.scoring import score_rule
 from actsearch.store import DEFAULT_URL, Store, masked
@@ -127,7 +127,7 @@ def run_search(config: SearchConfig | None = None, /, *,
                      else config.space)
         prior = {"prior": load_prior(config.warm_start, store or Store(url))} if config.warm_start else {}
         opt = get_optimizer(config.optimizer, space_obj, seed=config.seed, **config.optimizer_options, **prior)
-    user = [c if isinstance(c, Candidate) else parse(c) for c in config.candidates]
+    user = [c if isinstance(c, Candidate) else candidate(c) for c in config.candidates]  # presets or formulas
     store = store or Store(url)
     replayed, replay_protected = _replayed(store, config.replay) if config.replay else ([], set())
     space_name = config.space if isinstance(config.space, str) or config.space is None else config.space.name
@@ -160,6 +160,7 @@ def run_search(config: SearchConfig | None = None, /, *,
             driver = _driver(config, stored_search, opt, user + replayed, task_obj, epochs, placement, store,
                              events, _TrialSetup(trial_options, trial_task_spec(config.task, shipment.working_dir),
                                                  metric, mode, replay_protected))
+            driver.workers = placement.workers  # the ETA's parallel slots
             events.search_started(driver.snapshot(), f"{placement.describe()}; score: {score_rule(metric, mode)}")
             t_fit = time.perf_counter()
             # Tune turns the first Ctrl-C into a graceful stop; one before or after it lands here

@@ -26,7 +26,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Callable
 
 from .trials import (INTERRUPTED, family_choices, finished_state, is_inflight, is_recorded, mean_curve,
-                            result_attrs, to_result, trial_params)
+                     result_attrs, set_formula, to_result, trial_params)
 from ..result import Result
 
 if TYPE_CHECKING:
@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 __all__ = ["StoredSearch"]
 
 _INTERRUPTED_WHY = "its driver stopped before recording it; --resume trains it again"
+#: the study's system attribute that holds the optimiser's state
+_OPTIMIZER = "optimizer"
 
 
 class StoredSearch:
@@ -47,6 +49,7 @@ class StoredSearch:
         # imported here: that module imports this one)
         self.store, self.name, self.study_id, self.lease = store, name, study_id, lease
         self._families: tuple[str, ...] | None = None
+        self._reported: dict[int, dict[int, float]] = {}  # trial -> the intermediate values written
 
     @property
     def _attrs(self) -> dict[str, Any]:
@@ -62,7 +65,12 @@ class StoredSearch:
 
     @property
     def optimizer_state(self) -> dict[str, Any] | None:
-        return self._attrs.get("optimizer")
+        """The optimiser's saved state (its random generator's among it): a system
+        attribute of the study, out of the user attributes optuna-dashboard shows
+        (stores written before kept it there: read as a fallback)."""
+        state = self.store.read("reading the optimiser's state", self.store.storage.get_study_system_attrs,
+                                self.study_id).get(_OPTIMIZER)
+        return state if state is not None else self._attrs.get(_OPTIMIZER)
 
     def _write(self, doing: str, fn: Callable, *args):
         if self.lease is not None:
@@ -122,8 +130,8 @@ class StoredSearch:
         return out
 
     def save_optimizer(self, state: dict[str, Any]) -> None:
-        self._write("saving the optimiser's state", self.store.storage.set_study_user_attr, self.study_id,
-                    "optimizer", state)
+        self._write("saving the optimiser's state", self.store.storage.set_study_system_attr, self.study_id,
+                    _OPTIMIZER, state)
 
     def _family_choices(self) -> tuple[str, ...]:
         # Optuna requires one set of choices per param name in a study: reuse the first one
@@ -148,38 +156,61 @@ class StoredSearch:
         template = create_trial(state=TrialState.RUNNING, params=params, distributions=dists, user_attrs={
             "text": candidate.text, "family": candidate.family, "name": candidate.name or "",
             "key": candidate.key, "fingerprint": fingerprint, "protected": bool(protected)})
-        return self._write(f"starting the trial of {candidate.text!r}", self.store.storage.create_new_trial,
-                           self.study_id, template)
+        trial = self._write(f"starting the trial of {candidate.text!r}", self.store.storage.create_new_trial,
+                            self.study_id, template)
+        self._write(f"naming the trial of {candidate.text!r}", set_formula, self.store.storage, trial, candidate.text)
+        return trial
 
     def record(self, result: Result, optimizer_state: dict[str, Any] | None = None, *, trial: int | None = None,
                params: dict[str, float] | None = None) -> None:
         """Record ``result``: finish the running ``trial`` (from :meth:`start`), or add a
         finished trial (a result copied from another search; ``params``: its
         learnable parameters' initial values).  Then save the optimiser's state, when given."""
-        from optuna.trial import create_trial
+        from optuna.trial import TrialState, create_trial
 
         attrs = result_attrs(result)
         state, value = finished_state(result)
         inter = mean_curve(result)
         storage = self.store.storage
-        if trial is None:
-            p, dists = trial_params(params or {}, result.family, self._family_choices())
-            template = create_trial(state=state, value=value, params=p, distributions=dists, user_attrs=attrs,
-                                    intermediate_values=inter)
-            self._write(f"recording {result.text!r}", storage.create_new_trial, self.study_id, template)
-        else:
-            def finish():
-                if storage.get_trial(trial).state.is_finished():
-                    return  # repeated after a lost connection: the first try got through
-                for k, v in attrs.items():
-                    storage.set_trial_user_attr(trial, k, v)
-                for step, v in inter.items():
-                    storage.set_trial_intermediate_value(trial, step, v)
-                storage.set_trial_state_values(trial, state, None if value is None else [value])
 
-            self._write(f"recording {result.text!r}", finish)
+        def finish(trial: int) -> None:
+            if storage.get_trial(trial).state.is_finished():
+                return  # repeated after a lost connection: the first try got through
+            for k, v in attrs.items():
+                storage.set_trial_user_attr(trial, k, v)
+            for step, v in inter.items():
+                storage.set_trial_intermediate_value(trial, step, v)
+            storage.set_trial_state_values(trial, state, None if value is None else [value])
+
+        if trial is None:  # a copy: made running (the formula param needs a running trial), then finished
+            p, dists = trial_params(params or {}, result.family, self._family_choices())
+            template = create_trial(state=TrialState.RUNNING, params=p, distributions=dists, user_attrs={})
+            trial = self._write(f"recording {result.text!r}", storage.create_new_trial, self.study_id, template)
+            self._write(f"naming the trial of {result.text!r}", set_formula, storage, trial, result.text)
+        self._write(f"recording {result.text!r}", finish, trial)
         if optimizer_state is not None:
             self.save_optimizer(optimizer_state)
+
+    def report_curves(self, trial: int, curves: list[list[float]]) -> None:
+        """A running ``trial``'s learning curves so far (one per seed) as its Optuna
+        intermediate values: epoch -> the mean over the seeds that reached it (the
+        values :meth:`record` writes at the end), so optuna-dashboard draws the curve
+        while the trial runs.  Only values that changed are written."""
+        values = mean_curve(Result(key="", text="", curves=[list(c) for c in curves]), partial=True)
+        written = self._reported.setdefault(trial, {})
+        changed = {step: v for step, v in values.items() if written.get(step) != v}
+        if not changed:
+            return
+        storage = self.store.storage
+
+        def write():
+            if storage.get_trial(trial).state.is_finished():
+                return  # recorded meanwhile: its final values stand
+            for step, v in changed.items():
+                storage.set_trial_intermediate_value(trial, step, v)
+
+        self._write("writing a running trial's learning curve", write)
+        written.update(changed)
 
     def results(self) -> list[Result]:
         """The recorded candidates (not the running or interrupted ones), in the order they

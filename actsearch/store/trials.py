@@ -9,16 +9,18 @@ marked ``FAIL`` with the user attribute ``interrupted``: it never became a
 result, and a resume trains its candidate again.
 
 Params, for ``optuna-dashboard``'s importance, slice and parallel-coordinate
-plots: ``family`` (categorical over the families of the search) and each learnable
-parameter's initial value (float in ``[-B, B]``, B = 100, or the next power of
-ten above a larger value).  The formula itself stays the ``text`` user attribute:
-Optuna refuses a categorical whose choices change from trial to trial, and a
-formula's choices are open-ended.
+plots: ``family`` (categorical over the families of the search), each learnable
+parameter's initial value (a float whose range is the power of ten that holds the
+values the space gave it: a trial's own is ``[0, 10^k]`` or ``[-10^k, 0]`` around its
+value, and the dashboard shows the union over the trials), and ``formula``, the
+canonical text (:func:`set_formula`): a categorical of one choice per trial, which
+Optuna's own checks refuse (its choices change from trial to trial) and
+optuna-dashboard reads as one axis of every formula, so it is written past them.
 
 Example:
-    >>> params, dists = trial_params({"a": 0.5}, "rational", ("rational", "other"))
-    >>> params, dists["a"].low, dists["family"].choices
-    ({'family': 'rational', 'a': 0.5}, -100.0, ('rational', 'other'))
+    >>> params, dists = trial_params({"a": 0.5, "b": -0.002}, "rational", ("rational", "other"))
+    >>> params, (dists["a"].low, dists["a"].high), (dists["b"].low, dists["b"].high)
+    ({'family': 'rational', 'a': 0.5, 'b': -0.002}, (0.0, 1.0), (-0.01, 0.0))
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from ..registry import SPACES
 from ..result import Result
 
 __all__ = ["result_attrs", "finished_state", "mean_curve", "to_result", "is_recorded", "is_inflight",
-           "trial_params", "family_choices", "INTERRUPTED"]
+           "trial_params", "set_formula", "family_choices", "INTERRUPTED", "FORMULA"]
 
 #: Result fields stored as trial user attributes (``trial`` is the trial's own number)
 FIELDS = tuple(f for f in Result.__dataclass_fields__ if f != "trial")
@@ -42,7 +44,8 @@ INTERRUPTED = "interrupted"
 #: the references and the user's own formulas
 _NOT_FROM_A_SPACE = ("reference", "custom")
 _OTHER = "other"
-_BOUND = 100.0
+#: the param that holds a trial's formula
+FORMULA = "formula"
 
 
 def result_attrs(result: Result) -> dict[str, Any]:
@@ -68,13 +71,16 @@ def finished_state(result: Result):
     return TrialState.FAIL, None
 
 
-def mean_curve(result: Result) -> dict[int, float]:
-    """Epoch -> mean metric over the seeds (the trial's intermediate values)."""
+def mean_curve(result: Result, partial: bool = False) -> dict[int, float]:
+    """Epoch -> mean metric over the seeds (the trial's intermediate values): over the
+    epochs every seed reached, or, ``partial``, over the seeds that reached each epoch
+    (a trial still running its later seeds)."""
     curves = [c for c in result.curves if c]
     out = {}
     if curves:
-        for i in range(min(len(c) for c in curves)):
-            v = sum(c[i] for c in curves) / len(curves)
+        for i in range(max(len(c) for c in curves) if partial else min(len(c) for c in curves)):
+            reached = [c[i] for c in curves if len(c) > i]
+            v = sum(reached) / len(reached)
             if math.isfinite(v):
                 out[i + 1] = v
     return out
@@ -97,12 +103,27 @@ def trial_params(params: dict[str, float], family: str, choices: tuple[str, ...]
     dists = {"family": CategoricalDistribution(choices)}
     for name, value in params.items():
         value = float(value)
-        if name == "family" or not math.isfinite(value):
+        if name in ("family", FORMULA) or not math.isfinite(value):
             continue
-        bound = _BOUND if abs(value) <= _BOUND else 10.0 ** math.ceil(math.log10(abs(value)))
+        bound = 10.0 ** math.ceil(math.log10(abs(value))) if value else 0.0
         out[name] = value
-        dists[name] = FloatDistribution(-bound, bound)
+        dists[name] = FloatDistribution(min(0.0, -bound if value < 0 else 0.0), bound if value > 0 else 0.0)
     return out, dists
+
+
+def set_formula(storage, trial_id: int, text: str) -> None:
+    """Give the running trial ``trial_id`` its ``formula`` param: ``text`` as a categorical
+    of one choice.  Optuna checks a param's choices against the study's first trial's
+    and would refuse; its RDB storage takes the previous distribution as given, so this
+    one is passed as its own.  A storage without that way in keeps the formula in the
+    ``text`` user attribute only."""
+    from optuna.distributions import CategoricalDistribution
+
+    setter = getattr(storage, "_set_trial_param", None)
+    if setter is None:
+        return
+    dist = CategoricalDistribution((text,))
+    setter(trial_id, FORMULA, 0.0, dist, dist)
 
 
 def is_recorded(trial) -> bool:

@@ -14,7 +14,7 @@ import pytest
 from actsearch.cli import main
 from actsearch.commands._live import LiveDisplay, PlainDisplay, search_display
 from actsearch.result import Result
-from actsearch.search.events import Snapshot
+from actsearch.search.events import Running, Snapshot
 
 ROOT = Path(__file__).resolve().parents[2]
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07|\r")
@@ -32,13 +32,50 @@ def test_a_terminal_gets_the_live_panel_and_a_pipe_plain_lines(tmp_path):
         os.close(slave)
 
 
-def test_snapshot_counts_and_eta():
-    s = Snapshot(name="s", budget=10, done=4, trained=4, running=["a", "b"], first_done=2,
-                 started=time.monotonic() - 20.0)
-    assert s.queued == 4
-    # 2 recorded in this session in 20 s: 6 left take 60 s
-    assert s.eta() == pytest.approx(60.0, rel=0.05)
-    assert Snapshot(name="s", budget=3, done=0, trained=0).eta() is None
+def test_copies_are_not_done_and_the_eta_comes_from_measured_durations():
+    now = time.monotonic()
+    running = [Running("a", started=now - 5.0, steps=10, epochs=10, step=5, reported=now - 1.0),  # 8 s a trial
+               Running("b", started=now - 1.0, steps=10, epochs=10)]  # not reported yet: the measured mean
+    s = Snapshot(name="s", budget=10, done=4, copied=3, running=running, durations=[12.0, 2.0, 10.0], workers=2)
+    assert s.queued == 4  # the 3 copies count neither as done nor against the budget
+    # a: 8 s in all, 5 gone -> 3 left; b: 8 s (mean of 12, 2, 10) less its 1 -> 7; 4 queued x 8 s, 2 at a time
+    assert s.eta(now) == pytest.approx((3 + 7 + 4 * 8) / 2)
+    assert "4/10 done, 2 running, 4 queued, 3 copied" in s.counts()
+    # nothing measured and nothing reported: unknown, not zero
+    assert Snapshot(name="s", budget=3, done=0, running=[Running("a", started=now)]).eta(now) is None
+    # the last trial past its estimate: still at least one epoch's time while it runs, never 0
+    late = Snapshot(name="s", budget=1, done=0, durations=[4.0],
+                    running=[Running("a", started=now - 60.0, steps=4, epochs=4)], workers=1)
+    assert late.eta(now) == pytest.approx(1.0)
+    assert Snapshot(name="s", budget=2, done=2).eta(now) == 0.0  # finished
+
+
+def test_a_running_trial_says_its_seed_epoch_and_metric():
+    now = time.monotonic()
+    r = Running("x*tanh(x)", started=now - 42.0, steps=30, epochs=10, step=14, value=0.6123, metric="val_accuracy",
+                reported=now)
+    assert r.describe(now) == "seed 2/3 epoch 4/10  val_accuracy 0.6123  0:00:42  x*tanh(x)"
+    assert Running("relu(x)", started=now, steps=10, epochs=10).describe(now) == "starting  0:00:00  relu(x)"
+
+
+def test_plain_lines_have_the_time_and_a_heartbeat(tmp_path):
+    with open(tmp_path / "log.txt", "w") as fh:
+        display = PlainDisplay(fh, heartbeat=0.05)
+        now = time.monotonic()
+        snap = Snapshot(name="beat", budget=3, done=1, copied=1, workers=1, durations=[10.0],
+                        running=[Running("x*tanh(x)", started=now - 3, steps=4, epochs=4, step=2, value=0.5,
+                                         metric="acc", reported=now)])
+        display.search_started(snap, "1 parallel trial(s) on cpu")
+        time.sleep(0.3)
+        display.trial_recorded(snap, Result(key="k", text="relu(x)", score=0.6, reused_from="old"))
+        display.search_finished(snap, True)
+        time.sleep(0.15)
+    lines = (tmp_path / "log.txt").read_text().splitlines()
+    assert all(re.match(r"\d\d:\d\d:\d\d ", ln) for ln in lines)
+    beats = [ln for ln in lines if ln[9:].startswith("... 1/3 done, 1 running, 1 queued, 1 copied")]
+    assert beats and "running: epoch 2/4  acc 0.5000  0:00:0" in beats[0] and beats[0].endswith("x*tanh(x)")
+    assert "[copied] ok " in lines[-2] and "[from old; not trained here]" in lines[-2]
+    assert lines[-1][9:].startswith("finished: 1/3 done") and "... " not in lines[-1]  # no beat after the end
 
 
 def test_plain_lines_tell_each_step(ray_session, tmp_path, capsys, monkeypatch):
@@ -49,9 +86,9 @@ def test_plain_lines_tell_each_step(ray_session, tmp_path, capsys, monkeypatch):
     assert main(["search", "--task", "digits", "--epochs", "1", "--budget", "4", "--workers", "2",
                  "--storage", url, "--name", "plain", "--candidates", "x*tanh(x)"]) == 0
     err = capsys.readouterr().err
-    lines = err.splitlines()
+    lines = [line[9:] for line in err.splitlines() if re.match(r"\d\d:\d\d:\d\d ", line)]  # after the time
     assert lines[0] == "starting a local Ray instance ..."
-    assert any(line.startswith("search 'plain': 4 candidates, 0 recorded; 2 parallel trial(s) on cpu")
+    assert any(line.startswith("search 'plain': 4 candidates to train, 0 trained; 2 parallel trial(s) on cpu")
                for line in lines)
     assert sum(line.startswith("  started  ") for line in lines) == 4
     assert sum(bool(re.match(r"\[\d/4\] ok ", line)) for line in lines) == 4
@@ -103,8 +140,8 @@ def test_live_display_renders_without_a_search(tmp_path):
 
     with open(tmp_path / "out.txt", "w") as fh:
         display = LiveDisplay(fh)
-        display.snapshot = Snapshot(name="demo", budget=5, done=2, trained=2, running=["x*tanh(x)"], best=0.5,
-                                    best_text="relu(x)")
+        display.snapshot = Snapshot(name="demo", budget=5, done=2, running=[Running("x*tanh(x)", time.monotonic())],
+                                    best=0.5, best_text="relu(x)")
         display.placement = "1 parallel trial(s) on cpu"
         console = Console(file=fh, width=100)
         console.print(display)
@@ -116,4 +153,4 @@ def test_live_display_renders_without_a_search(tmp_path):
     out = (tmp_path / "out.txt").read_text()
     assert "2/5 done, 1 running, 2 queued" in out and "0.5000  relu(x)" in out and "x*tanh(x)" in out
     assert "[2/5] nan" in out and "abs(x) (why)" in out and "warning: a worker was lost\n" in out
-    assert "starting ...\n" in out and "warning: a worker was lost again\n" in out
+    assert " starting ...\n" in out and " warning: a worker was lost again\n" in out

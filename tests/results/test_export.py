@@ -263,7 +263,7 @@ def test_swap_replaces_relu_and_model_runs():
     shared = nn.ReLU()
     model.add_module("extra", nn.Sequential(shared, shared))  # one instance used twice
     cand = actsearch.parse("relu(x) + eps*x*exp(-x**2/2); eps=0.01")
-    assert swap_activations(model, nn.ReLU, cand.module) == 4
+    assert len(swap_activations(model, nn.ReLU, cand.module)) == 4
     assert not any(isinstance(m, nn.ReLU) for m in model.modules())
     assert isinstance(model[2][2], nn.Tanh)
     acts = [m for m in model.modules() if isinstance(m, actsearch.CandidateModule)]
@@ -282,7 +282,7 @@ def test_swap_passes_layer_index_and_matches_dtype(tmp_path):
     )
     (tmp_path / "act.py").write_text(path)
     model = nn.Sequential(nn.Linear(2, 2), nn.ReLU(), nn.Linear(2, 2), nn.ReLU()).double()
-    assert swap_activations(model, nn.ReLU, lambda i: load(tmp_path / "act.py", layer=i)) == 2
+    assert len(swap_activations(model, nn.ReLU, lambda i: load(tmp_path / "act.py", layer=i))) == 2
     assert [model[1].params["a"].item(), model[3].params["a"].item()] == pytest.approx([0.2, 0.3])
     assert model[1].params["a"].dtype == torch.float64
     assert model(torch.randn(3, 2, dtype=torch.float64)).dtype == torch.float64

@@ -103,9 +103,12 @@ def test_show_command_writes_png(tmp_path, monkeypatch, capsys):
     assert cli.main(["show", "x*erf(x)", "--out", str(out)]) == 0
     _assert_real_png(out)
     monkeypatch.chdir(tmp_path)
+    capsys.readouterr()
     assert cli.main(["show", "x*erf(x)"]) == 0
-    written = capsys.readouterr().out.split()[-1]
+    out = capsys.readouterr().out.splitlines()
+    written = out[0].removeprefix("wrote ").removesuffix(":")
     _assert_real_png(tmp_path / written)
+    assert out[1] == "  f(x) and f'(x) on [-5, 5] beside relu and gelu"  # what it drew
     assert cli.main(["show", "x*erf(x)", "--out", str(tmp_path / "f.jpg")]) == 2
     assert cli.main(["show", "x*", "--out", str(out)]) == 2
 
@@ -223,3 +226,85 @@ def test_report_out_that_cannot_be_written_is_one_line_and_leaves_nothing(tmp_pa
     assert "is a folder" in _one_line_error(capsys)
     assert cli.main(["report", "--storage", url, "--out", str(tmp_path / "ok")]) == 0
     assert sorted(p.name for p in (tmp_path / "ok").iterdir()) == ["index.html", "leaderboard.csv"]
+
+
+# -- pictures where people look: the best reference beside, divergence marked, overlays ----
+def _stored_demo(tmp_path):
+    from actsearch.result import Result
+    from actsearch.store import Store
+
+    url = f"sqlite:///{tmp_path / 'pics.sqlite'}"
+    s = Store(url).open_search("pics", {"task": "digits", "epochs": 6, "seeds": 2, "seed": 0})
+
+    def rec(text, curves, losses, status="ok", message=""):
+        c = actsearch.parse(text)
+        finals = [cv[-1] for cv in curves]
+        s.record(Result(key=c.key, text=c.text, status=status, score=float(np.mean(finals)) if status == "ok" else None,
+                        seed_scores=finals if status == "ok" else [], curves=curves, loss_curves=losses,
+                        task="digits", fingerprint=c.fingerprint(), epochs=6, seeds=2, first_seed=0,
+                        metric="val_accuracy", message=message))
+
+    steady = [0.3, 0.5, 0.6, 0.65, 0.66, 0.67]
+    rec("relu(x)", [steady, [v - 0.02 for v in steady]], [[1.0, 0.5, 0.3, 0.2, 0.1, 0.05]] * 2)
+    rec("gelu(x)", [[v - 0.05 for v in steady]] * 2, [[1.0, 0.5, 0.3, 0.2, 0.1, 0.05]] * 2)
+    rec("x*erf(x)", [[v + 0.02 for v in steady]] * 2, [[1.0, 0.4, 0.2, 0.1, 0.05, 0.03]] * 2)
+    # the PolyReLU of the issue: ahead of every reference, then its loss blew up in epoch 5
+    rec("x**3 + relu(x)", [[0.4, 0.6, 0.73, 0.7]], [[0.9, 0.4, 0.2, 9.0]], status="diverged",
+        message="training loss exploded to 3.1e+06 at epoch 5")
+    return url, steady
+
+
+def test_a_stored_run_is_drawn_beside_the_best_reference_and_where_it_diverged(tmp_path):
+    from actsearch.results.plots import picture_for
+
+    url, steady = _stored_demo(tmp_path)
+    picture = picture_for("pics:3", storage=url)
+    curves_ax, loss_ax = picture.figure.axes[2], picture.figure.axes[3]
+    reference = next(line for line in curves_ax.lines if line.get_label().startswith("relu (best reference"))
+    expected = np.mean([steady, [v - 0.02 for v in steady]], axis=0)  # relu's two seeds, averaged by hand
+    assert np.allclose(reference.get_ydata(), expected)
+    assert curves_ax.get_title() == "learning curves: diverged"
+    marker = next(line for line in loss_ax.lines if line.get_label() == "diverged at epoch 5")
+    assert list(marker.get_xdata()) == [5] and list(marker.get_ydata()) == [9.0]
+    star = next(line for line in curves_ax.lines if line.get_label().startswith("best before: 0.7300"))
+    assert list(star.get_xdata()) == [3]
+    assert loss_ax.get_title() == "training loss" and loss_ax.get_yscale() == "log"
+    assert any("diverged at epoch 5" in line for line in picture.drawn)
+    _assert_real_png(save_png(picture.figure, tmp_path / "diverged.png"), min_width=1600)
+    # a reference is not drawn beside itself
+    assert not any("best reference" in line.get_label() for line in picture_for("pics:0", storage=url)
+                   .figure.axes[2].lines)
+
+
+def test_compare_colours_each_candidate_by_its_score(tmp_path, monkeypatch, capsys):
+    from actsearch.results.plots import compare_picture
+
+    url, _ = _stored_demo(tmp_path)
+    picture = compare_picture(["pics:0", "pics:1", "pics:2", "pics:3", "crrelu"], storage=url)
+    ax = picture.figure.axes[0]
+    drawn = {line.get_label(): line for line in ax.lines}
+    scores = {"pics:0 relu(x)": 0.66, "pics:1 gelu(x)": 0.62, "pics:2 x*erf(x)": 0.69}
+    greens = {label: drawn[f"{label} ({score:.4f})"].get_color() for label, score in scores.items()}
+    # viridis runs from purple (low) to yellow (high): the green channel rises with the score
+    ordered = sorted(scores, key=scores.get)
+    assert [greens[k][1] for k in ordered] == sorted(greens[k][1] for k in ordered)
+    assert drawn["pics:3 x**3 + relu(x)"].get_color() == "0.75"  # failed: no score, grey
+    assert picture.figure.axes[-1].get_ylabel() == "val_accuracy"  # the colour bar
+    monkeypatch.setattr(cli, "COMMAND_MODULES", ["show"])
+    out = tmp_path / "cmp.png"
+    assert cli.main(["show", "--compare", "pics:0", "pics:2", "x*tanh(x)", "--storage", url, "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith(f"wrote {out}:") and "of 3 candidates" in printed and "2 scored" in printed
+    _assert_real_png(out)
+    assert cli.main(["show", "pics:0", "--compare", "pics:2", "--storage", url]) == 2
+
+
+def test_search_against_confirmation_puts_each_point_where_its_scores_are():
+    from actsearch.results.plots import confirmation_figure
+
+    fig = confirmation_figure([("x*tanh(x)", 0.68, 0.63, False), ("relu(x)", 0.64, 0.645, None),
+                               ("x*erf(x)", 0.66, 0.67, True)])
+    points = {line.get_label(): (line.get_xdata()[0], line.get_ydata()[0]) for line in fig.axes[0].lines
+              if line.get_marker() in ("o", "s")}
+    assert points["not confirmed"] == (0.68, 0.63) and points["confirmed"] == (0.66, 0.67)
+    assert points["reference"] == (0.64, 0.645)

@@ -167,9 +167,35 @@ def test_a_wrong_token_is_one_line(head, tmp_path):
     errors = [line for line in proc.stderr.splitlines() if line.startswith("actsearch: error:")]
     assert len(errors) == 1, proc.stderr[-3000:]
     assert "refused this connection: its authentication token is missing or wrong" in errors[0]
-    assert "RAY_AUTH_TOKEN" in errors[0]
+    assert "RAY_AUTH_MODE=token and RAY_AUTH_TOKEN" in errors[0]  # what Ray needs set, both of them
     assert "gcs_client" not in proc.stderr and "Traceback" not in proc.stderr, proc.stderr[-3000:]
     assert took < 30
+
+
+def test_a_token_in_the_environment_reaches_a_cluster_on_another_machine(head, tmp_path):
+    """RAY_AUTH_TOKEN alone (no RAY_AUTH_MODE), the head taken for another machine's: Ray
+    sends no token until the mode is set, so actsearch sets it for the token the user gave."""
+    code = ("import actsearch.search.ray.cluster as c\n"
+            "c._local_host = lambda host: False  # as if the head were another machine\n"
+            f"with c.ray_cluster({head.address!r}) as resources:\n"
+            "    print('CPUS', resources['CPU'])\n")
+    for env in (head.env(RAY_AUTH_TOKEN=head.token), head.env(RAY_AUTH_TOKEN_PATH=_token_file(tmp_path, head))):
+        proc = subprocess.run([sys.executable, "-c", code], env=env, cwd=tmp_path, capture_output=True, text=True,
+                              timeout=120)
+        assert proc.returncode == 0 and "CPUS 2.0" in proc.stdout, proc.stderr[-3000:]
+    # the token kept on this machine is not offered to another machine's cluster
+    home = tmp_path / "home"
+    (home / ".ray").mkdir(parents=True)
+    (home / ".ray" / "auth_token").write_text(head.token)
+    proc = subprocess.run([sys.executable, "-c", code], env=head.env(HOME=str(home)), cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0 and "RAY_AUTH_MODE=token" in proc.stderr, proc.stderr[-3000:]
+
+
+def _token_file(folder, head) -> str:
+    path = folder / "token"
+    path.write_text(head.token)
+    return str(path)
 
 
 # -- what a search ships (no cluster needed) -----------------------------------------------

@@ -14,6 +14,7 @@ from actsearch.search.confirm import confirm, pick_top
 from actsearch.results.leaderboard import leaderboard
 from actsearch.result import Result
 from actsearch.store import Store
+from actsearch.store.view import StoreView
 
 SEARCH_SEEDS = 2
 FRESH = 2
@@ -36,8 +37,8 @@ def confirmed(ray_session, tmp_path_factory):
 def test_confirmation_retrains_the_top_and_the_references_on_fresh_seeds(confirmed):
     url, _ = confirmed
     store = Store(url)
-    source = store.results("src")
-    expected = {c.fingerprint() for c in pick_top(source, 2)}
+    entries = {e.id: e for e in StoreView(url).entries(["src"])}
+    expected = {c.fingerprint() for c in pick_top(leaderboard(url, "src"), entries, 2)}
     expected |= {actsearch.preset(r).fingerprint() for r in ("relu", "gelu", "silu")}
     assert store.search("src-confirm").state == "finished"
     results = store.results("src-confirm")
@@ -60,18 +61,75 @@ def test_confirmation_leaderboard_compares_seed_by_seed(confirmed):
     for _, row in searched.iterrows():
         mine = next(r.seed_scores for r in store.results("src-confirm") if r.text == row["formula"])
         assert row["wins"] == f"{sum(a > b for a, b in zip(mine, relu))}/{FRESH}"
-    # the search's leaderboard, then the confirmation's with its paired columns
+    # each row keeps the id and score it had in the search
+    source = {e.id: e.result for e in StoreView(url).entries(["src"])}
+    for _, row in searched.iterrows():
+        assert source[row["search_id"]].fingerprint == actsearch.parse(row["formula"]).fingerprint()
+        assert row["search_score"] == pytest.approx(source[row["search_id"]].score)
+    # the search's leaderboard, then the confirmation's with its paired columns, the legend and a verdict each
     first, _, second = printed.partition("confirming the 2 best on 2 fresh seeds:")
-    assert "src:" in first and "src-confirm:" in second and "wins" in second
+    assert "src:" in first and "src-confirm:" in second and "wins" in second and "p holm" in second
+    assert "p holm: p corrected for the candidates tested together (Holm)" in second
+    verdict_lines = [ln for ln in second.splitlines() if re.match(r"  \S.* src:\d+ \d\.\d{4} -> src-confirm:\d+ ", ln)]
+    assert len(verdict_lines) == 2 and all("confirmed" in ln or "CONFIRMED" in ln for ln in verdict_lines)
+    assert "warning: 2 fresh seeds: a paired test on fewer than 5" in second
 
 
-def test_pick_top_skips_references_failures_and_repeats():
-    def res(text, score, status="ok"):
-        return Result(key=text, text=actsearch.parse(text).text, status=status, score=score)
+def test_pick_top_follows_the_leaderboard_converged_first(tmp_path):
+    url = "sqlite:///" + str(tmp_path / "top.db")
+    s = Store(url).open_search("src", {"task": "digits", "epochs": 2, "seeds": 1, "seed": 0})
 
-    results = [res("relu(x)", 0.99), res("x*tanh(x)", 0.9), res("tanh(x)*x", 0.95), res("abs(x)", 0.97, "pruned"),
-               res("x + sin(x)", 0.8), res("exp(exp(x))", None, "nan"), res("softplus(x)", 0.7)]
-    assert [c.text for c in pick_top(results, 2)] == [actsearch.parse("x*tanh(x)").text, "x + sin(x)"]
+    def res(text, score, status="ok", loss=0.02, name=""):
+        c = actsearch.parse(text)
+        s.record(Result(key=c.key, text=c.text, status=status, score=score, name=name, fingerprint=c.fingerprint(),
+                        task="digits", loss_curves=[[1.0, loss]] if score is not None else [], epochs=2))
+
+    res("relu(x)", 0.99, name="relu")
+    res("x*tanh(x)", 0.9)
+    res("x**2*softsign(x)", 0.97, loss=0.6)  # the best score, but its training loss stays far above relu's
+    res("abs(x)", 0.98, "pruned")
+    res("x + sin(x)", 0.8, name="mine")
+    res("exp(exp(x))", None, "nan")
+    res("softplus(x)", 0.7)
+    entries = {e.id: e for e in StoreView(url).entries(["src"])}
+    top = pick_top(leaderboard(url, "src"), entries, 4)
+    assert [c.text for c in top] == ["x*tanh(x)", "x + sin(x)", "softplus(x)", "x**2*softsign(x)"]
+    assert top[1].name == "mine"  # the stored candidate, name and all
+
+
+def test_verdicts_say_what_held_up(tmp_path):
+    from actsearch.results.verdicts import verdicts
+
+    url = "sqlite:///" + str(tmp_path / "v.db")
+    src = Store(url).open_search("src", {"task": "digits", "epochs": 2, "seeds": 1, "seed": 0})
+    conf = Store(url).open_search("src-confirm", {"task": "digits", "epochs": 2, "seeds": 5, "seed": 1,
+                                                  "confirms": "src"})
+
+    def rec(search, text, scores, loss=0.02, first_seed=0):
+        c = actsearch.parse(text)
+        search.record(Result(key=c.key, text=c.text, score=sum(scores) / len(scores), seed_scores=scores,
+                             fingerprint=c.fingerprint(), task="digits", loss_curves=[[1.0, loss]] * len(scores),
+                             epochs=2, seeds=len(scores), first_seed=first_seed))
+
+    for text, score in (("relu(x)", 0.6), ("x*tanh(x)", 0.68), ("x - sin(x)", 0.66), ("x*erf(x)", 0.7)):
+        rec(src, text, [score])
+    relu = [0.60, 0.61, 0.62, 0.60, 0.61]
+    rec(conf, "relu(x)", relu, first_seed=1)
+    rec(conf, "x*tanh(x)", [v + 0.03 for v in relu[:4]] + [relu[4] + 0.031], first_seed=1)  # every seed, by 0.03
+    rec(conf, "x - sin(x)", [0.62, 0.60, 0.63, 0.59, 0.64], first_seed=1)  # a little above, by chance
+    rec(conf, "x*erf(x)", [v + 0.05 for v in relu], loss=0.9, first_seed=1)  # above, but cannot fit its data
+    found = {v.formula: v for v in verdicts(leaderboard(url, "src-confirm"))}
+    assert set(found) == {"x*tanh(x)", "x - sin(x)", "x*erf(x)"}
+    win = found["x*tanh(x)"]
+    assert win.confirmed and win.search_id == "src:1" and win.search_score == pytest.approx(0.68)
+    from actsearch.results.statistics import holm
+
+    pvalues = [found[t].p for t in ("x*tanh(x)", "x - sin(x)", "x*erf(x)")]
+    assert [found[t].p_holm for t in ("x*tanh(x)", "x - sin(x)", "x*erf(x)")] == pytest.approx(holm(pvalues))
+    assert "src:1 0.6800 -> src-confirm:1 0." in win.line() and win.line().endswith("CONFIRMED")
+    chance = found["x - sin(x)"]
+    assert not chance.confirmed and "could be chance" in chance.reason and chance.p_holm >= chance.p
+    assert not found["x*erf(x)"].confirmed and "did not converge" in found["x*erf(x)"].reason
 
 
 def test_refusals_are_one_line_errors(confirmed, capsys, monkeypatch, tmp_path):

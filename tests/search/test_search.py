@@ -28,7 +28,7 @@ class TinySpace(SearchSpace):
 
 
 BUDGET = 7
-USER = ["exp(exp(x))", "x*erf(x)"]
+USER = ["exp(exp(x))", "x*erf(x)", "crrelu"]  # a preset is taken wherever a formula is
 
 
 @pytest.fixture(scope="module")
@@ -62,6 +62,7 @@ def test_references_and_user_candidates_present(search):
         assert r.status == "ok" and 0.0 < r.score <= 1.0
         assert len(r.curves) == 1 and len(r.curves[0]) == 2
         assert r.score == pytest.approx(r.curves[0][-1])
+    assert by_fp[actsearch.preset("crrelu").fingerprint()].name == "crrelu"
     refs = [r for r in results if r.name in ("relu", "gelu", "silu")]
     assert sorted(r.name for r in refs) == ["gelu", "relu", "silu"]
     # references are evaluated first

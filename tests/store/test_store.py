@@ -137,9 +137,10 @@ def test_trials_run_from_hand_out_to_record(url):
     assert study.metric_names == ["val_accuracy"]
     done, running = study.trials
     assert done.state.name == "COMPLETE" and running.state.name == "RUNNING"
-    assert done.datetime_start < done.datetime_complete and done.params == {"family": "custom"}
-    assert running.params == {"family": "rational", "a": 0.5}
-    assert running.distributions["a"] == optuna.distributions.FloatDistribution(-100, 100)
+    assert done.datetime_start < done.datetime_complete
+    assert done.params == {"family": "custom", "formula": "relu(x)"}
+    assert running.params == {"family": "rational", "a": 0.5, "formula": tanh.text}
+    assert running.distributions["a"] == optuna.distributions.FloatDistribution(0, 1)  # the decade of its value
     assert [r.text for r in s.results()] == ["relu(x)"]
     assert s.inflight == [{"text": tanh.text, "family": "rational", "name": "", "protected": False}]
     lease.release()  # its driver is gone without closing the search: the trial is still RUNNING
@@ -154,6 +155,30 @@ def test_trials_run_from_hand_out_to_record(url):
     again.set_state("finished")
     lease.release()
     assert [x["n_trials"] for x in Store(url).searches()] == [2]  # recorded candidates only
+
+
+def test_what_the_dashboard_reads_formulas_ranges_and_no_optimiser_state(url):
+    """A formula param on every trial (copies too), though Optuna's own checks refuse
+    changing choices; ranges from the values; the optimiser's state out of the study's
+    user attributes; older stores that kept it there still read."""
+    store = Store(url)
+    s = store.open_search("f", {"task": "digits", "epochs": 2, "seeds": 2, "space": "grammar"})
+    texts = ["x*tanh(x)", "abs(x) + sin(x)"]
+    for text in texts:
+        c = actsearch.parse(text)
+        s.record(_result(c.text, fingerprint=c.fingerprint()), trial=s.start(c, c.fingerprint()),
+                 optimizer_state={"rng": {"state": 7}})
+    s.record(_result("x*sigmoid(x)", reused_from="other"), params={"w": -0.002, "b": 0.0})  # a copy
+    study = optuna.load_study(study_name="f", storage=url)
+    assert [t.params["formula"] for t in study.trials] == [actsearch.parse(t).text for t in texts] + ["x*sigmoid(x)"]
+    copy = study.trials[-1]
+    assert copy.state.name == "COMPLETE" and copy.distributions["w"] == optuna.distributions.FloatDistribution(-0.01, 0)
+    assert copy.distributions["b"] == optuna.distributions.FloatDistribution(0, 0)
+    assert "optimizer" not in study.user_attrs and s.optimizer_state == {"rng": {"state": 7}}
+    # a store written before: the state among the user attributes
+    old = store.open_search("old", {"task": "digits"})
+    store.storage.set_study_user_attr(old.study_id, "optimizer", {"asked": 2})
+    assert Store(url).search("old").optimizer_state == {"asked": 2}
 
 
 @pytest.mark.parametrize("url_in, shown, secret", [
@@ -196,7 +221,9 @@ def test_the_dashboard_sees_a_real_search(ray_session, tmp_path):
     assert [t.state.name for t in study.trials].count("RUNNING") == 0
     for t in study.trials:
         assert t.datetime_start < t.datetime_complete
-        assert t.params["family"] == t.user_attrs["family"]
+        assert t.params["family"] == t.user_attrs["family"] and t.params["formula"] == t.user_attrs["text"]
+        if t.state.name == "COMPLETE":
+            assert sorted(t.intermediate_values) == [1, 2]  # the mean curve over the seeds
         if t.user_attrs["family"] == "rational":
             assert {"a0", "b1"} <= set(t.params)
             assert isinstance(t.distributions["a0"], optuna.distributions.FloatDistribution)

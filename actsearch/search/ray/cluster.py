@@ -143,22 +143,31 @@ def _stderr_to(path: str | None):
         os.close(fd)
 
 
+#: where a user gives Ray the cluster's token; Ray reads them only once RAY_AUTH_MODE=token is set
+_TOKEN_VARIABLES = ("RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH")
+
+
 def _check_auth(address: str, timeout: float = 15.0, log_path: str | None = None) -> None:
     """Ask the cluster's GCS whether it lets this process in (a fraction of a second),
-    before ray.init would retry for half a minute and print each attempt.  A cluster
-    on this machine that wants the token kept here (``~/.ray/auth_token``) gets it;
-    any other refusal is one line."""
+    before ray.init would retry for half a minute and print each attempt.
+
+    Ray sends a token only under ``RAY_AUTH_MODE=token``; a user who set
+    ``RAY_AUTH_TOKEN`` or ``RAY_AUTH_TOKEN_PATH`` (and not the mode) means it, so the
+    mode is turned on for this process and the cluster asked again.  The token kept on
+    this machine (``~/.ray/auth_token``) is offered only to a cluster on this machine.
+    Any other refusal is one line naming what to set."""
     if address in ("auto", "local"):
         return  # Ray finds a local cluster and its token itself
     with _stderr_to(log_path):  # each refused attempt is a line of Ray's C++ log
         if not _gcs_refusal(address, timeout):
             return
-        if (_local_host(address.rpartition(":")[0]) and os.environ.get("RAY_AUTH_MODE") is None
-                and _enable_local_token() and not _gcs_refusal(address, timeout)):
+        given = any(os.environ.get(name) for name in _TOKEN_VARIABLES)
+        if (os.environ.get("RAY_AUTH_MODE") is None and (given or _local_host(address.rpartition(":")[0]))
+                and _enable_token_mode() and not _gcs_refusal(address, timeout)):
             return
     raise ActsearchError(f"the Ray cluster at {address!r} refused this connection: its authentication token is "
-                         "missing or wrong (Ray token authentication); set RAY_AUTH_TOKEN, or RAY_AUTH_TOKEN_PATH "
-                         "to a file, holding the cluster's token (`ray get-auth-token` on its head)")
+                         "missing or wrong (Ray token authentication); set RAY_AUTH_MODE=token and RAY_AUTH_TOKEN "
+                         "(or RAY_AUTH_TOKEN_PATH, a file) to the cluster's token (`ray get-auth-token` on its head)")
 
 
 def _gcs_refusal(address: str, timeout: float) -> str:
@@ -194,8 +203,9 @@ def _local_host(host: str) -> bool:
         return False
 
 
-def _enable_local_token() -> bool:
-    """Use this machine's Ray token (as ``ray.init()`` does for a cluster it finds here)."""
+def _enable_token_mode() -> bool:
+    """``RAY_AUTH_MODE=token`` for this process (and the processes it starts), as
+    ``ray.init()`` does for a cluster it finds here; False when no token is at hand."""
     try:
         from ray._private.authentication.authentication_token_setup import _enable_token_auth
         from ray._raylet import AuthenticationTokenLoader

@@ -24,7 +24,7 @@ from ray.tune.search import Searcher
 from actsearch.result import Result
 
 from ..driver import Driver
-from ..trial.messages import TrialEnded, read_report
+from ..trial.messages import TrialEnded, TrialProgress, read_report
 from .options import logger_callbacks
 from .placement import Placement
 from .ray_log import log_hint
@@ -137,6 +137,16 @@ class CandidateSearcher(Searcher):
             self.driver.error = exc
             return Searcher.FINISHED
         return Searcher.FINISHED if spec is None else spec.to_config()
+
+    def on_trial_result(self, trial_id, result):
+        """An epoch report of a running trial: to the driver (the store's intermediate
+        values, the progress display); a failure here costs the display, not the search."""
+        try:
+            report = read_report(result)
+            if isinstance(report, TrialProgress):
+                self.driver.progress(trial_id, report)
+        except Exception as exc:  # noqa: BLE001 - the store failed for good: the next record says so
+            self.driver.events.warning(f"could not record a running trial's progress: {type(exc).__name__}: {exc}")
 
     def on_trial_complete(self, trial_id, result=None, error=False):
         try:

@@ -45,6 +45,9 @@ _TASKS: dict[str, Any] = {}
 #: gradient counts as a pole/overflow (float32 training cannot recover from either)
 _PROBE = (-10.0, 10.0, 2001)
 _LIMIT = 1e8
+#: seconds after which a trial reports its next epoch even where the scheduler does not
+#: decide: the progress display and the store's intermediate values follow it that often
+PROGRESS_EVERY = 2.0
 
 
 class TrialTimeout(BaseException):
@@ -236,7 +239,7 @@ class _Run:
 
     def __init__(self, spec: TrialSpec, report: Callable[[TrialProgress], None] | None):
         self.spec, self.report = spec, report
-        self.start = time.perf_counter()
+        self.start = self.last_report = time.perf_counter()
         self.status, self.message = "ok", ""
         #: why no trial of this spec can run here ("" if one can): the task does not load, the
         #: device is missing; this worker's environment, not the candidate
@@ -307,14 +310,16 @@ class _Run:
 
             def on_epoch(epoch: int, metrics: dict, i=i, curve=reported.curve) -> None:
                 step = i * spec.epochs + epoch
-                if (self.report is None or step >= spec.total_steps or step not in report_steps
+                due = step in report_steps or time.perf_counter() - self.last_report >= PROGRESS_EVERY
+                if (self.report is None or step >= spec.total_steps or not due
                         or not isinstance(metrics, dict) or metrics.get(self.metric) is None):
-                    return  # reports cost ~15 ms each: only where the scheduler decides
+                    return  # reports cost ~15 ms each: where the scheduler decides, and for the display
                 # the score's own rule (score_epochs) applied to every seed's curve cut at this epoch
                 reached = [task.tail_score(c[:epoch]) for c in self.curves if len(c) >= epoch]
                 reached.append(task.tail_score(curve))
                 self.report(TrialProgress(step=step, score=statistics.fmean(reached), curves=self.curves + [curve],
                                           elapsed=time.perf_counter() - self.start, setup_time=self.setup))
+                self.last_report = time.perf_counter()
 
             reported.forward = on_epoch
             try:
@@ -362,7 +367,8 @@ def evaluate(spec: TrialSpec, report: Callable[[TrialProgress], None] | None = N
     :class:`~actsearch.result.Result` (status ``timeout`` past ``spec.trial_timeout``).
 
     ``report`` gets a :class:`TrialProgress` after each epoch listed in
-    ``spec.report_steps`` (default: every epoch) but the last.
+    ``spec.report_steps`` (default: every epoch) but the last, and after any other
+    epoch that ends :data:`PROGRESS_EVERY` seconds or more after the last report.
     """
     return run_steps(spec, report)[0]
 

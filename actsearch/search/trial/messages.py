@@ -54,7 +54,8 @@ class TrialSpec:
         device: ``cpu``, ``cuda`` or ``cuda:N`` as the worker sees it.
         precision: ``fp32`` or ``bf16``.
         report_steps: the steps (epochs over all seeds) after which the scheduler
-            wants a :class:`TrialProgress`; ``None``: every epoch.
+            wants a :class:`TrialProgress`; ``None``: every epoch (others follow
+            every few seconds, for the progress display).
         protected: never stopped early (references and the user's candidates).
         trial_timeout: seconds this trial may take in all.
         screen: reject poles and overflows before training.
