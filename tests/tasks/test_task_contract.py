@@ -65,7 +65,7 @@ def test_the_trial_scores_the_searchs_metric(tmp_path, monkeypatch):
     assert result.status == "ok", result.message
     assert result.metric == "val_loss" and result.curves == [[pytest.approx(1.0), pytest.approx(0.5),
                                                              pytest.approx(1 / 3)]]
-    assert result.score == pytest.approx(1 / 3)  # the last value of its reported curve
+    assert result.score == pytest.approx((1.0 + 0.5 + 1 / 3) / 3)  # the tail mean of its reported curve
     failed = evaluate(TrialSpec(text="tanh(x)", task=task, epochs=1, seeds=(0,), backend="eager",
                                 metric="val_los", mode="min", screen=False))
     assert failed.status == "error" and "nor its result gave 'val_los' (report() gave: acc, val_loss" in failed.message
@@ -76,7 +76,8 @@ def test_a_built_in_task_is_scored_by_another_metric_it_reports():
                                 device="cpu", metric="train_loss", mode="min"))
     assert result.status == "ok", result.message
     assert result.metric == "train_loss" and len(result.curves[0]) == 2
-    assert result.score == result.curves[0][-1] == pytest.approx(result.loss_curves[0][-1])
+    assert result.curves[0] == pytest.approx(result.loss_curves[0])  # the training loss is the metric
+    assert result.score == pytest.approx(sum(result.curves[0]) / 2)  # its tail mean
 
 
 def test_the_scheduler_sees_a_failure_as_the_worst_value_either_way():
@@ -167,13 +168,24 @@ def test_the_leaderboard_ranks_a_min_search_ascending(tmp_path):
     assert df.loc[3, "gain"] == pytest.approx(-0.25)
 
 
-def test_confirm_picks_the_lowest_in_min_mode():
+def test_confirm_picks_the_lowest_in_min_mode(tmp_path):
+    """confirm takes its top from the leaderboard's ranking, which is ascending for --mode min."""
+    from actsearch.results.leaderboard import leaderboard
+    from actsearch.search.config import SearchConfig
     from actsearch.search.confirm import pick_top
+    from actsearch.store import Store
+    from actsearch.store.view import StoreView
 
-    results = [Result(key=t, text=actsearch.parse(t).text, score=s) for t, s in
-               (("x*tanh(x)", 0.2), ("abs(x)", 0.5), ("x + sin(x)", 0.1))]
-    assert [c.text for c in pick_top(results, 2, mode="min")] == ["x + sin(x)", actsearch.parse("x*tanh(x)").text]
-    assert [c.text for c in pick_top(results, 1, mode="max")] == ["abs(x)"]
+    url = "sqlite:///" + str(tmp_path / "c.db")
+    cfg = SearchConfig(task="digits", metric="val_loss", mode="min")
+    s = Store(url).open_search("low", cfg.stored(task_spec="digits", epochs=1, metric="val_loss", mode="min"))
+    for text, loss in (("relu(x)", 0.05), ("x*tanh(x)", 0.2), ("abs(x)", 0.5), ("x + sin(x)", 0.1)):
+        c = actsearch.parse(text)
+        s.record(Result(key=c.key, text=c.text, score=loss, seed_scores=[loss], metric="val_loss", task="digits",
+                        fingerprint=c.fingerprint()))
+    entries = {e.id: e for e in StoreView(url).entries(["low"])}
+    top = pick_top(leaderboard(url, "low"), entries, 2)  # relu is a reference: left out
+    assert [c.text for c in top] == ["x + sin(x)", actsearch.parse("x*tanh(x)").text]
 
 
 def test_another_metric_needs_its_mode(tmp_path, monkeypatch):
