@@ -33,7 +33,9 @@ Example:
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 import warnings
 from pathlib import Path
@@ -95,9 +97,11 @@ def _base_problem(base: Path) -> str:
 
 
 def _temporary() -> Path:
-    """A private folder for this process (mkdtemp: mode 0700), the same for every variable."""
+    """A private folder for this process (mkdtemp: mode 0700), the same for every variable,
+    removed when the process exits."""
     if not _TEMP:
         _TEMP.append(Path(tempfile.mkdtemp(prefix="actsearch-torch-caches-")))
+        atexit.register(shutil.rmtree, _TEMP[0], ignore_errors=True)
     for sub in CACHE_VARIABLES.values():
         (_TEMP[0] / sub).mkdir(mode=0o700, exist_ok=True)
     return _TEMP[0]
