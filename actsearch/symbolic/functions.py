@@ -43,6 +43,7 @@ from typing import Callable
 import numpy as np
 import sympy
 import torch
+from sympy.core.logic import fuzzy_and
 import torch.nn.functional as F
 
 from .helpers import TritonHelper, calls, helper_names, helper_table, register_helper, unregister_helper
@@ -73,6 +74,8 @@ __all__ = [
     "selu",
     "leaky_relu",
     "rmsnorm",
+    "log",
+    "sqrt",
     "is_elementwise",
 ]
 
@@ -101,8 +104,8 @@ class FunctionSpec:
         node: the sympy head the printers dispatch on.  Left ``None`` (with
             ``build`` ``None``) the row defines a new ``sympy.Function`` named
             ``name`` from ``value`` and ``derivative``.
-        build: the constructor the parser calls when it is not ``node``
-            (``sqrt`` builds a ``Pow``; such a row has no node and no templates).
+        build: the constructor the parser calls when it is not ``node`` (a row
+            that builds a sympy expression of other nodes has no node and no templates).
         arity: number of arguments, or -1 for two or more.
         aliases: further names the parser accepts.
         value: closed form for a numeric argument (the node's ``eval``).
@@ -117,6 +120,9 @@ class FunctionSpec:
         source_helpers: Python definitions the source template calls.
         public: ``False`` for nodes only sympy introduces (sign, Heaviside): the
             printers know them, the parser does not accept them.
+        partial: NaN for some real arguments (log, sqrt): sympy never sees inside the
+            node, and a simplification that would drop it is refused
+            (:mod:`actsearch.symbolic.domain`).
         rowwise: a reduction over the last dimension (``rmsnorm``).
         doc: one line for help texts.
     """
@@ -137,6 +143,7 @@ class FunctionSpec:
     triton_needs: tuple[str, ...] = ()
     source_helpers: str = ""
     public: bool = True
+    partial: bool = False
     rowwise: bool = False
     doc: str = ""
 
@@ -171,10 +178,22 @@ def _function_node(spec: FunctionSpec) -> type:
         "__qualname__": spec.name,
         "nargs": spec.arity if spec.arity > 0 else None,
         "eval": classmethod(eval),
+        # real for real arguments (where defined): sympy keeps abs(exp(f(x))) real instead
+        # of writing re(f(x)), which no parser reads back
+        "_eval_is_extended_real": _real_where_defined if spec.partial else _real_of_real,
     }
     if derivative is not None:
         namespace["fdiff"] = lambda self, argindex=1: derivative(*self.args)
     return type(spec.name, (sympy.Function,), namespace)
+
+
+def _real_of_real(self) -> bool | None:
+    return fuzzy_and(a.is_extended_real for a in self.args)
+
+
+def _real_where_defined(self) -> bool | None:
+    # a partial function's node left unevaluated at a number (log(-2)) is NaN, not real
+    return False if all(a.is_number for a in self.args) else _real_of_real(self)
 
 
 def _positive(arg: sympy.Expr) -> sympy.Expr:
@@ -322,14 +341,18 @@ _ROWS = [
     FunctionSpec("tanh", torch.tanh, "_tanh({0})", "torch.tanh({0})", node=sympy.tanh, numpy=np.tanh,
                  grammar="tanh", triton_helpers=(_TANH_HELPER,), triton_needs=("_tanh",), doc="hyperbolic tangent"),
     FunctionSpec("exp", torch.exp, "tl.exp({0})", "torch.exp({0})", node=sympy.exp, grammar="exp", doc="e**x"),
-    FunctionSpec("log", torch.log, "tl.log({0})", "torch.log({0})", node=sympy.log,
-                 doc="natural logarithm (nan below 0)"),
+    # log and sqrt are nodes of their own, not sympy's log and Pow(z, 1/2): sympy would
+    # simplify exp(log(x)) and sqrt(x)**2 to x, which is not NaN below 0
+    FunctionSpec("log", torch.log, "tl.log({0})", "torch.log({0})", partial=True,
+                 value=lambda z: sympy.log(z) if z.is_extended_nonnegative else None,
+                 derivative=lambda z: 1 / z, doc="natural logarithm (nan below 0)"),
     FunctionSpec("erf", torch.erf, "tl.erf({0})", "torch.erf({0})", node=sympy.erf, grammar="erf",
                  doc="error function"),
     FunctionSpec("abs", torch.abs, "tl.abs({0})", "torch.abs({0})", node=sympy.Abs, aliases=("Abs",),
                  grammar="abs", doc="|x|"),
-    # sympy.sqrt builds Pow(z, 1/2): the printers' Pow rules print it
-    FunctionSpec("sqrt", torch.sqrt, build=sympy.sqrt, doc="square root (nan below 0)"),
+    FunctionSpec("sqrt", torch.sqrt, "tl.sqrt({0})", "torch.sqrt({0})", partial=True,
+                 value=lambda z: sympy.sqrt(z) if z.is_extended_nonnegative else None,
+                 derivative=lambda z: 1 / (2 * sqrt(z)), doc="square root (nan below 0)"),
     FunctionSpec(
         "softplus", F.softplus, "_softplus({0})", "F.softplus({0})",
         value=lambda z: sympy.log(1 + sympy.exp(z)), derivative=lambda z: sigmoid(z),
@@ -383,6 +406,8 @@ _ROWS = [
         doc="z / sqrt(mean(z**2, feature dim) + 1e-6); row-wise, no elementwise derivative",
     ),
     # nodes sympy introduces when it differentiates or simplifies; not for users
+    FunctionSpec("sympy_log", torch.log, "tl.log({0})", "torch.log({0})", node=sympy.log, public=False, partial=True,
+                 doc="sympy's log, where sympy makes one (d/de b**e)"),
     FunctionSpec("sign", torch.sign, "_sign({0})", "torch.sign({0})", node=sympy.sign, public=False,
                  triton_helpers=(_SIGN_HELPER,), triton_needs=("_sign",), doc="-1, 0 or 1"),
     FunctionSpec("Heaviside", _torch_heaviside, "_heaviside({0}, {1})", "torch.heaviside({0}, {1})",
@@ -499,6 +524,8 @@ elu = FUNCTIONS["elu"].node
 selu = FUNCTIONS["selu"].node
 leaky_relu = FUNCTIONS["leaky_relu"].node
 rmsnorm = FUNCTIONS["rmsnorm"].node
+log = FUNCTIONS["log"].node
+sqrt = FUNCTIONS["sqrt"].node
 
 #: sympy nodes produced by differentiation or auto-evaluation that need no user name.
 DERIVED_HEADS = (sympy.Piecewise, sympy.sign, sympy.Heaviside)
