@@ -21,6 +21,7 @@ from actsearch.registry import spaces
 from actsearch.search.config import CONFIRM_SEEDS
 from actsearch.search.config_file import load_config
 from actsearch.search.ray.placement import DEFAULT_GPU_SHARE
+from actsearch.search.time_limit import FACTOR, FLOOR
 from actsearch.store import Store, masked
 from actsearch.tasks.registry import DEFAULT_TASK, tasks
 
@@ -88,7 +89,8 @@ def register(subparsers) -> None:
     p.add_argument("--logger", dest="loggers", action="append", default=None, metavar="NAME",
                    help="per-trial experiment logger: csv, json or tensorboard (repeatable)")
     p.add_argument("--trial-timeout", type=float, default=None, metavar="SECONDS",
-                   help="per-candidate time limit; a slower candidate is recorded as 'timeout' (default: none)")
+                   help="per-candidate time limit; a slower candidate is recorded as 'timeout' (default: "
+                   f"{FACTOR:g} x the slowest reference's time, at least {FLOOR:g} s)")
     p.add_argument("--max-failures", type=int, default=None,
                    help="retries of a trial whose worker process died (default: 2)")
     p.add_argument("--top", type=int, default=10, help="rows of the leaderboard (default: 10)")

@@ -25,6 +25,7 @@ from actsearch.result import Result
 from actsearch.store import StoredSearch
 
 from .events import SearchEvents, Snapshot
+from .time_limit import TrialTimeLimit
 from .trial.messages import TrialProgress, TrialSpec
 
 __all__ = ["Driver", "SearchOutcome", "TrialDefaults"]
@@ -72,8 +73,9 @@ class Driver:
 
     def __init__(self, stored: StoredSearch, optimizer, queue: list[Candidate], defaults: TrialDefaults,
                  budget: int, known: dict[str, Result], events: SearchEvents | None = None,
-                 protected: set[str] | None = None):
+                 protected: set[str] | None = None, time_limit: TrialTimeLimit | None = None):
         self.stored, self.optimizer, self.queue = stored, optimizer, list(queue)
+        self.time_limit = time_limit  # None: defaults.trial_timeout as given
         self.defaults, self.budget, self.known = defaults, budget, known
         self.events = events or SearchEvents()
         self.pending: dict[str, tuple[Candidate, bool]] = {}
@@ -158,7 +160,8 @@ class Driver:
         return TrialSpec(text=cand.text, family=cand.family, name=cand.name or "", task=d.task,
                          task_options=d.task_options, epochs=d.epochs, seeds=d.seeds, backend=d.backend,
                          device=d.device, precision=d.precision, report_steps=self.report_steps,
-                         protected=protected, trial_timeout=d.trial_timeout, cpu_threads=d.cpu_threads)
+                         protected=protected, cpu_threads=d.cpu_threads,
+                         trial_timeout=self.time_limit.seconds() if self.time_limit else d.trial_timeout)
 
     def _reusable(self, fp: str, stored: Result) -> bool:
         """A run stopped early stands in only where this one could be stopped early too."""
@@ -213,6 +216,8 @@ class Driver:
             self.trained += 1
         self.optimizer.tell(cand, res)
         self.stored.record(res, optimizer_state=self.optimizer.state_dict(), trial=trial, params=cand.params)
+        if self.time_limit is not None and self.time_limit.observe(res):
+            self.events.note(self.time_limit.describe())
         if res.status == "ok" and res.score is not None and (self.best is None or res.score > self.best):
             self.best, self.best_text = res.score, res.text
         self.events.trial_recorded(self.snapshot(), res, note)

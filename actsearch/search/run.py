@@ -11,8 +11,9 @@ cleanly; everything recorded stays in the store.
 Faults: each trial trains in a process of its own that the Ray worker supervises
 (:mod:`~actsearch.search.trial.supervisor`).  A candidate that raises (anything), returns
 NaN or garbage, runs out of memory, ends or crashes its process, or passes
-``trial_timeout`` seconds (its process is killed) is recorded once with its status
-and reason and is not retried; only a lost Ray worker (its node died) is retried
+``trial_timeout`` seconds (its process is killed; by default a multiple of the
+slowest reference's time: :mod:`~actsearch.search.time_limit`) is recorded once with
+its status and reason and is not retried; only a lost Ray worker (its node died) is retried
 (``max_failures``).  A task that loads here but not on the workers stops the search
 in one line (their environment differs; nothing is recorded for it and ``--resume``
 continues).  Before training, each candidate is screened on [-10, 10] (see
@@ -45,6 +46,7 @@ from actsearch.tasks import get_task
 from .config import SearchConfig, resume_config
 from .driver import Driver, QueueOnly, SearchOutcome, TrialDefaults
 from .events import SearchEvents, as_events
+from .time_limit import TrialTimeLimit
 from .ray.cluster import check_reachable, ray_cluster
 from .ray.placement import plan_placement
 from .ray.shipping import runtime_env, trial_task_options
@@ -192,7 +194,12 @@ def _driver(config: SearchConfig, stored, opt, user: list[Candidate], task_obj, 
                              device=placement.device, precision=config.precision, early_stop=config.early_stop,
                              trial_timeout=config.trial_timeout, cpu_threads=max(1, int(placement.cpus_per_trial)))
     known = store.evaluated(task_obj.spec, epochs, config.seeds, first_seed=config.seed, precision=config.precision)
-    return Driver(stored, opt, lost + queue, defaults, config.budget, known, events, protected=protected)
+    # no --trial-timeout: a multiple of the slowest reference's time, so no candidate stalls the search
+    time_limit = TrialTimeLimit(config.trial_timeout, {preset(r).fingerprint() for r in config.references},
+                                [*known.values(), *stored.results()])
+    events.note(time_limit.describe())
+    return Driver(stored, opt, lost + queue, defaults, config.budget, known, events, protected=protected,
+                  time_limit=time_limit)
 
 
 def _results_dir(url: str) -> str:
