@@ -135,6 +135,10 @@ class Driver:
             fp = cand.fingerprint()
             if fp in self.seen or fp in self.waiting:
                 prior = self.seen.get(fp)
+                same = prior.text if prior is not None else next((c.text for c, _ in self.pending.values()
+                                                                  if c.fingerprint() == fp), cand.text)
+                if not asked and same != cand.text:  # a queued formula, not trained: say why
+                    self.events.note(f"{cand.text}: the same function as {same} (on every probe point), trained once")
                 if asked and prior is not None:
                     self.optimizer.tell(cand, prior)
                 elif asked:

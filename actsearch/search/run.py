@@ -37,6 +37,7 @@ from typing import Callable
 
 from actsearch.errors import ActsearchError, StoreError
 from actsearch.optimizers.registry import OPTIMIZERS, get_optimizer
+from actsearch.result import Result
 from actsearch.registry import preset
 from actsearch.registry import space as make_space
 from actsearch.store import DEFAULT_URL, Store, masked
@@ -183,7 +184,10 @@ def _driver(config: SearchConfig, stored, opt, user: list[Candidate], task_obj, 
         for item in stored.inflight:
             try:
                 cand = parse(item["text"], family=item.get("family", "custom"), name=item.get("name") or None)
-            except ActsearchError:
+            except ActsearchError as exc:  # refused now (a stricter parser): recorded as failed, not dropped
+                stored.record(Result(key="", text=item["text"], family=item.get("family", "custom"), status="error",
+                                     fingerprint=item.get("fingerprint", ""), message=f"refused on resume: {exc}"))
+                events.warning(f"{item['text']}: refused on resume: {exc}")
                 continue
             lost.append(cand)
             if item.get("protected"):
