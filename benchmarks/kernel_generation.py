@@ -6,14 +6,16 @@ Two families of short formulas that nest one function inside the next ``n`` time
   (n=8 is 201 characters);
 - ``linear``: ``tanh(a0*x + b0*tanh(a1*x + b1*... x))``, deep (the issue's forty levels).
 
-For each depth, one fresh process parses the formula and generates the Triton module
-source (:func:`actsearch.compile._codegen.generate_source`, forward, d/dx and d/dparam);
+For each depth, one fresh process generates a one-level formula (first-use costs), then
+parses the formula and generates the Triton module source
+(:func:`actsearch.compile._codegen.generate_source`, forward, d/dx and d/dparam);
 the process is killed at ``--timeout`` seconds, so a depth that explodes costs that
 long and no more.  Printed per depth: parse seconds, generation seconds, source
 characters, or why it stopped.
 
     python benchmarks/kernel_generation.py --family cube --depths 1,2,3,4,5,6,8 --timeout 300
     python benchmarks/kernel_generation.py --family linear --depths 10,20,40,60 --timeout 300
+    python benchmarks/kernel_generation.py --presets relu,crrelu,polyrelu,polynorm,rational-gelu
 """
 
 from __future__ import annotations
@@ -42,8 +44,9 @@ def _measure(text: str, out) -> None:
         import actsearch
         from actsearch.compile._codegen import generate_source
 
+        generate_source(actsearch.parse("tanh(a*x**3 + x)**3; a=0.5"))  # first-use costs out of the figure
         t0 = time.perf_counter()
-        candidate = actsearch.parse(text)
+        candidate = actsearch.preset(text[1:]) if text.startswith("@") else actsearch.parse(text)
         t1 = time.perf_counter()
         source = generate_source(candidate)
         t2 = time.perf_counter()
@@ -72,7 +75,15 @@ def main(argv=None) -> None:
     parser.add_argument("--family", choices=("cube", "linear"), default="cube")
     parser.add_argument("--depths", default="1,2,3,4,5,6,8")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds per depth before it is killed")
+    parser.add_argument("--presets", default="", help="comma-separated presets to time instead of a family")
     args = parser.parse_args(argv)
+    if args.presets:
+        print(f"presets; one fresh process each, killed after {args.timeout:g} s")
+        print(f"{'preset':<16} {'parse s':>8} {'generate ms':>12} {'source chars':>13}")
+        for name in args.presets.split(","):
+            status, parse_s, gen_s, size, note = run_depth(f"@{name}", args.timeout)
+            print(f"{name:<16} {parse_s:>8.2f} {gen_s * 1e3:>12.1f} {size or '-':>13}  {status} {note}".rstrip())
+        return
     print(f"family {args.family}; one fresh process per depth, killed after {args.timeout:g} s")
     print(f"{'depth':>5} {'chars':>6} {'parse s':>8} {'generate s':>11} {'source chars':>13}  note")
     for n in (int(d) for d in args.depths.split(",")):

@@ -83,19 +83,43 @@ def power(base: sympy.Expr, exponent: sympy.Expr) -> sympy.Expr:
     return RealPow(base, exponent)
 
 
-def _undefined_somewhere(expr: sympy.Expr) -> list[tuple[str, sympy.Expr]]:
-    """The sub-expressions of ``expr`` that are NaN for some real inputs, as
-    ``("node", it)``, and the bases it divides by that may be zero, as ``("divisor", base)``."""
-    out = []
-    for node in sympy.preorder_traversal(expr):
-        if isinstance(node, sympy.Expr) and node.is_number and node.is_extended_real:
-            continue  # a constant with a real value (log(2)): defined everywhere
-        spec = spec_for(node)
-        if isinstance(node, RealPow) or (spec is not None and spec.partial):
-            out.append(("node", node))
-        elif isinstance(node, sympy.Pow) and node.exp.is_negative and _may_be_zero(node.base):
-            out.append(("divisor", node.base))
-    return out
+def _own(node: sympy.Basic) -> tuple[str, sympy.Basic] | None:
+    """``node`` as a term undefined for some real inputs: ``("node", node)`` for a partial
+    function or a :class:`RealPow`, ``("divisor", base)`` for a division by a base that may
+    be zero; ``None`` otherwise (a constant with a real value among them)."""
+    if not isinstance(node, sympy.Expr) or (node.is_number and node.is_extended_real):
+        return None
+    spec = spec_for(node)
+    if isinstance(node, RealPow) or (spec is not None and spec.partial):
+        return ("node", node)
+    if isinstance(node, sympy.Pow) and node.exp.is_negative and _may_be_zero(node.base):
+        return ("divisor", node.base)
+    return None
+
+
+#: expression -> its terms undefined somewhere; the parser asks after every operation, so
+#: each sub-expression is looked at once, not once per operation above it
+_MEMO: dict[sympy.Basic, frozenset] = {}
+_MEMO_SIZE = 1 << 16
+
+
+def _undefined_somewhere(expr: sympy.Basic) -> frozenset:
+    """The terms of ``expr`` undefined for some real inputs (see :func:`_own`)."""
+    if len(_MEMO) > _MEMO_SIZE:
+        _MEMO.clear()
+    stack = [(expr, False)]  # post-order, explicit: no recursion, known subtrees skipped
+    while stack:
+        node, ready = stack.pop()
+        if node in _MEMO:
+            continue
+        if not ready:
+            stack.append((node, True))
+            stack.extend((a, False) for a in node.args if a not in _MEMO)
+            continue
+        own = _own(node)
+        below = frozenset().union(*(_MEMO[a] for a in node.args))
+        _MEMO[node] = below | {own} if own else below
+    return _MEMO[expr]
 
 
 def _may_be_zero(base: sympy.Expr) -> bool:
@@ -114,11 +138,11 @@ def dropped(operands, result: sympy.Expr, product: bool = False) -> str:
             ea, eb = a[base], b[base]
             if _may_be_zero(base) and ((ea.is_positive and eb.is_negative) or (ea.is_negative and eb.is_positive)):
                 return f"a division by {base} against a product with it, which is NaN (0/0) where {base} = 0"
-    wanted = [item for op in operands if isinstance(op, sympy.Basic) for item in _undefined_somewhere(op)]
+    wanted = frozenset().union(*(_undefined_somewhere(op) for op in operands if isinstance(op, sympy.Basic)))
     if not wanted:
         return ""
-    kept = _undefined_somewhere(result) if isinstance(result, sympy.Basic) else []
-    for kind, node in wanted:
+    kept = _undefined_somewhere(result) if isinstance(result, sympy.Basic) else frozenset()
+    for kind, node in sorted(wanted, key=lambda item: (item[0], sympy.default_sort_key(item[1]))):
         if (kind, node) in kept:
             continue
         if kind == "node":
