@@ -3,13 +3,15 @@
 Each subcommand lives in its own module under :mod:`actsearch.commands` and
 exposes ``register(subparsers)``, which adds its parser and sets
 ``func=handler``.  Errors users can cause (:class:`~actsearch.ActsearchError`)
-print as one line and exit with code 2.
+print as one line and exit with code 2; output to a pipe its reader closed
+(``actsearch spaces | head -3``) ends quietly with 141, as SIGPIPE would.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import re
 import sys
 
@@ -64,18 +66,32 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args, extra = parser.parse_known_args(argv)
-    if extra:
-        parser.error(_unrecognized(parser, args, extra))
     try:
-        return int(args.func(args) or 0)
-    except ActsearchError as exc:
-        print(f"actsearch: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("actsearch: interrupted", file=sys.stderr)
-        return 130
+        parser = build_parser()
+        args, extra = parser.parse_known_args(argv)
+        if extra:
+            parser.error(_unrecognized(parser, args, extra))
+        try:
+            return int(args.func(args) or 0)
+        except ActsearchError as exc:
+            print(f"actsearch: error: {exc}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print("actsearch: interrupted", file=sys.stderr)
+            return 130
+    except BrokenPipeError:
+        return _output_closed()
+
+
+def _output_closed() -> int:
+    """The reader of our output went away (``actsearch spaces | head -3``): stop quietly,
+    as a command killed by SIGPIPE does, with nothing left to flush at exit."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no real stdout (captured): nothing to flush
+        pass
+    return 128 + 13  # the shell's status for SIGPIPE
 
 
 if __name__ == "__main__":

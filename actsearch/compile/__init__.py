@@ -4,8 +4,8 @@ Backends (one table, :mod:`actsearch.compile._backends`; add your own with
 :func:`register_backend`):
 
 - ``triton``: Triton kernels generated from the sympy expression (forward, d/dx and
-  d/dparam by symbolic differentiation, shared sub-expressions by ``sympy.cse``) in
-  one ``torch.autograd.Function``.  Runs on CUDA tensors, or on CPU tensors when
+  d/dparam as straight-line code over the formula's DAG, derivatives in reverse
+  mode: linear in the formula's size) in one ``torch.autograd.Function``.  Runs on CUDA tensors, or on CPU tensors when
   ``TRITON_INTERPRET=1`` was set before triton was imported.
 - ``inductor``: ``torch.compile`` of the eager formula.
 - ``eager``: the reference, ``candidate.module()``.
@@ -24,9 +24,11 @@ to eager with a warning (see :class:`~actsearch.compile._triton.TritonActivation
 Every compiled module is checked against ``candidate.module()`` before first use
 (see :mod:`actsearch.compile._check`).  Generated kernels are cached on disk (see
 :mod:`actsearch.compile._cache`: HMAC-tagged, never executed unless this cache
-wrote them), keyed by ``candidate.key``, backend and code generator version, and
-memoised in-process, so a candidate seen before costs an import, not a compile,
-and is not checked again on the same kind of device.
+wrote them), keyed by a hash of the generated source, the backend and the torch and
+Triton versions (a template or printer edit can never serve a stale kernel), and
+memoised in-process, so a candidate seen before is not checked again on the same
+kind of device.  PyTorch's and Triton's own caches are kept in private folders
+under the kernel cache (:mod:`actsearch.compile._torch_caches`).
 
 Example:
     >>> import torch, actsearch
@@ -38,11 +40,10 @@ Example:
 from actsearch._exports import lazy_exports
 
 __all__ = ["compile_candidate", "BACKENDS", "Backend", "register_backend", "unregister_backend", "resolve_backend",
-           "clear_memo", "CODEGEN_VERSION"]
+           "clear_memo"]
 
 __getattr__, __dir__ = lazy_exports(__name__, {
     "._compile": ("compile_candidate", "resolve_backend", "BACKENDS"),
     "._backends": ("Backend", "register_backend", "unregister_backend"),
     "._pipeline": ("clear_memo",),
-    "._codegen": ("CODEGEN_VERSION",),
 })

@@ -44,6 +44,7 @@ from pathlib import Path
 from . import _codegen
 from ._launch import BLOCK, FP_FUSION, num_warps, row_launch
 from ._pipeline import summary
+from ._torch_caches import use_private_caches
 
 __all__ = ["KernelReport", "aot_compile", "aot_compile_many", "aot_compile_sources", "format_table", "first_problem",
            "ARCHS", "DTYPES", "INDEX_TYPES", "ROWS"]
@@ -168,6 +169,7 @@ def _run_workers(jobs: list[dict], sources: dict[str, str], workers, python, tim
     for i, job in enumerate(jobs):
         job["id"] = i
     shares = [jobs[k::n] for k in range(n)]
+    use_private_caches()  # the workers' Triton compiles into (and reads) a private TRITON_CACHE_DIR
     env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}  # the interpreter cannot compile
     code = _WORKER.read_text(encoding="utf-8")
     lines: list[list[str]] = [[] for _ in shares]

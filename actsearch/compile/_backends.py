@@ -33,7 +33,6 @@ from actsearch.registry import Registry
 
 from . import _codegen
 from ._cache import import_verified_source
-from ._codegen import CODEGEN_VERSION
 from ._eager import EagerActivation
 from ._inductor import InductorActivation
 
@@ -46,8 +45,10 @@ class Backend:
 
     Attributes:
         name: what ``backend=`` selects it by.
-        version: part of the disk marker that records a passed check; change it
-            when the same candidate would compile differently (e.g. a new compiler).
+        version: for a backend that generates no source, part of the content key
+            (with the candidate's text and the torch and Triton versions) that marks a
+            passed check on disk; change it when the same candidate would compile
+            differently.  A generated source is its own key.
         reference: the module *is* the eager reference: nothing to cache or check.
     """
 
@@ -60,7 +61,8 @@ class Backend:
         return ""
 
     def generate(self, candidate) -> str | None:
-        """Source text to keep in the disk cache (generated once per candidate), or ``None``."""
+        """Source text to keep in the disk cache, or ``None``; called once per process and
+        state of the function table (its hash is the cache key: keep it deterministic)."""
         return None
 
     def load(self, candidate, source: str, filename: Path):
@@ -115,8 +117,8 @@ class TritonBackend(Backend):
     def load(self, candidate, source, filename):
         import hashlib
 
-        digest = hashlib.sha256(source.encode()).hexdigest()[:12]
-        return import_verified_source(source, filename, f"actsearch_kernel_{candidate.key}_v{CODEGEN_VERSION}_{digest}")
+        digest = hashlib.sha256(source.encode()).hexdigest()[:16]
+        return import_verified_source(source, filename, f"actsearch_kernel_{candidate.key}_{digest}")
 
     def build(self, candidate, kernels, device):
         from ._triton import TritonActivation

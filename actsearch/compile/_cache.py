@@ -1,20 +1,26 @@
-"""On-disk cache of generated kernel modules, which executes only what it wrote.
+"""On-disk cache of generated kernel modules, keyed by their content, which executes only what it wrote.
 
-One entry per ``(candidate.key, backend, CODEGEN_VERSION)`` in the cache folder:
-``$ACTSEARCH_CACHE`` if set, else ``~/.cache/actsearch/kernels``.  An entry's first
-line is ``# actsearch-cache hmac-sha256=<tag>``, an HMAC of the entry's name and body
-under a per-cache secret (``.secret``: 32 random bytes, mode 0600, created with the
-folder).  A file planted by someone without the secret, or a truncated,
-half-written or edited one, fails the tag and is rebuilt, never imported.  The
-marker that says "this kernel passed the check against the eager reference on a
-<device>" (``<entry>.<device>.ok``) is an HMAC too, so it cannot be forged or
-copied from another entry.
+One entry per ``(content key, backend)`` in the cache folder: ``$ACTSEARCH_CACHE`` if
+set, else ``~/.cache/actsearch/kernels``.  The content key (:func:`content_key`) is
+a hash of the generated source, the backend and the torch and Triton versions:
+edit a function row's template, a helper or a printer and the source changes, so
+the key does, and a kernel generated before is never served for it (no version
+number to bump by hand).  An entry's first line is ``# actsearch-cache
+hmac-sha256=<tag>``, an HMAC of the entry's name and body under a per-cache secret
+(``.secret``: 32 random bytes, mode 0600, created with the folder).  A file planted
+by someone without the secret, or a truncated, half-written or edited one, fails
+the tag and is rewritten, never imported.  The marker that says "this kernel
+passed the check against the eager reference on a <device>"
+(``<entry>.<device>.ok``) is an HMAC too, so it cannot be forged or copied from
+another entry.
 
 :func:`open_cache` refuses a folder it cannot trust: one writable by other users
 (group or world write bit), owned by someone else, or whose secret is readable by
 others or not ours.  It then warns once and uses a fresh private temporary folder
 for this process instead.  A path that is a file, not a folder, is a
-:class:`~actsearch.errors.CompileError` (one line).
+:class:`~actsearch.errors.CompileError` (one line).  :func:`private_folder` applies
+the same rules to the folders of other caches actsearch causes to be read
+(:mod:`actsearch.compile._torch_caches`).
 
 Writes go to a temporary file in the same folder, renamed into place with
 :func:`os.replace`, so workers compiling the same candidate at once never read a
@@ -24,16 +30,19 @@ partial file.  Imports run the verified text itself (registered with
 Example:
     >>> import tempfile
     >>> cache = open_cache(tempfile.mkdtemp())
-    >>> path = cache.store("0123456789abcdef", "triton", "X = 1\\n")
-    >>> cache.load_text("0123456789abcdef", "triton")
+    >>> key = content_key("triton", "X = 1\\n")
+    >>> path = cache.store(key, "triton", "X = 1\\n")
+    >>> cache.load_text(key, "triton")
     'X = 1\\n'
 """
 
 from __future__ import annotations
 
 import errno
+import functools
 import hashlib
 import hmac
+import importlib.metadata
 import linecache
 import os
 import secrets
@@ -46,9 +55,8 @@ from types import ModuleType
 
 from actsearch.errors import CompileError
 
-from ._codegen import CODEGEN_VERSION
-
-__all__ = ["KernelCache", "default_cache_dir", "open_cache", "import_verified_source"]
+__all__ = ["KernelCache", "default_cache_dir", "open_cache", "import_verified_source", "content_key",
+           "private_folder", "untrusted"]
 
 _MAGIC = "# actsearch-cache hmac-sha256="
 _SECRET = ".secret"
@@ -67,6 +75,30 @@ def _current_uid() -> int:
     return os.getuid() if hasattr(os, "getuid") else -1
 
 
+@functools.cache
+def _versions() -> str:
+    """``torch <v>; triton <v>`` as installed (triton: ``none`` when missing)."""
+    out = []
+    for package in ("torch", "triton"):
+        try:
+            out.append(f"{package} {importlib.metadata.version(package)}")
+        except importlib.metadata.PackageNotFoundError:
+            out.append(f"{package} none")
+    return "; ".join(out)
+
+
+def content_key(backend: str, content: str) -> str:
+    """The cache key of ``content`` (a generated source) for ``backend``: 32 hex digits of
+    a SHA-256 over the backend's name, the torch and Triton versions and the content.
+
+    Example:
+        >>> content_key("triton", "a") == content_key("triton", "a") != content_key("triton", "b")
+        True
+    """
+    digest = hashlib.sha256("\0".join((backend, _versions(), content)).encode("utf-8"))
+    return digest.hexdigest()[:32]
+
+
 class KernelCache:
     """A trusted folder of HMAC-tagged, atomically written entries (see :func:`open_cache`)."""
 
@@ -75,7 +107,8 @@ class KernelCache:
         self._secret = secret
 
     def path(self, key: str, backend: str) -> Path:
-        return self.directory / f"k{key}_{backend}_v{CODEGEN_VERSION}.py"
+        """The entry of content key ``key`` (:func:`content_key`) for ``backend``."""
+        return self.directory / f"k{key}_{backend}.py"
 
     def _tag(self, *parts: str) -> str:
         return hmac.new(self._secret, "\0".join(parts).encode("utf-8"), hashlib.sha256).hexdigest()
@@ -146,7 +179,7 @@ def open_cache(directory: str | os.PathLike | None = None) -> KernelCache:
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     except OSError as exc:
         raise CompileError(f"cannot create the kernel cache folder {str(folder)!r}: {exc.strerror or exc}") from None
-    why = _untrusted(folder)
+    why = untrusted(folder)
     secret = None if why else _secret(folder)
     if secret is None:
         why = why or f"its {_SECRET} file is not a private file of this user"
@@ -154,7 +187,23 @@ def open_cache(directory: str | os.PathLike | None = None) -> KernelCache:
     return KernelCache(folder, secret)
 
 
-def _untrusted(folder: Path) -> str:
+def private_folder(folder: Path) -> str:
+    """Create ``folder`` (mode 0700) if missing; why others could plant files in it
+    ('' when they cannot): a symbolic link, not a folder, owned by another user, or
+    writable by others.  The kernel cache's rules, for other caches' folders."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        st = folder.lstat()
+    except OSError as exc:
+        return f"it cannot be created: {exc.strerror or exc}"
+    if stat.S_ISLNK(st.st_mode):
+        return "it is a symbolic link"
+    if not stat.S_ISDIR(st.st_mode):
+        return "it is not a folder"
+    return untrusted(folder)
+
+
+def untrusted(folder: Path) -> str:
     """Why other users could plant files in ``folder`` ('' when they cannot)."""
     st = folder.stat()
     uid = _current_uid()

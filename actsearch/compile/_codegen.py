@@ -1,7 +1,12 @@
 """Candidate -> Triton source of its forward and backward kernels.
 
-Forward and derivatives come from sympy (``diff``), shared sub-expressions from
-``sympy.cse``, text from :class:`~actsearch.compile._printer.TritonPrinter`.
+Forward and derivatives are straight-line code over the formula's DAG
+(:class:`~actsearch.compile._straight.Program`: one temporary per distinct node,
+derivatives in reverse mode), each assignment printed by
+:class:`~actsearch.compile._printer.TritonPrinter`; size and time grow linearly
+with the formula, and generation stops at :data:`MAX_SOURCE_CHARS` characters or
+the :class:`~actsearch.compile._straight.Deadline` (both a ``CompileError`` naming
+the candidate).
 
 Elementwise candidates get ``fwd(x, p, y, n)`` and ``bwd(x, g, p, gx, gp, n)`` over
 blocks of ``BLOCK`` elements; ``bwd`` reduces each parameter's gradient over its
@@ -32,13 +37,9 @@ from actsearch.errors import CompileError
 from actsearch.symbolic.functions import RMSNORM_EPS, rmsnorm
 
 from ._printer import KernelTooLarge, TritonPrinter, helpers, real_abs
+from ._straight import Deadline, GenerationLimit, Program
 
-__all__ = ["generate_source", "kernel_size_ok", "CODEGEN_VERSION", "MAX_SOURCE_CHARS", "KernelTooLarge"]
-
-#: bump when the generated code changes, so cached kernels are regenerated
-#: (2: powers and repeated template arguments through temporaries, only the
-#: helpers a kernel calls; 4: looped row-wise kernels for long rows)
-CODEGEN_VERSION = 4
+__all__ = ["generate_source", "kernel_size_ok", "MAX_SOURCE_CHARS", "KernelTooLarge", "GenerationLimit"]
 
 #: largest generated module source, in characters; the largest candidates of the
 #: search spaces need under 20,000 (helpers included)
@@ -51,15 +52,20 @@ def _prepare(expr: sympy.Expr) -> sympy.Expr:
     return expr.replace(sympy.Abs, real_abs)
 
 
+#: (an expression, [(output name, the symbol to differentiate it by), ...])
+Gradient = tuple[sympy.Expr, list[tuple[str, sympy.Symbol]]]
+
+
 class _Emitter:
-    """Prints a list of (name, expression) outputs as straight-line code via cse.
+    """Prints named values and derivatives as straight-line code (a :class:`Program` per call).
 
     One :class:`TritonPrinter` per kernel body, so temporaries are numbered once
-    and the size limit covers the whole body.
+    and the size limit covers the whole body; one :class:`Deadline` per kernel module.
     """
 
-    def __init__(self, names: dict[sympy.Symbol, str], indent: str = "    "):
+    def __init__(self, names: dict[sympy.Symbol, str], deadline: Deadline, indent: str = "    "):
         self.printer = TritonPrinter(names, max_chars=MAX_SOURCE_CHARS)
+        self.deadline = deadline
         self.indent = indent
         self.lines: list[str] = []
 
@@ -67,14 +73,19 @@ class _Emitter:
     def names(self) -> dict[sympy.Symbol, str]:
         return self.printer.names
 
-    def emit(self, outputs: list[tuple[str, sympy.Expr]], prefix: str) -> None:
-        exprs = [e for _, e in outputs]
-        syms = sympy.numbered_symbols(prefix)
-        replacements, reduced = sympy.cse(exprs, symbols=syms)
-        for sym, value in replacements:
-            self.assign(str(sym), value)
-            self.names[sym] = str(sym)
-        for (name, _), value in zip(outputs, reduced):
+    def emit(self, outputs: list[tuple[str, sympy.Expr]], prefix: str, gradients: list[Gradient] = ()) -> None:
+        """``name = value`` for each output and each derivative asked for in ``gradients``,
+        after the assignments they need (temporaries ``prefix<i>``, local to this call)."""
+        program = Program(prefix, self.deadline)
+        results = [(name, program.value(expr)) for name, expr in outputs]
+        for expr, wanted in gradients:
+            _, derivatives = program.gradient(expr, [s for _, s in wanted])
+            results += [(name, d) for (name, _), d in zip(wanted, derivatives)]
+        for temp, _ in program.assignments:
+            self.names[temp] = str(temp)
+        for temp, local in program.assignments:
+            self.assign(str(temp), local)
+        for name, value in results:
             self.assign(name, value, whole=True)
 
     def assign(self, name: str, expr: sympy.Expr, whole: bool = False) -> None:
@@ -102,21 +113,20 @@ def _names(candidate) -> tuple[dict[sympy.Symbol, str], list[sympy.Symbol]]:
     return names, psyms
 
 
-def _elementwise_source(candidate) -> str:
+def _elementwise_source(candidate, deadline: Deadline) -> str:
     names, psyms = _names(candidate)
     expr = _prepare(candidate.expr)
     np_ = len(psyms)
 
-    fwd = _Emitter(names)
+    fwd = _Emitter(names, deadline)
     for line in _param_loads(np_):
         fwd.raw(line)
     fwd.emit([("y", expr)], "_f")
 
-    bwd = _Emitter(names)
+    bwd = _Emitter(names, deadline)
     for line in _param_loads(np_):
         bwd.raw(line)
-    outs = [("dydx", sympy.diff(expr, X))] + [(f"dydp_{i}", sympy.diff(expr, s)) for i, s in enumerate(psyms)]
-    bwd.emit(outs, "_b")
+    bwd.emit([], "_b", [(expr, [("dydx", X)] + [(f"dydp_{i}", s) for i, s in enumerate(psyms)])])
     bwd.raw("gx = g * dydx")
     for i in range(np_):
         bwd.raw(f"tl.store(gp_ptr + pid * {max(np_, 1)} + {i}, tl.sum(tl.where(mask, g * dydp_{i}, 0.0), axis=0))")
@@ -162,15 +172,16 @@ class _RowParts:
     With ``y = F(x, r_1..r_K)``, ``r_k = u_k * inv_k``: ``inners`` are the
     ``u_k = g_k(x)``, ``rsyms`` the ``r_k`` standing in ``outer`` = F."""
 
-    def __init__(self, candidate):
+    def __init__(self, candidate, deadline: Deadline):
         self.names, self.psyms = _names(candidate)
         self.outer, inners, self.rsyms = _split_rmsnorm(_prepare(candidate.expr))
         self.inners = [_prepare(i) for i in inners]
         self.k = len(self.rsyms)
         self.np = len(self.psyms)
+        self.deadline = deadline
 
     def emitter(self) -> _Emitter:
-        em = _Emitter(dict(self.names))
+        em = _Emitter(dict(self.names), self.deadline)
         for line in _param_loads(self.np):
             em.raw(line)
         return em
@@ -178,19 +189,17 @@ class _RowParts:
     def u(self) -> list[tuple[str, sympy.Expr]]:
         return [(f"u_{k}", g) for k, g in enumerate(self.inners)]
 
-    def u_and_derivatives(self) -> list[tuple[str, sympy.Expr]]:
-        outs = self.u()
-        outs += [(f"dudx_{k}", sympy.diff(g, X)) for k, g in enumerate(self.inners)]
-        outs += [(f"dudp_{k}_{i}", sympy.diff(g, s)) for k, g in enumerate(self.inners)
-                 for i, s in enumerate(self.psyms)]
-        return outs
+    def u_derivatives(self) -> list[Gradient]:
+        """Each ``u_k``'s derivatives by x (``dudx_k``) and by each parameter (``dudp_k_i``)."""
+        return [(g, [(f"dudx_{k}", X)] + [(f"dudp_{k}_{i}", s) for i, s in enumerate(self.psyms)])
+                for k, g in enumerate(self.inners)]
 
-    def dydr(self) -> list[tuple[str, sympy.Expr]]:
-        return [(f"dydr_{k}", sympy.diff(self.outer, r)) for k, r in enumerate(self.rsyms)]
+    def dydr(self) -> list[Gradient]:
+        return [(self.outer, [(f"dydr_{k}", r) for k, r in enumerate(self.rsyms)])]
 
-    def outer_derivatives(self) -> list[tuple[str, sympy.Expr]]:
-        return ([("dydx", sympy.diff(self.outer, X))] + self.dydr()
-                + [(f"dydp_{i}", sympy.diff(self.outer, s)) for i, s in enumerate(self.psyms)])
+    def outer_derivatives(self) -> list[Gradient]:
+        return [(self.outer, [("dydx", X)] + [(f"dydr_{k}", r) for k, r in enumerate(self.rsyms)]
+                 + [(f"dydp_{i}", s) for i, s in enumerate(self.psyms)])]
 
     def masked_u(self, em: _Emitter) -> None:
         for k in range(self.k):
@@ -232,11 +241,11 @@ def _row_block_kernels(parts: _RowParts) -> tuple[str, _Emitter, _Emitter]:
     fwd.emit([("y", parts.outer)], "_f")
 
     bwd = parts.emitter()
-    bwd.emit(parts.u_and_derivatives(), "_u")
+    bwd.emit(parts.u(), "_u", parts.u_derivatives())
     parts.masked_u(bwd)
     parts.inv(bwd, "tl.sum(u_{k} * u_{k}, axis=0)")
     parts.r(bwd)
-    bwd.emit(parts.outer_derivatives(), "_b")
+    bwd.emit([], "_b", parts.outer_derivatives())
     terms = parts.gx_and_param_terms(bwd, "(tl.sum(h_{k} * r_{k}, axis=0) / ncols)")
     for i, term in enumerate(terms):
         bwd.raw(f"tl.store(gp_ptr + row * {max(parts.np, 1)} + {i}, tl.sum({term}, axis=0))")
@@ -322,7 +331,7 @@ def _row_loop_kernels(parts: _RowParts) -> tuple[str, _Emitter, _Emitter]:
     bwd.emit(parts.u(), "_u")
     parts.masked_u(bwd)
     parts.r(bwd)
-    bwd.emit(parts.dydr(), "_h")
+    bwd.emit([], "_h", parts.dydr())
     for k in range(parts.k):
         bwd.raw(f"hr_{k} += tl.where(mask, g * dydr_{k} * r_{k}, 0.0)")
     close_loop(bwd)
@@ -331,10 +340,10 @@ def _row_loop_kernels(parts: _RowParts) -> tuple[str, _Emitter, _Emitter]:
     for i in range(parts.np):
         bwd.raw(f"gp_{i} = tl.zeros([BLOCK], dtype=tl.float32)")
     open_loop(bwd, _LOAD_X, _LOAD_G)
-    bwd.emit(parts.u_and_derivatives(), "_u")
+    bwd.emit(parts.u(), "_u", parts.u_derivatives())
     parts.masked_u(bwd)
     parts.r(bwd)
-    bwd.emit(parts.outer_derivatives(), "_b")
+    bwd.emit([], "_b", parts.outer_derivatives())
     terms = parts.gx_and_param_terms(bwd, "mean_hr_{k}")
     for i, term in enumerate(terms):
         bwd.raw(f"gp_{i} += {term}")
@@ -361,16 +370,16 @@ def bwd_long(x_ptr, g_ptr, p_ptr, gx_ptr, gp_ptr, ncols, BLOCK: tl.constexpr):
     return body, fwd, bwd
 
 
-def _rowwise_source(candidate) -> str:
-    parts = _RowParts(candidate)
+def _rowwise_source(candidate, deadline: Deadline) -> str:
+    parts = _RowParts(candidate, deadline)
     block, fwd, bwd = _row_block_kernels(parts)
     looped, fwd_long, bwd_long = _row_loop_kernels(parts)
     return _module(block + "\n" + looped, [fwd, bwd, fwd_long, bwd_long], rowwise=True, nparams=parts.np)
 
 
 def _module(body: str, emitters: list[_Emitter], rowwise: bool, nparams: int) -> str:
-    used = {k: v for em in emitters for k, v in em.printer.used.items()}
-    return _HEADER + helpers(used) + body + f"\nROWWISE = {rowwise}\nNPARAMS = {nparams}\n"
+    needs = set().union(*(em.printer.needs for em in emitters))
+    return _HEADER + helpers(needs) + body + f"\nROWWISE = {rowwise}\nNPARAMS = {nparams}\n"
 
 
 def generate_source(candidate) -> str:
@@ -379,12 +388,19 @@ def generate_source(candidate) -> str:
     Raises :class:`~actsearch.compile._printer.KernelTooLarge` (a ``CompileError``
     naming the candidate and the size) as soon as the source would pass
     :data:`MAX_SOURCE_CHARS`; printing stops there, so a pathological candidate
-    fails in milliseconds instead of exhausting memory.
+    fails in milliseconds instead of exhausting memory.  Raises
+    :class:`~actsearch.compile._straight.GenerationLimit` past
+    :data:`~actsearch.compile._straight.MAX_NODES` distinct sub-expressions in one
+    kernel body or :data:`~actsearch.compile._straight.GENERATION_SECONDS` in all.
     """
+    deadline = Deadline()
     try:
-        source = _elementwise_source(candidate) if candidate.elementwise else _rowwise_source(candidate)
+        source = (_elementwise_source(candidate, deadline) if candidate.elementwise
+                  else _rowwise_source(candidate, deadline))
     except KernelTooLarge as exc:
         raise KernelTooLarge(exc.size, exc.limit, candidate.text) from None
+    except GenerationLimit as exc:
+        raise GenerationLimit(f"cannot generate the Triton kernel for {candidate.text!r}: {exc}") from None
     if len(source) > MAX_SOURCE_CHARS:
         raise KernelTooLarge(len(source), MAX_SOURCE_CHARS, candidate.text)
     return source

@@ -12,6 +12,8 @@ import torch
 
 from actsearch.symbolic.module import CandidateModule
 
+from ._torch_caches import use_private_caches
+
 __all__ = ["InductorActivation", "compiled_fn"]
 
 _FNS: dict[str, object] = {}
@@ -28,6 +30,7 @@ def compiled_fn(candidate):
     """``torch.compile`` of ``candidate.torch_fn()``, memoised per candidate key."""
     fn = _FNS.get(candidate.key)
     if fn is None:
+        use_private_caches()  # torch's cache folder, before torch.compile first reads it
         fn = torch.compile(_own_code(candidate.torch_fn(), candidate.key), backend="inductor")
         _FNS[candidate.key] = fn
     return fn

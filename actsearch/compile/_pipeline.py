@@ -1,16 +1,24 @@
-"""The one path every backend's modules take: memo, disk cache, build, check.
+"""The one path every backend's modules take: generate, memo, disk cache, build, check.
 
 For a backend that is not the reference itself:
 
-1. the in-process memo ``(cache folder, backend, candidate.key)`` holds what was
-   loaded and on which kinds of device it passed the check;
-2. else the disk cache (:mod:`actsearch.compile._cache`) holds the generated
-   source, verified before it is executed; else the backend generates it and the
-   cache stores it; the backend loads it once;
+1. the backend generates the candidate's source (once per process for each state
+   of the function table: :func:`actsearch.symbolic.functions.revision`), and its
+   content key is a hash of that source, the backend and the torch and Triton
+   versions (:func:`~actsearch.compile._cache.content_key`; a backend with no source
+   is keyed by the candidate's text and the backend's ``version``);
+2. the in-process memo ``(cache folder, backend, content key)`` holds what was
+   loaded and on which kinds of device it passed the check; else the disk cache
+   (:mod:`actsearch.compile._cache`) gets the source, and the backend loads it;
 3. ``backend.build`` makes the module;
 4. unless this kernel passed the check on this kind of device before (memo, or a
    verified marker on disk), it is compared with the eager reference there
    (:mod:`actsearch.compile._check`) and the pass recorded.
+
+Any change of a row's template, a helper or a printer changes the source, so the
+key: a stale kernel is never served.  Before anything is generated, PyTorch's and
+Triton's own caches are pointed at private folders
+(:mod:`actsearch.compile._torch_caches`).
 
 Every failure along the way is a :class:`~actsearch.errors.CompileError` naming
 the candidate and the step.
@@ -24,10 +32,12 @@ from pathlib import Path
 import torch
 
 from actsearch.errors import CompileError
+from actsearch.symbolic.functions import revision
 
 from . import _check
 from ._backends import Backend
-from ._cache import KernelCache, default_cache_dir, open_cache
+from ._cache import KernelCache, content_key, default_cache_dir, open_cache
+from ._torch_caches import use_private_caches
 
 __all__ = ["build_checked", "clear_memo"]
 
@@ -40,11 +50,14 @@ class _Entry:
 
 
 _MEMO: dict[tuple[str, str, str], _Entry] = {}
+#: (backend name, backend object, candidate key, table revision) -> the generated source
+_SOURCES: dict[tuple[str, int, str, int], str | None] = {}
 
 
 def clear_memo() -> None:
-    """Forget what this process loaded and checked (as a fresh worker starts)."""
+    """Forget what this process generated, loaded and checked (as a fresh worker starts)."""
     _MEMO.clear()
+    _SOURCES.clear()
 
 
 def summary(exc: BaseException) -> str:
@@ -70,23 +83,26 @@ def build_checked(backend: Backend, candidate, device: torch.device, bound: torc
     if backend.reference:
         return _step(f"{name} backend failed to build {text!r}", backend.build, candidate, None, bound).to(target)
     folder = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
-    memo_key = (str(folder), name, candidate.key)
+    use_private_caches(folder)
+    source = _generated(backend, candidate)
+    body = source if source is not None else f"{text}\0{name} {backend.version}"
+    key = content_key(name, body)
+    memo_key = (str(folder), name, key)
     cache: KernelCache | None = None
     entry = _MEMO.get(memo_key)
     if entry is None:
         cache = open_cache(folder)
-        entry = _load(backend, candidate, cache)
+        entry = _load(backend, candidate, cache, key, source)
     module = _step(f"{name} backend failed to build {text!r}", backend.build, candidate, entry.loaded, bound)
-    body = entry.source if entry.source is not None else f"{name} {backend.version}"
     kind = device.type
     if check is None and kind not in entry.checked:
         cache = cache or open_cache(folder)
-        if cache.is_checked(candidate.key, name, body, kind):
+        if cache.is_checked(key, name, body, kind):
             entry.checked.add(kind)
     if check or (check is None and kind not in entry.checked):
         _step(f"{name} module for {text!r} failed to run on {device}", _check_on, module, candidate, device)
         cache = cache or open_cache(folder)
-        cache.mark_checked(candidate.key, name, body, kind)
+        cache.mark_checked(key, name, body, kind)
         entry.checked.add(kind)
     _MEMO[memo_key] = entry  # check=False leaves it unchecked: a later default call still checks
     return module.to(target)
@@ -96,15 +112,21 @@ def _check_on(module, candidate, device: torch.device) -> None:
     _check.check_module(module.to(device), candidate, device)
 
 
-def _load(backend: Backend, candidate, cache: KernelCache) -> _Entry:
-    text, key = candidate.text, candidate.key
-    source = cache.load_text(key, backend.name)
-    if source is None:
-        source = _step(f"cannot generate a {backend.name} kernel for {text!r}", backend.generate, candidate)
-        if source is None:  # nothing to keep: the backend builds from the candidate alone
-            return _Entry(None, None)
+def _generated(backend: Backend, candidate) -> str | None:
+    """``backend.generate(candidate)``, once per process and state of the function table."""
+    key = (backend.name, id(backend), candidate.key, revision())
+    if key not in _SOURCES:
+        _SOURCES[key] = _step(f"cannot generate a {backend.name} kernel for {candidate.text!r}", backend.generate,
+                              candidate)
+    return _SOURCES[key]
+
+
+def _load(backend: Backend, candidate, cache: KernelCache, key: str, source: str | None) -> _Entry:
+    if source is None:  # nothing to keep: the backend builds from the candidate alone
+        return _Entry(None, None)
+    if cache.load_text(key, backend.name) != source:  # missing, or not (any more) what this cache wrote
         cache.store(key, backend.name, source)
     path = cache.path(key, backend.name)
-    loaded = _step(f"generated {backend.name} kernel for {text!r} does not import", backend.load, candidate, source,
-                   path)
+    loaded = _step(f"generated {backend.name} kernel for {candidate.text!r} does not import", backend.load,
+                   candidate, source, path)
     return _Entry(source, loaded)

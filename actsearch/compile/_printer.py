@@ -6,8 +6,10 @@
 temporaries.  It emits only what it builds itself: float literals, variable
 names from its own symbol table, temporaries ``_t<i>``, ``tl.*`` calls from the
 interpreter-safe set (exp, log, sqrt, abs, sin, cos, sigmoid, erf, where,
-maximum, minimum) and calls to the helpers in :data:`HELPERS` and in the table
-rows it printed (:meth:`TritonPrinter.helpers`).  Names users chose for
+maximum, minimum) and calls to the named helpers (:mod:`actsearch.symbolic.helpers`)
+that the rows it printed declare and its powers use; it records their names
+(:attr:`TritonPrinter.needs`), and :meth:`TritonPrinter.helpers` gives their
+definitions with everything they need in turn.  Names users chose for
 parameters never reach the generated source: parameters print as ``p_<i>``.
 
 Nothing printed is ever duplicated: an integer power ``b**k`` squares named
@@ -36,9 +38,9 @@ import sympy
 
 from actsearch.symbolic.text import FunctionTablePrinter
 from actsearch.errors import CompileError
-from actsearch.symbolic.functions import table
+from actsearch.symbolic.helpers import collect
 
-__all__ = ["TritonPrinter", "HELPERS", "helpers", "real_abs", "KernelTooLarge"]
+__all__ = ["TritonPrinter", "helpers", "real_abs", "KernelTooLarge"]
 
 #: largest integer exponent expanded into multiplications
 _MAX_INT_POW = 64
@@ -72,63 +74,10 @@ class real_abs(sympy.Function):
         return sympy.sign(self.args[0])
 
 
-#: @triton.jit helpers shared by several rows and by ``Pow``.  They keep float32
-#: accuracy where the textbook formula would cancel (expm1, log1p) or overflow.
-#: Helpers of one function live in its table row (``FunctionSpec.triton_helpers``).
-HELPERS = '''
-@triton.jit
-def _expm1(z):
-    # Kahan: (u - 1) * z / log(u) is accurate where exp(z) - 1 cancels
-    u = tl.exp(z)
-    um1 = u - 1.0
-    safe = tl.where((u == 1.0) | (um1 == -1.0), 1.0, u)
-    r = um1 * z / tl.log(safe)
-    r = tl.where(u == 1.0, z, r)
-    r = tl.where(um1 == -1.0, -1.0, r)
-    return tl.where(z > 80.0, u - 1.0, r)
-
-
-@triton.jit
-def _log1p(t):
-    # Goldberg: log(u) * t / (u - 1) with u = 1 + t rounded
-    u = 1.0 + t
-    d = u - 1.0
-    safe = tl.where(d == 0.0, 1.0, d)
-    r = tl.log(u) * (t / safe)
-    r = tl.where(d == 0.0, t, r)
-    return tl.where(u > 3.0e38, u, r)
-
-
-@triton.jit
-def _pow(b, e):
-    # torch.pow semantics for a run-time exponent: negative bases allowed for
-    # integral exponents, NaN otherwise; 0 ** 0 = 1
-    r = tl.exp(e * tl.log(tl.abs(b)))
-    ei = e.to(tl.int32)
-    integral = ei.to(tl.float32) == e
-    odd = (ei % 2) != 0
-    nan = (r - r) / (r - r)  # NaN without a float("nan") literal
-    neg = tl.where(integral, tl.where(odd, -r, r), nan)
-    r = tl.where(b < 0.0, neg, r)
-    return tl.where(e == 0.0, 1.0, r)
-
-
-@triton.jit
-def _pow_c(b, e):
-    # constant exponent: a float, made a tensor for _pow's .to()
-    return _pow(b, tl.zeros_like(b) + e)
-
-
-@triton.jit
-def _c_pow(b, e):
-    # constant base
-    return _pow(tl.zeros_like(e) + b, e)
-'''
-
-
-def helpers(used) -> str:
-    """:data:`HELPERS` and the helpers of the table rows named in ``used``, in table order."""
-    return HELPERS + "".join(f"\n{s.triton_helpers}" for s in table() if s.name in used and s.triton_helpers)
+def helpers(needs) -> str:
+    """The definitions of the helpers named in ``needs`` and of those they need,
+    transitively (:func:`actsearch.symbolic.helpers.collect`), dependencies first."""
+    return "".join(f"\n\n{h.source}" for h in collect(needs))
 
 
 class TritonPrinter(FunctionTablePrinter):
@@ -145,9 +94,19 @@ class TritonPrinter(FunctionTablePrinter):
     where = "tl.where({0}, {1}, {2})"
     error = CompileError
 
+    def __init__(self, names, max_chars: int | None = None):
+        super().__init__(names, max_chars)
+        #: the helpers called by what was printed so far (their own needs follow by themselves)
+        self.needs: set[str] = set()
+
     def helpers(self) -> str:
-        """:data:`HELPERS` and the helpers of the table rows printed so far."""
-        return helpers(self.used)
+        """The definitions of every helper the text printed so far calls."""
+        return helpers(self.needs)
+
+    def _print_table_function(self, expr, spec) -> str:
+        text = super()._print_table_function(expr, spec)
+        self.needs.update(spec.triton_needs)
+        return text
 
     def _too_large(self, size: int) -> Exception:
         return KernelTooLarge(size, self.max_chars)
@@ -175,6 +134,7 @@ class TritonPrinter(FunctionTablePrinter):
         if base == sympy.E:
             return f"tl.exp({self._print(exp)})"
         helper = "_pow_c" if exp.is_number else "_c_pow" if base.is_number else "_pow"
+        self.needs.add(helper)
         return f"{helper}({self._print(base)}, {self._print(exp)})"
 
     def _int_power(self, name: str, k: int) -> str:

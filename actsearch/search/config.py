@@ -34,6 +34,7 @@ from actsearch.registry import REFERENCES, did_you_mean, unknown_name
 from .option import (Formulas, Kind, Number, Objects, SpaceName, Switch, Table, Text, Texts, Whole,
                      check_search_name, option, options_of)
 from .ray.options import check_callbacks, check_loggers
+from .time_limit import FACTOR, FLOOR
 
 __all__ = ["SearchConfig", "StoredConfig", "REFERENCES", "MAY_CHANGE", "MODES", "resume_config", "replay_config",
            "from_stored", "CONFIRM_TOP", "CONFIRM_SEEDS"]
@@ -126,7 +127,8 @@ class SearchConfig:
                                    "(default: 1)", metavar="C", may_change=True, label="cpus per trial")
     trial_timeout: float | None = option(
         None, Number(above=0, rule="a positive number of seconds"), "per-candidate time limit; a slower "
-        "candidate is recorded as 'timeout' (default: none)", metavar="SECONDS", may_change=True,
+        f"candidate is recorded as 'timeout' (default: {FACTOR:g} x the slowest reference's time, at least "
+        f"{FLOOR:g} s)", metavar="SECONDS", may_change=True,
         label="trial timeout")
     max_failures: int = option(2, Whole(low=0), "retries of a trial whose worker process died (default: 2)",
                                may_change=True, stored=False)

@@ -27,6 +27,7 @@ from actsearch.store import StoredSearch
 from actsearch.symbolic.expr import Candidate
 
 from .events import Running, SearchEvents, Snapshot
+from .time_limit import TrialTimeLimit
 from .trial.messages import TrialProgress, TrialSpec
 
 __all__ = ["Driver", "SearchOutcome", "TrialDefaults"]
@@ -77,8 +78,10 @@ class Driver:
 
     def __init__(self, stored: StoredSearch, optimizer, queue: list[Candidate], defaults: TrialDefaults,
                  budget: int, known: dict[str, Result], events: SearchEvents | None = None,
-                 protected: set[str] | None = None, references: set[str] = frozenset()):
+                 protected: set[str] | None = None, references: set[str] = frozenset(),
+                 time_limit: TrialTimeLimit | None = None):
         self.stored, self.optimizer, self.queue = stored, optimizer, list(queue)
+        self.time_limit = time_limit  # None: defaults.trial_timeout as given
         self.defaults, self.budget, self.known = defaults, budget, known
         self.events = events or SearchEvents()
         self.pending: dict[str, tuple[Candidate, bool]] = {}
@@ -155,6 +158,10 @@ class Driver:
             fp = cand.fingerprint()
             if fp in self.seen or fp in self.waiting:
                 prior = self.seen.get(fp)
+                same = prior.text if prior is not None else next((c.text for c, _ in self.pending.values()
+                                                                  if c.fingerprint() == fp), cand.text)
+                if not asked and same != cand.text:  # a queued formula, not trained: say why
+                    self.events.note(f"{cand.text}: the same function as {same} (on every probe point), trained once")
                 if asked and prior is not None:
                     self._tell(cand, prior)
                 elif asked:
@@ -181,8 +188,8 @@ class Driver:
         return TrialSpec(text=cand.text, family=cand.family, name=cand.name or "", task=d.task,
                          task_options=d.task_options, epochs=d.epochs, seeds=d.seeds, backend=d.backend,
                          device=d.device, precision=d.precision, report_steps=self.report_steps,
-                         protected=protected, trial_timeout=d.trial_timeout, cpu_threads=d.cpu_threads,
-                         metric=d.metric, mode=d.mode)
+                         protected=protected, cpu_threads=d.cpu_threads, metric=d.metric, mode=d.mode,
+                         trial_timeout=self.time_limit.seconds() if self.time_limit else d.trial_timeout)
 
     def _reusable(self, fp: str, stored: Result) -> bool:
         """A run stopped early stands in only where this one could be stopped early too."""
@@ -284,6 +291,8 @@ class Driver:
             self.trained += 1
         self._tell(cand, res)
         self.stored.record(res, optimizer_state=self.optimizer.state_dict(), trial=trial, params=cand.params)
+        if self.time_limit is not None and self.time_limit.observe(res):
+            self.events.note(self.time_limit.describe())
         mode = self.defaults.mode
         if res.status == "ok" and res.score is not None and (
                 self.best is None or higher_is_better(res.score, mode) > higher_is_better(self.best, mode)):

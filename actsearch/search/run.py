@@ -11,8 +11,9 @@ cleanly; everything recorded stays in the store.
 Faults: each trial trains in a process of its own that the Ray worker supervises
 (:mod:`~actsearch.search.trial.supervisor`).  A candidate that raises (anything), returns
 NaN or garbage, runs out of memory, ends or crashes its process, or passes
-``trial_timeout`` seconds (its process is killed) is recorded once with its status
-and reason and is not retried; only a lost Ray worker (its node died) is retried
+``trial_timeout`` seconds (its process is killed; by default a multiple of the
+slowest reference's time: :mod:`~actsearch.search.time_limit`) is recorded once with
+its status and reason and is not retried; only a lost Ray worker (its node died) is retried
 (``max_failures``).  A task that loads here but not on the workers stops the search
 in one line (their environment differs; nothing is recorded for it and ``--resume``
 continues).  Before training, each candidate is screened on [-10, 10] (see
@@ -38,6 +39,7 @@ from typing import Callable
 from actsearch.errors import ActsearchError, StoreError
 from actsearch.optimizers.registry import OPTIMIZERS, get_optimizer
 from actsearch.registry import PRESETS, candidate, preset
+from actsearch.result import Result
 from actsearch.registry import space as make_space
 from actsearch.scoring import score_rule
 from actsearch.store import DEFAULT_URL, Store, masked
@@ -49,6 +51,7 @@ from .config import SearchConfig, from_stored, replay_config, resume_config
 from .driver import Driver, QueueOnly, SearchOutcome, TrialDefaults
 from .events import SearchEvents, as_events
 from .option import NAME_LENGTH
+from .time_limit import TrialTimeLimit
 from .ray.cluster import check_reachable, ray_cluster
 from .ray.placement import plan_placement
 from .ray.shipping import runtime_env, trial_task_options, trial_task_spec
@@ -258,7 +261,10 @@ def _driver(config: SearchConfig, stored, opt, user: list[Candidate], task_obj, 
         for item in stored.inflight:
             try:
                 cand = parse(item["text"], family=item.get("family", "custom"), name=item.get("name") or None)
-            except ActsearchError:
+            except ActsearchError as exc:  # refused now (a stricter parser): recorded as failed, not dropped
+                stored.record(Result(key="", text=item["text"], family=item.get("family", "custom"), status="error",
+                                     fingerprint=item.get("fingerprint", ""), message=f"refused on resume: {exc}"))
+                events.warning(f"{item['text']}: refused on resume: {exc}")
                 continue
             lost.append(cand)
             if item.get("protected"):
@@ -271,8 +277,12 @@ def _driver(config: SearchConfig, stored, opt, user: list[Candidate], task_obj, 
                              mode=setup.mode)
     known = store.evaluated(task_obj.spec, epochs, config.seeds, first_seed=config.seed, precision=config.precision)
     known = {fp: r for fp, r in known.items() if (r.metric or setup.metric) == setup.metric}  # scores of that metric
+    # no --trial-timeout: a multiple of the slowest reference's time, so no candidate stalls the search
+    reference_fps = {c.fingerprint() for c in references}
+    time_limit = TrialTimeLimit(config.trial_timeout, reference_fps, [*known.values(), *stored.results()])
+    events.note(time_limit.describe())
     return Driver(stored, opt, lost + queue, defaults, config.budget, known, events, protected=protected,
-                  references={c.fingerprint() for c in references})
+                  references=reference_fps, time_limit=time_limit)
 
 
 def _results_dir(url: str) -> str:

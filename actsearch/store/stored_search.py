@@ -114,7 +114,7 @@ class StoredSearch:
     @property
     def inflight(self) -> list[dict[str, Any]]:
         """Candidates handed to workers and never recorded (``[{text, family, name,
-        protected}]``): running now, or interrupted and not trained since."""
+        protected, fingerprint}]``): running now, or interrupted and not trained since."""
         trials = sorted(self.store.study_trials(self.study_id), key=lambda t: t.number)
         done_fps = {t.user_attrs.get("fingerprint") for t in trials if is_recorded(t)}
         done_texts = {t.user_attrs.get("text") for t in trials if is_recorded(t)}
@@ -124,7 +124,8 @@ class StoredSearch:
             if is_inflight(t) and a.get("fingerprint") not in done_fps and a.get("fingerprint") not in seen:
                 seen.add(a.get("fingerprint"))
                 out.append({"text": a.get("text", ""), "family": a.get("family", "custom"),
-                            "name": a.get("name", ""), "protected": bool(a.get("protected"))})
+                            "name": a.get("name", ""), "protected": bool(a.get("protected")),
+                            "fingerprint": a.get("fingerprint", "")})
         # stores written before trials started RUNNING kept this list in the study
         out += [c for c in self._attrs.get("inflight", []) if c.get("text") not in done_texts]
         return out

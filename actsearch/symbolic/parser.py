@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import sympy
 
 from ..errors import ExpressionError
+from .domain import dropped, power
 from .functions import FUNCTIONS
 
 __all__ = ["parse_text", "X", "param_symbol", "MAX_LENGTH", "MAX_DEPTH", "MAX_EXPONENT"]
@@ -223,26 +224,41 @@ class _Parser:
         if problem:
             raise self.error(problem, tok)
 
+    def kept(self, result: sympy.Expr, operands, tok: _Token, product: bool = False) -> sympy.Expr:
+        """``result``, unless sympy dropped from ``operands`` a term undefined for some x
+        (:func:`~actsearch.symbolic.domain.dropped`): then the canonical form would be
+        another function, and the formula is refused."""
+        gone = dropped(operands, result, product)
+        if gone:
+            raise self.error(f"simplifying cancels {gone}: the simplified function would differ from the written "
+                             "one; write the formula without that term", tok)
+        return result
+
     def expr(self) -> sympy.Expr:
         out = self.term()
         while True:
+            tok = self.tok
             if self.accept("+"):
-                out = out + self.term()
+                rhs = self.term()
+                out = self.kept(out + rhs, (out, rhs), tok)
             elif self.accept("-"):
-                out = out - self.term()
+                rhs = self.term()
+                out = self.kept(out - rhs, (out, rhs), tok)
             else:
                 return out
 
     def term(self) -> sympy.Expr:
         out = self.unary()
         while True:
+            tok = self.tok
             if self.accept("*"):
-                out = out * self.unary()
-            elif tok := self.accept("/"):
+                rhs = self.unary()
+                out = self.kept(out * rhs, (out, rhs), tok, product=True)
+            elif self.accept("/"):
                 rhs = self.unary()
                 if rhs.is_zero:
                     raise self.error("division by zero", tok)
-                out = out / rhs
+                out = self.kept(out / rhs, (out, 1 / rhs), tok, product=True)  # 1/rhs: the division it makes
             else:
                 return out
 
@@ -279,7 +295,9 @@ class _Parser:
             value = float(base) ** float(exponent) if float(base) >= 0 else None
             if value is not None and not math.isfinite(value):
                 raise self.error("number out of range", tok)
-        return base**exponent
+        if exponent.is_zero:  # z**0 is 1 even where z is NaN (IEEE, torch and sympy alike)
+            return sympy.S.One
+        return self.kept(power(base, exponent), (base, exponent), tok)
 
     def atom(self) -> sympy.Expr:
         tok = self.tok
@@ -340,7 +358,7 @@ class _Parser:
             raise self.error(
                 f"{name_tok.text} takes {spec.arity} argument(s), got {len(args)}", name_tok
             )
-        return spec.sympy_fn(*args)
+        return self.kept(spec.sympy_fn(*args), args, name_tok)
 
 
 def parse_text(text: str, params: dict[str, float] | None = None) -> tuple[sympy.Expr, dict[str, float]]:

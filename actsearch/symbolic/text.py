@@ -36,6 +36,7 @@ from sympy.printing.precedence import PRECEDENCE, precedence
 from sympy.printing.str import StrPrinter
 
 from ..errors import ExpressionError
+from .domain import RealPow
 from .functions import FunctionSpec, spec_for
 
 __all__ = ["CanonicalPrinter", "FunctionTablePrinter", "canonical_text", "format_number", "ATOM", "enclosed"]
@@ -286,6 +287,10 @@ class FunctionTablePrinter(CodePrinter):
         for item in items[1:]:
             out = (self._apply(template, [out, item]), _FUNC)
         return out[0]
+
+    def _print_RealPow(self, expr: RealPow):
+        # a power sympy may not simplify (symbolic/domain.py) prints as any power does
+        return self._print_Pow(sympy.Pow(*expr.args, evaluate=False))
 
     # -- selects and conditions -------------------------------------------------------
     def _print_Piecewise(self, expr):

@@ -27,6 +27,7 @@ from sympy.printing.printer import Printer
 
 from .parser import X
 from ..errors import ExpressionError
+from .domain import RealPow
 from .functions import spec_for
 
 __all__ = ["build_torch_fn", "TorchBuilder", "constant_value"]
@@ -118,6 +119,9 @@ class TorchBuilder(Printer):
             return lambda x, p: torch.pow(_as_tensor(base(x, p), x), k)
         power = self._print(exp)
         return lambda x, p: torch.pow(_as_tensor(base(x, p), x), power(x, p))
+
+    def _print_RealPow(self, expr: RealPow):
+        return self._print_Pow(sympy.Pow(*expr.args, evaluate=False))
 
     def _print_Piecewise(self, expr):
         if expr.args[-1].cond is not sympy.true:

@@ -73,6 +73,7 @@ def _resolve(ref):
 @pytest.fixture(autouse=True)
 def _cache_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("ACTSEARCH_CACHE", str(tmp_path / "kernels"))
+    compile_pkg.clear_memo()  # tests patch the generator itself: nothing generated before may be reused
     return tmp_path / "kernels"
 
 
@@ -304,7 +305,8 @@ def test_check_runs_on_the_named_device_and_is_recorded_per_device(monkeypatch, 
     m = compile_candidate(c, backend="triton", device="cpu")
     assert seen == [torch.device("cpu")]
     assert all(p.device.type == "cpu" for p in m.parameters())
-    assert [f.name.split(".", 1)[1] for f in _cache_dir.glob(f"k{c.key}_triton_*.ok")] == ["cpu.ok"]
+    entry = _entry_path(_cache_dir, _codegen.generate_source(c))
+    assert [f.name.split(".", 1)[1] for f in _cache_dir.glob(f"{entry.stem}.*ok")] == ["cpu.ok"]
     compile_candidate(c, backend="triton", device="cpu")
     assert len(seen) == 1  # checked once on this kind of device
 
@@ -558,13 +560,15 @@ def _count_generation(monkeypatch) -> list:
     return calls
 
 
-def test_cache_hit_skips_generation_and_check(monkeypatch, _cache_dir, interp):
-    calls = _count_generation(monkeypatch)
+def test_cache_hit_skips_the_check(monkeypatch, _cache_dir, interp):
     c = actsearch.parse("w*softsign(x) + x; w=0.75")
+    entry = _entry_path(_cache_dir, _codegen.generate_source(c))
+    calls = _count_generation(monkeypatch)
     compile_candidate(c, backend="triton")
     assert calls == [c.key]
-    entry = _cache.open_cache(_cache_dir).path(c.key, "triton")
     assert entry.exists()
+    compile_candidate(c, backend="triton")
+    assert calls == [c.key]  # generated once per process
 
     compile_pkg.clear_memo()  # as a fresh worker process would start
     from actsearch.compile import _check
@@ -576,21 +580,21 @@ def test_cache_hit_skips_generation_and_check(monkeypatch, _cache_dir, interp):
     t0 = time.perf_counter()
     m = compile_candidate(c, backend="triton")
     elapsed = time.perf_counter() - t0
-    assert calls == [c.key]  # not regenerated
+    assert calls == [c.key, c.key]  # generated again: the source is the key
     assert elapsed < 0.5, f"cache hit took {elapsed * 1e3:.0f} ms"  # target 50 ms; CI machines are loaded
     assert_matches_eager(c, m, _x((200,)))
 
 
 def test_corrupted_cache_entry_is_rebuilt(monkeypatch, _cache_dir, interp):
-    calls = _count_generation(monkeypatch)
     c = actsearch.parse("w*softsign(x) - x; w=0.5")
+    entry = _entry_path(_cache_dir, _codegen.generate_source(c))
+    calls = _count_generation(monkeypatch)
     compile_candidate(c, backend="triton")
-    entry = _cache.open_cache(_cache_dir).path(c.key, "triton")
     text = entry.read_text()
     entry.write_text(text.replace("tl.sigmoid", "tl.exp").replace("/ (", "* ("))  # a wrong but valid kernel
     compile_pkg.clear_memo()
     m = compile_candidate(c, backend="triton")
-    assert calls == [c.key, c.key]  # the bad file was not trusted
+    assert len(calls) == 2  # the bad file was not trusted
     assert entry.read_text() == text
     assert_matches_eager(c, m, _x((200,)))
 
@@ -638,9 +642,13 @@ def test_cache_dir_option_and_env(tmp_path, monkeypatch):
 # -- the cache executes only what it wrote ------------------------------------------------
 
 
-def _entry_path(folder: Path, c, backend: str = "triton") -> Path:
+def _entry_path(folder: Path, source: str, backend: str = "triton") -> Path:
     # spelled out here, not asked of the cache: the layout an attacker would target
-    return folder / f"k{c.key}_{backend}_v{_codegen.CODEGEN_VERSION}.py"
+    import hashlib
+    from importlib.metadata import version
+
+    versions = f"torch {version('torch')}; triton {version('triton')}"
+    return folder / f"k{hashlib.sha256(chr(0).join((backend, versions, source)).encode()).hexdigest()[:32]}_{backend}.py"
 
 
 def _plant(path: Path, body: str) -> None:
@@ -654,11 +662,11 @@ def _plant(path: Path, body: str) -> None:
 def test_planted_cache_entry_is_never_executed(_cache_dir, tmp_path, interp):
     c = actsearch.parse("w*softsign(x) + 2*x; w=0.5")
     ran = tmp_path / "planted-code-ran"
-    body = f"open({str(ran)!r}, 'w').write('pwned')\n" + _codegen.generate_source(c)
-    _plant(_entry_path(_cache_dir, c), body)
+    entry = _entry_path(_cache_dir, _codegen.generate_source(c))
+    _plant(entry, f"open({str(ran)!r}, 'w').write('pwned')\n" + _codegen.generate_source(c))
     m = compile_candidate(c, backend="triton")
     assert not ran.exists(), "the cache imported a file it did not write"
-    assert "pwned" not in _entry_path(_cache_dir, c).read_text()  # replaced by the real kernel
+    assert "pwned" not in entry.read_text()  # replaced by the real kernel
     assert_matches_eager(c, m, _x((200,)))
 
 
@@ -669,7 +677,7 @@ def test_planted_checked_marker_does_not_skip_the_check(monkeypatch, _cache_dir,
     monkeypatch.setattr(_codegen, "generate_source", lambda c: real(c).replace("y.to(y_ptr", "(y * 1.01).to(y_ptr"))
     c = actsearch.parse("w*softsign(x) + 3*x; w=0.5")
     compile_candidate(c, backend="triton", check=False)  # a wrong kernel the cache did write, never checked
-    entry = _entry_path(_cache_dir, c)
+    entry = _entry_path(_cache_dir, _codegen.generate_source(c))
     body = entry.read_text().partition("\n")[2]
     forged = hashlib.sha256(body.encode()).hexdigest()
     for suffix in (".ok", ".cpu.ok", ".cuda.ok"):  # what a checksum-only marker would hold
@@ -682,7 +690,7 @@ def test_planted_checked_marker_does_not_skip_the_check(monkeypatch, _cache_dir,
     monkeypatch.setattr(_codegen, "generate_source", real)
     other = actsearch.parse("w*softsign(x) + 4*x; w=0.5")
     compile_candidate(other, backend="triton")
-    for marker in _cache_dir.glob(f"k{other.key}_*.ok"):
+    for marker in _cache_dir.glob(f"{_entry_path(_cache_dir, real(other)).stem}.*ok"):
         entry.with_suffix(marker.name[len(entry.stem):]).write_bytes(marker.read_bytes())
     monkeypatch.setattr(_codegen, "generate_source", lambda c: real(c).replace("y.to(y_ptr", "(y * 1.01).to(y_ptr"))
     compile_pkg.clear_memo()

@@ -142,7 +142,8 @@ def test_trials_run_from_hand_out_to_record(url):
     assert running.params == {"family": "rational", "a": 0.5, "formula": tanh.text}
     assert running.distributions["a"] == optuna.distributions.FloatDistribution(0, 1)  # the decade of its value
     assert [r.text for r in s.results()] == ["relu(x)"]
-    assert s.inflight == [{"text": tanh.text, "family": "rational", "name": "", "protected": False}]
+    assert s.inflight == [{"text": tanh.text, "family": "rational", "name": "", "protected": False,
+                           "fingerprint": tanh.fingerprint()}]
     lease.release()  # its driver is gone without closing the search: the trial is still RUNNING
     lease = Store(url).lease("s")
     again = Store(url).open_search("s", {"task": "digits"}, resume=True, lease=lease)

@@ -1,0 +1,76 @@
+"""A candidate a search does not train is never dropped without a word: a queued formula
+that is the same function as one already trained gets a note naming both, and a
+candidate in flight that the parser now refuses is recorded as failed with the reason."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import actsearch
+from actsearch.search.driver import Driver, QueueOnly, TrialDefaults
+from actsearch.search.events import SearchEvents
+from actsearch.store import Store
+
+
+class _Said(SearchEvents):
+    def __init__(self):
+        self.lines = []
+
+    def note(self, message: str) -> None:
+        self.lines.append(message)
+
+    def warning(self, message: str) -> None:
+        self.lines.append(message)
+
+
+DEFAULTS = TrialDefaults(task="t", task_options={}, task_spec="t", metric="score", epochs=1, seeds=(0,),
+                         backend="eager", device="cpu", precision="fp32", early_stop=False, trial_timeout=None)
+
+
+def test_a_queued_formula_of_the_same_function_is_named_not_dropped(tmp_path):
+    store = Store(f"sqlite:///{tmp_path / 's.db'}")
+    lease = store.lease("s")
+    try:
+        stored = store.open_search("s", {"task": "t", "epochs": 1, "seeds": 1}, lease=lease)
+        # the issue's pair: both NaN below 0 and x from 0 on, so one function, trained once
+        first, second = actsearch.parse("exp(log(x))"), actsearch.parse("sqrt(x)**2")
+        assert first.fingerprint() == second.fingerprint() and first.text != second.text
+        said = _Said()
+        driver = Driver(stored, QueueOnly(), [first, second], DEFAULTS, budget=2, known={}, events=said)
+        assert driver.suggest("a").text == first.text
+        assert driver.suggest("b") is None  # nothing else to train
+        assert any(second.text in line and first.text in line and "same function" in line for line in said.lines)
+    finally:
+        lease.release()
+
+
+def test_an_in_flight_candidate_refused_on_resume_is_recorded_as_failed(tmp_path):
+    from actsearch.search import SearchConfig
+    from actsearch.search.run import _driver as build_driver
+    from actsearch.tasks import get_task
+
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    store = Store(url)
+    task = get_task("digits")
+    config = SearchConfig(task="digits", epochs=1, budget=5, optimizer=None, name="s", storage=url)
+    lease = store.lease("s")
+    stored = store.open_search("s", config.stored(task_spec=task.spec, epochs=1, metric=task.metric), lease=lease)
+    # what an older parser accepted and this one refuses (x**2/x is 0/0 at x = 0, not x)
+    stale = SimpleNamespace(text="x**2/x", family="custom", name=None, key="0" * 16, params={})
+    stored.start(stale, "fp-of-the-stale-text")
+    lease.release()  # the driver died with it in flight
+
+    lease = store.lease("s")
+    try:
+        again = store.open_search("s", config.stored(task_spec=task.spec, epochs=1, metric=task.metric),
+                                  resume=True, lease=lease)
+        said = _Said()
+        resumed = SearchConfig(task="digits", epochs=1, budget=5, optimizer=None, name="s", storage=url, resume=True)
+        build_driver(resumed, again, QueueOnly(), [], task, 1, SimpleNamespace(device="cpu", cpus_per_trial=1), store,
+                     said, {})
+        [refused] = [r for r in again.results() if r.text == "x**2/x"]
+        assert refused.status == "error" and "refused on resume" in refused.message and "0/0" in refused.message
+        assert any("x**2/x: refused on resume" in line for line in said.lines)
+        assert again.inflight == []  # not offered again on the next resume
+    finally:
+        lease.release()
