@@ -51,7 +51,7 @@ from .errors import ActsearchError, UnknownNameError
 if TYPE_CHECKING:
     from .symbolic.expr import Candidate
 
-__all__ = ["Registry", "unknown_name", "space", "spaces", "space_class", "ALL_SPACES", "preset", "presets", "references", "Preset",
+__all__ = ["Registry", "unknown_name", "space", "spaces", "space_class", "ALL_SPACES", "preset", "presets", "references", "search_references", "Preset",
            "UnknownNameError", "REFERENCES", "SPACES", "PRESETS"]
 
 def _import(target: str) -> Any:
@@ -313,3 +313,15 @@ def preset(name: str) -> Candidate:
 def references() -> list[Candidate]:
     """The :data:`REFERENCES` as candidates, in order."""
     return [preset(name) for name in REFERENCES]
+
+
+def search_references(config: dict | None) -> tuple[str, ...]:
+    """The references a search was started with, read from its stored configuration:
+    the one source its leaderboard, report and confirmation compare with (searches
+    stored before the references were kept used :data:`REFERENCES`).
+
+    >>> search_references({"references": ["relu", "crrelu"]}), search_references({})
+    (('relu', 'crrelu'), ('relu', 'gelu', 'silu'))
+    """
+    names = (config or {}).get("references")
+    return REFERENCES if names is None else tuple(names)

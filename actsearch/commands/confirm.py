@@ -42,7 +42,8 @@ def register(subparsers) -> None:
                    help="change one of the search's task options, e.g. data_seed=1 for a fresh MNIST-1D sample "
                    "(repeatable)")
     p.add_argument("--against", default=None, metavar="REFERENCE",
-                   help="compare with relu, gelu or silu (default: the best of them)")
+                   help="compare with one of the search's references (relu, gelu or silu unless it was "
+                   "started with others; default: the best of them)")
     p.add_argument("--format", choices=FORMATS, default="table",
                    help="output format of the leaderboard (default: table)")
     p.set_defaults(func=run)
@@ -61,9 +62,11 @@ def add_options(p: argparse.ArgumentParser, prefix: str = "") -> None:
 
 def run(args: argparse.Namespace) -> int:
     from actsearch.results.leaderboard import check_reference
-    from actsearch.search.confirm import confirm
+    from actsearch.search.confirm import confirm, confirm_references
+    from actsearch.store.view import StoreView
 
-    check_reference(args.against)  # before hours of training, not after
+    if args.against is not None:  # before hours of training, not after: the search's own references
+        check_reference(args.against, confirm_references(StoreView(args.storage).config(args.search)))
     outcome = confirm(args.search, top=args.top, seeds=args.seeds, first_seed=args.first_seed,
                       workers=args.workers, storage=args.storage, name=args.name, resume=args.resume,
                       address=args.address, backend=args.backend, device=args.device,

@@ -7,9 +7,10 @@ pandas DataFrames; :func:`render` prints them as a text table, CSV, JSON or Mark
 Ranking: candidates that trained to the end (``ok``) come first, by mean score over
 seeds (higher is better), ties broken by the smaller spread, then by trial order;
 candidates stopped early by the scheduler (``pruned``, scored at a lower budget)
-follow, ranked the same way.  ``gain`` is the score minus the best reference
-activation (relu, gelu or silu, recognised by their outputs) evaluated on the same
-task, ``NaN`` when no reference was scored or the candidate was stopped early.
+follow, ranked the same way.  ``gain`` is the score minus the best of the search's
+references (the presets its stored configuration names, relu, gelu and silu unless it
+was started with others; recognised by their outputs) evaluated on the same task,
+``NaN`` when no reference was scored or the candidate was stopped early.
 Where that reference was trained on the same seeds (every search trains all its
 candidates on the same seeds, and seed *i* fixes initialisation and data order),
 ``wins`` counts the seeds on which the candidate beat it and ``p`` is the one-sided
@@ -34,12 +35,13 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import math
 
 import pandas as pd
 
 from ..errors import ActsearchError
-from ..registry import REFERENCES
+from ..registry import REFERENCES, preset, search_references
 from ..store.view import Entry, StoreView
 from ..symbolic.expr import parse
 from .statistics import Tail, paired_p, stability, tail_stats
@@ -57,8 +59,25 @@ FAILURE_COLUMNS = ["id", "formula", "family", "status", "reason", "task", "searc
 _SCORED = ("ok", "pruned")
 
 
-def _reference_fingerprints() -> dict[str, str]:
-    return {parse(f"{n}(x)").fingerprint(): n for n in REFERENCES}
+@functools.lru_cache(maxsize=64)
+def _reference_fingerprints(names: tuple[str, ...]) -> tuple[dict[str, str], frozenset[str]]:
+    """(fingerprint -> name of the references known here, names of the others): a
+    preset only the searching process knew (registered there) is told by its rows' name."""
+    known, unknown = {}, set()
+    for name in names:
+        try:
+            known.setdefault(preset(name).fingerprint(), name)
+        except ActsearchError:
+            unknown.add(name)
+    return known, frozenset(unknown)
+
+
+def _baseline(entry: Entry, fp: str | None) -> str | None:
+    """The reference of its own search's configuration that ``entry`` is, or ``None``."""
+    known, unknown = _reference_fingerprints(search_references(entry.config))
+    if fp in known:
+        return known[fp]
+    return entry.result.name if entry.result.name in unknown else None
 
 
 def _entries(storage: str | None, search: str | None, all_searches: bool, task: str | None):
@@ -95,7 +114,6 @@ def _fingerprint(text: str) -> str | None:
 
 
 def _ranked_frame(entries: list[Entry], against: str | None = None) -> pd.DataFrame:
-    refs = _reference_fingerprints()
     rows = []
     for e in entries:
         r = e.result
@@ -107,7 +125,7 @@ def _ranked_frame(entries: list[Entry], against: str | None = None) -> pd.DataFr
             "spread": float(r.spread), "seeds": len(r.seed_scores) or 1,
             "params": _params_of(r.text), "kernel_ms": _kernel_ms(e), "status": r.status,
             "task": e.task, "metric": r.metric, "search": e.search, "key": r.key,
-            "baseline": refs.get(fp) if r.status == "ok" else None, "_order": len(rows),
+            "baseline": _baseline(e, fp) if r.status == "ok" else None, "_order": len(rows),
             "_seed_scores": [float(v) for v in r.seed_scores],
             "_first_seed": (e.config.get("seed", 0) if r.first_seed is None else r.first_seed),
             "_epochs": r.epochs or e.config.get("epochs"), "_tail": tail_stats(r.curves, loss_curves=r.loss_curves),
@@ -171,10 +189,12 @@ def _paired_against_reference(df: pd.DataFrame) -> tuple[list, list]:
     return wins, pvals
 
 
-def check_reference(name: str | None) -> None:
-    """:class:`ActsearchError` unless ``name`` is None or one of :data:`REFERENCES`."""
-    if name is not None and name not in REFERENCES:
-        raise ActsearchError(f"--against {name!r} is not a reference; choose one of: {', '.join(REFERENCES)}")
+def check_reference(name: str | None, references=REFERENCES) -> None:
+    """:class:`ActsearchError` unless ``name`` is None or one of ``references`` (the
+    references of the searches shown)."""
+    if name is not None and name not in references:
+        choices = ", ".join(references) or "none (the search trained no reference)"
+        raise ActsearchError(f"--against {name!r} is not a reference of this search; choose one of: {choices}")
 
 
 def leaderboard(
@@ -189,7 +209,8 @@ def leaderboard(
     """Ranked scored candidates of one search (default: the latest) or of ``all``.
 
     ``gain``, ``wins`` and ``p`` compare with the best reference of each task, or
-    with the reference named by ``against`` (``relu``, ``gelu`` or ``silu``).
+    with the reference named by ``against`` (one the searches shown were started
+    with: ``relu``, ``gelu`` or ``silu`` unless they were given others).
 
     Columns: ``rank, id, formula, family, score, spread, seeds, score_text, gain,
     gain_vs, wins, p, tail_std, stability, baseline, params, kernel_ms, status, task,
@@ -208,8 +229,11 @@ def leaderboard(
     """
     if top is not None and top < 1:
         raise ActsearchError(f"--top must be at least 1, got {top}")
-    check_reference(against)
-    df = _ranked_frame(_entries(storage, search, all, task), against)
+    entries = _entries(storage, search, all, task)
+    # the references of the searches shown, each as it was started
+    shown = tuple(dict.fromkeys(n for e in entries for n in search_references(e.config))) if entries else REFERENCES
+    check_reference(against, shown)
+    df = _ranked_frame(entries, against)
     return df.head(top).reset_index(drop=True) if top is not None else df
 
 

@@ -34,7 +34,7 @@ from __future__ import annotations
 from typing import Callable
 
 from actsearch.errors import ActsearchError
-from actsearch.registry import REFERENCES, preset
+from actsearch.registry import REFERENCES, preset, search_references
 from actsearch.store import masked
 from actsearch.store.view import StoreView
 from actsearch.symbolic.expr import Candidate, parse
@@ -43,7 +43,14 @@ from .config import CONFIRM_SEEDS, CONFIRM_TOP
 from .driver import SearchOutcome
 from .run import run_search
 
-__all__ = ["confirm", "pick_top", "fresh_seeds"]
+__all__ = ["confirm", "pick_top", "fresh_seeds", "confirm_references"]
+
+
+def confirm_references(config: dict) -> tuple[str, ...]:
+    """The references a confirmation of the search stored with ``config`` trains: the
+    search's own (:func:`~actsearch.registry.search_references`), or the default ones
+    when it trained none (fresh seeds need a baseline)."""
+    return search_references(config) or REFERENCES
 
 
 def pick_top(results, top: int, references=REFERENCES) -> list[Candidate]:
@@ -118,7 +125,7 @@ def confirm(
         raise ActsearchError(f"{search!r} is itself a confirmation (of {config['confirms']!r}); "
                              "confirm the search it re-trained instead")
     name = name or f"{search}-confirm"
-    references = tuple(config.get("references") or REFERENCES)
+    references = confirm_references(config)
     placement = {k: v for k, v in (("workers", workers), ("address", address), ("backend", backend),
                                    ("device", device), ("trial_timeout", trial_timeout)) if v is not None}
     if resume:
