@@ -93,7 +93,8 @@ def _progress_figure(entries):
 
 
 _NOTE = (
-    "gain: score minus the best reference activation (relu, gelu, silu) of the same task; wins: seeds on which "
+    "gain: score minus the best of the search's references (relu, gelu, silu unless it was started with others) "
+    "on the same task; wins: seeds on which "
     "the candidate beat that reference trained on the same seed; p: one-sided paired t-test; tail std: standard "
     "deviation of the metric over the last {k} epochs of each seed's curve, averaged over seeds; stability: "
     "<b>unstable</b> when those epochs swing around their trend more than {r:g} times as much as any reference's "
