@@ -3,7 +3,9 @@
 Each subcommand lives in its own module under :mod:`actsearch.commands` and
 exposes ``register(subparsers)``, which adds its parser and sets
 ``func=handler``.  Errors users can cause (:class:`~actsearch.ActsearchError`)
-print as one line and exit with code 2.
+print as one line and exit with code 2.  SIGINT (Ctrl-C) and SIGTERM stop any
+command alike from its first moment (:mod:`actsearch.stopping`): one line, exit
+code 130 or 143, and a search ends in order, resumable.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import argparse
 import importlib
 import sys
 
+from . import stopping
 from .errors import ActsearchError
 
 __all__ = ["main", "COMMAND_MODULES"]
@@ -47,16 +50,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        return int(args.func(args) or 0)
-    except ActsearchError as exc:
-        print(f"actsearch: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("actsearch: interrupted", file=sys.stderr)
-        return 130
+    # before anything else: a signal while the commands load is one line, not a traceback
+    with stopping.handling_signals():
+        try:
+            parser = build_parser()
+            args = parser.parse_args(argv)
+            return int(args.func(args) or 0)
+        except ActsearchError as exc:
+            print(f"actsearch: error: {exc}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            how = "" if stopping.requested() in (None, "SIGINT") else f" ({stopping.requested()})"
+            print(f"actsearch: interrupted{how}", file=sys.stderr)
+            return stopping.exit_code()
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from actsearch import stopping
 from actsearch.commands import add_storage_option, parse_options, print_leaderboard
 from actsearch.commands._live import search_display
 from actsearch.results.tables import FORMATS
@@ -73,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
                       trial_timeout=args.trial_timeout,
                       task_options=parse_options(args.task_option), progress=search_display())
     print_confirmation(outcome, args.search, args.storage, args.format, args.against)
-    return 0 if outcome.finished else 130
+    return 0 if outcome.finished else stopping.exit_code()
 
 
 def print_confirmation(outcome, search: str, storage: str | None, fmt: str = "table",
