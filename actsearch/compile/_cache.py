@@ -12,8 +12,9 @@ copied from another entry.
 
 :func:`open_cache` refuses a folder it cannot trust: one writable by other users
 (group or world write bit), owned by someone else, or whose secret is readable by
-others or not ours.  It then warns once and uses a fresh private temporary folder
-for this process instead.  A path that is a file, not a folder, is a
+others or not ours.  It then warns once (one line) and uses a fresh private
+temporary folder for this process instead (``actsearch-kernels-<pid>-*``, removed
+at exit, or by the next process that needs one when this one was killed).  A path that is a file, not a folder, is a
 :class:`~actsearch.errors.CompileError` (one line).
 
 Writes go to a temporary file in the same folder, renamed into place with
@@ -31,12 +32,14 @@ Example:
 
 from __future__ import annotations
 
+import atexit
 import errno
 import hashlib
 import hmac
 import linecache
 import os
 import secrets
+import shutil
 import stat
 import sys
 import tempfile
@@ -54,6 +57,8 @@ _MAGIC = "# actsearch-cache hmac-sha256="
 _SECRET = ".secret"
 #: refused folder -> the private temporary cache used instead, in this process
 _FALLBACKS: dict[str, "KernelCache"] = {}
+#: name of those private temporary caches, then the pid of the process using it
+_FALLBACK_PREFIX = "actsearch-kernels-"
 
 
 def default_cache_dir() -> Path:
@@ -214,13 +219,38 @@ def _fallback(folder: Path, why: str) -> KernelCache:
     key = str(folder)
     if key not in _FALLBACKS:
         # private to this process: a fresh mkdtemp folder (mode 0700) and a secret kept in memory
-        _FALLBACKS[key] = KernelCache(Path(tempfile.mkdtemp(prefix="actsearch-kernels-")), secrets.token_bytes(32))
-        warnings.warn(
-            f"actsearch: not using the kernel cache {key!r}: {why}; "
-            f"using a private temporary cache for this process instead ({_FALLBACKS[key].directory})",
-            stacklevel=3,
-        )
+        _FALLBACKS[key] = KernelCache(_private_temporary(), secrets.token_bytes(32))
+        # one line: no source line under it (nothing there helps whoever reads it)
+        warnings.warn_explicit(
+            f"not using the kernel cache {key!r}: {why}; using a private temporary cache for this process "
+            f"instead ({_FALLBACKS[key].directory})", UserWarning, "actsearch", 0, module="actsearch.compile")
     return _FALLBACKS[key]
+
+
+def _private_temporary() -> Path:
+    """A fresh private temporary folder, removed at exit; folders of this user's
+    processes that ended without removing theirs (killed) are removed first."""
+    for entry in Path(tempfile.gettempdir()).glob(_FALLBACK_PREFIX + "*"):
+        pid = entry.name[len(_FALLBACK_PREFIX):].split("-", 1)[0]
+        try:
+            st = entry.lstat()
+        except OSError:
+            continue
+        if pid.isdigit() and stat.S_ISDIR(st.st_mode) and st.st_uid == _current_uid() and _ended(int(pid)):
+            shutil.rmtree(entry, ignore_errors=True)
+    path = Path(tempfile.mkdtemp(prefix=f"{_FALLBACK_PREFIX}{os.getpid()}-"))
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path
+
+
+def _ended(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False  # alive, another user's
+    return False
 
 
 def import_verified_source(text: str, filename: Path, name: str) -> ModuleType:

@@ -82,7 +82,7 @@ from ..dedup import Training, better_copy, copyable
 from ..errors import StoreError
 from ..result import Result
 from .errors import retrying
-from .lease import Lease, holder, lease_seconds
+from .lease import Lease, abandoned, holder, lease_seconds
 from .opening import open_storage
 from .stored_search import StoredSearch
 from .trials import is_recorded, to_result
@@ -320,9 +320,10 @@ class Store:
         return [s["name"] for s in self.searches() if s["config"].get("confirms") == name]
 
     def holder(self, name: str) -> dict | None:
-        """Who runs search ``name`` now (``{host, pid, since, age}``), or ``None``."""
+        """Who runs search ``name`` now (``{host, pid, since, age}``), or ``None`` (nobody,
+        or a driver whose lease expired, or a process of this machine that has ended)."""
         row = self.read("reading leases", holder, self.storage.engine, name)
-        if row is None or float(row["age"]) > lease_seconds():
+        if row is None or float(row["age"]) > lease_seconds() or abandoned(row):
             return None
         return row
 
