@@ -47,6 +47,7 @@ import warnings
 from pathlib import Path
 from types import ModuleType
 
+from actsearch._process import ended
 from actsearch.errors import CompileError
 
 from ._codegen import CODEGEN_VERSION
@@ -236,21 +237,11 @@ def _private_temporary() -> Path:
             st = entry.lstat()
         except OSError:
             continue
-        if pid.isdigit() and stat.S_ISDIR(st.st_mode) and st.st_uid == _current_uid() and _ended(int(pid)):
+        if pid.isdigit() and stat.S_ISDIR(st.st_mode) and st.st_uid == _current_uid() and ended(int(pid)):
             shutil.rmtree(entry, ignore_errors=True)
     path = Path(tempfile.mkdtemp(prefix=f"{_FALLBACK_PREFIX}{os.getpid()}-"))
     atexit.register(shutil.rmtree, path, ignore_errors=True)
     return path
-
-
-def _ended(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except OSError:
-        return False  # alive, another user's
-    return False
 
 
 def import_verified_source(text: str, filename: Path, name: str) -> ModuleType:

@@ -40,6 +40,7 @@ import time
 import uuid
 import weakref
 
+from .._process import ended
 from ..errors import StoreError
 
 __all__ = ["Lease", "lease_seconds", "holder", "abandoned", "TABLE"]
@@ -133,21 +134,6 @@ def _node() -> str:
     return f"{socket.gethostname()}/{ns}"
 
 
-def _gone(pid: int) -> bool:
-    """Whether process ``pid`` of this PID namespace has ended (a zombie has)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except OSError:
-        return False  # alive, another user's
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
-    except (OSError, IndexError):
-        return False
-
-
 def abandoned(row: dict, node: str | None = None) -> bool:
     """A lease row (:func:`holder`) left by a process of this machine (``node``,
     default this one) that has ended, or by this process after its release failed."""
@@ -155,7 +141,7 @@ def abandoned(row: dict, node: str | None = None) -> bool:
     if row["node"] != node:
         return False  # another machine: only expiry tells
     pid = int(row["pid"])
-    return _gone(pid) or (pid == os.getpid() and row["owner"] not in _LIVE)
+    return ended(pid) or (pid == os.getpid() and row["owner"] not in _LIVE)
 
 
 def holder(engine, name: str) -> dict | None:
