@@ -3,8 +3,10 @@
 Each subcommand lives in its own module under :mod:`actsearch.commands` and
 exposes ``register(subparsers)``, which adds its parser and sets
 ``func=handler``.  Errors users can cause (:class:`~actsearch.ActsearchError`)
-print as one line and exit with code 2; output to a pipe its reader closed
-(``actsearch spaces | head -3``) ends quietly with 141, as SIGPIPE would.
+print as one line and exit with code 2.  SIGINT (Ctrl-C) and SIGTERM stop any
+command alike from its first moment (:mod:`actsearch.stopping`): one line, exit
+code 130 or 143, and a search ends in order, resumable.  Output to a pipe its
+reader closed (``actsearch spaces | head -3``) ends quietly with 141, as SIGPIPE would.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import os
 import re
 import sys
 
+from . import stopping
 from .errors import ActsearchError
 
 __all__ = ["main", "COMMAND_MODULES"]
@@ -66,21 +69,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
-        parser = build_parser()
-        args, extra = parser.parse_known_args(argv)
-        if extra:
-            parser.error(_unrecognized(parser, args, extra))
+    # before anything else: a signal while the commands load is one line, not a traceback
+    with stopping.handling_signals():
         try:
+            parser = build_parser()
+            args, extra = parser.parse_known_args(argv)
+            if extra:
+                parser.error(_unrecognized(parser, args, extra))
             return int(args.func(args) or 0)
         except ActsearchError as exc:
             print(f"actsearch: error: {exc}", file=sys.stderr)
             return 2
         except KeyboardInterrupt:
-            print("actsearch: interrupted", file=sys.stderr)
-            return 130
-    except BrokenPipeError:
-        return _output_closed()
+            how = "" if stopping.requested() in (None, "SIGINT") else f" ({stopping.requested()})"
+            print(f"actsearch: interrupted{how}", file=sys.stderr)
+            return stopping.exit_code()
+        except BrokenPipeError:
+            return _output_closed()
 
 
 def _output_closed() -> int:

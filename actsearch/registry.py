@@ -52,7 +52,7 @@ if TYPE_CHECKING:
     from .symbolic.expr import Candidate
 
 __all__ = ["Registry", "unknown_name", "did_you_mean", "space", "spaces", "space_class", "ALL_SPACES", "preset",
-           "presets", "candidate", "references", "Preset",
+           "presets", "candidate", "references", "search_references", "Preset",
            "UnknownNameError", "REFERENCES", "SPACES", "PRESETS"]
 
 def _import(target: str) -> Any:
@@ -347,3 +347,15 @@ def candidate(text: str) -> Candidate:
 def references() -> list[Candidate]:
     """The :data:`REFERENCES` as candidates, in order."""
     return [preset(name) for name in REFERENCES]
+
+
+def search_references(config: dict | None) -> tuple[str, ...]:
+    """The references a search was started with, read from its stored configuration:
+    the one source its leaderboard, report and confirmation compare with (searches
+    stored before the references were kept used :data:`REFERENCES`).
+
+    >>> search_references({"references": ["relu", "crrelu"]}), search_references({})
+    (('relu', 'crrelu'), ('relu', 'gelu', 'silu'))
+    """
+    names = (config or {}).get("references")
+    return REFERENCES if names is None else tuple(names)

@@ -59,6 +59,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from actsearch.dedup import MAX_SKIPS, Seen, Verdict
 from actsearch.errors import ActsearchError
 from actsearch.symbolic.expr import Candidate, parse
 from actsearch.optimizers.base import INT, PLAIN, Optimizer
@@ -72,8 +73,6 @@ __all__ = ["BenchmarkError", "Table", "TableSpace", "PermutationRandom", "Shuffl
            "REPLAY_OPTIMIZERS"]
 
 CHECKPOINTS = (25, 50, 100)
-#: consecutive free repeats that end a search (the search driver of ``actsearch search`` stops at as many)
-MAX_SKIPS = 200
 #: names only the replay knows (besides the registry's)
 REPLAY_OPTIMIZERS = ("random", "surrogate-shuffled")
 BASE_COLUMNS = ("text", "fingerprint", "mean_accuracy", "status")
@@ -466,30 +465,28 @@ class Run:
 
 def _search(opt, table: Table, budget: int, threshold: float | None, min_evals: int,
             given: Sequence[Candidate] = ()) -> Run:
-    seen: dict[str, Result] = {}
+    seen = Seen()  # the driver's rule (actsearch.dedup): a repeat is told again and costs nothing
     for cand in given:  # trained first by every search (the references): told, not counted
-        seen[cand.fingerprint()] = result = table.result(cand)
+        result = table.result(cand)
+        seen.recorded(cand.fingerprint(), result)
         opt.tell(cand, result)
     run = Run([])
-    skips, hit = 0, False
+    hit = False
     while len(run.trace) < budget:
         cand = opt.ask()
         if cand is None:
             run.ended = "exhausted"
             break
         fp = cand.fingerprint()
-        prior = seen.get(fp)
-        if prior is not None:
-            opt.tell(cand, prior)
+        if seen.verdict(fp) is Verdict.REPEAT:
+            opt.tell(cand, seen.prior(fp))
             run.free_repeats += 1
-            skips += 1
-            if skips >= MAX_SKIPS:
+            if seen.repeated():
                 run.ended = "repeats"
                 break
             continue
-        skips = 0
         result = table.result(cand)
-        seen[fp] = result
+        seen.recorded(fp, result)
         opt.tell(cand, result)
         score = result.score if result.ok else None
         run.trace.append(score)

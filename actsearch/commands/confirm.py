@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from actsearch import stopping
 from actsearch.commands import add_storage_option, add_wide_option, parse_options, print_leaderboard
 from actsearch.commands._live import search_display
 from actsearch.results.tables import FORMATS
@@ -44,7 +45,8 @@ def register(subparsers) -> None:
                    help="change one of the search's task options, e.g. data_seed=1 for a fresh MNIST-1D sample "
                    "(repeatable)")
     p.add_argument("--against", default=None, metavar="REFERENCE",
-                   help="compare with relu, gelu or silu (default: the best of them)")
+                   help="compare with one of the search's references (relu, gelu or silu unless it was "
+                   "started with others; default: the best of them)")
     p.add_argument("--format", choices=FORMATS, default="table",
                    help="output format of the leaderboard (default: table)")
     add_wide_option(p)
@@ -64,16 +66,18 @@ def add_options(p: argparse.ArgumentParser, prefix: str = "") -> None:
 
 def run(args: argparse.Namespace) -> int:
     from actsearch.results.leaderboard import check_reference
-    from actsearch.search.confirm import confirm
+    from actsearch.search.confirm import confirm, confirm_references
+    from actsearch.store.view import StoreView
 
-    check_reference(args.against)  # before hours of training, not after
+    if args.against is not None:  # before hours of training, not after: the search's own references
+        check_reference(args.against, confirm_references(StoreView(args.storage).config(args.search)))
     outcome = confirm(args.search, top=args.top, seeds=args.seeds, first_seed=args.first_seed,
                       workers=args.workers, storage=args.storage, name=args.name, resume=args.resume,
                       address=args.address, backend=args.backend, device=args.device,
                       trial_timeout=args.trial_timeout,
                       task_options=parse_options(args.task_option), progress=search_display())
     print_confirmation(outcome, args.search, args.storage, args.format, args.against, wide=args.wide)
-    return 0 if outcome.finished else 130
+    return 0 if outcome.finished else stopping.exit_code()
 
 
 def print_confirmation(outcome, search: str, storage: str | None, fmt: str = "table",

@@ -25,7 +25,8 @@ def register(subparsers) -> None:
     p.add_argument("--task", default=None, help="only candidates scored on this task")
     p.add_argument("--top", type=int, default=None, help="show the N best")
     p.add_argument("--against", default=None, metavar="REFERENCE",
-                   help="measure gain, wins and p against relu, gelu or silu (default: the best of them)")
+                   help="measure gain, wins and p against one of the search's references (relu, gelu or silu "
+                   "unless it was started with others; default: the best of them)")
     p.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
     add_wide_option(p)
     p.add_argument("--no-legend", dest="legend", action="store_false",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from actsearch import stopping
 from actsearch.commands import print_leaderboard
 from actsearch.commands._live import search_display
 from actsearch.commands.confirm import add_options, print_confirmation
@@ -130,12 +131,13 @@ def run(args: argparse.Namespace) -> int:
     finally:
         getattr(display, "close", lambda: None)()
     print_leaderboard(outcome.name, args.storage, top=args.top)
-    state = "finished" if outcome.finished else "interrupted (resume with --resume)"
+    by = f" by {stopping.requested()}" if stopping.requested() else ""
+    state = "finished" if outcome.finished else f"interrupted{by} (resume with --resume)"
     score = f"; score: {score_rule(outcome.metric, outcome.mode)}" if outcome.metric else ""
     print(f"search {outcome.name!r} {state}: {outcome.trained} trained, {outcome.reused} reused, "
           f"{outcome.wall_time:.0f} s{score}; stored in {masked(outcome.url)}", file=sys.stderr)
-    if not outcome.finished:
-        return 130
+    if not outcome.finished or stopping.requested():
+        return stopping.exit_code()
     if args.confirm > 0:
         from actsearch.search.confirm import confirm
 
@@ -148,5 +150,5 @@ def run(args: argparse.Namespace) -> int:
                           storage=args.storage, name=name, resume=again, address=args.address,
                           device=args.device, progress=search_display())
         print_confirmation(checked, outcome.name, args.storage)
-        return 0 if checked.finished else 130
+        return 0 if checked.finished else stopping.exit_code()
     return 0

@@ -16,11 +16,12 @@ another entry.
 
 :func:`open_cache` refuses a folder it cannot trust: one writable by other users
 (group or world write bit), owned by someone else, or whose secret is readable by
-others or not ours.  It then warns once and uses a fresh private temporary folder
-for this process instead.  A path that is a file, not a folder, is a
-:class:`~actsearch.errors.CompileError` (one line).  :func:`private_folder` applies
-the same rules to the folders of other caches actsearch causes to be read
-(:mod:`actsearch.compile._torch_caches`).
+others or not ours.  It then warns once (one line) and uses a fresh private
+temporary folder for this process instead (``actsearch-kernels-<pid>-*``, removed
+at exit, or by the next process that needs one when this one was killed).  A path
+that is a file, not a folder, is a :class:`~actsearch.errors.CompileError` (one
+line).  :func:`private_folder` applies the same rules to the folders of other caches
+actsearch causes to be read (:mod:`actsearch.compile._torch_caches`).
 
 Writes go to a temporary file in the same folder, renamed into place with
 :func:`os.replace`, so workers compiling the same candidate at once never read a
@@ -38,6 +39,7 @@ Example:
 
 from __future__ import annotations
 
+import atexit
 import errno
 import functools
 import hashlib
@@ -46,6 +48,7 @@ import importlib.metadata
 import linecache
 import os
 import secrets
+import shutil
 import stat
 import sys
 import tempfile
@@ -53,6 +56,7 @@ import warnings
 from pathlib import Path
 from types import ModuleType
 
+from actsearch._process import ended
 from actsearch.errors import CompileError
 
 __all__ = ["KernelCache", "default_cache_dir", "open_cache", "import_verified_source", "content_key",
@@ -62,6 +66,8 @@ _MAGIC = "# actsearch-cache hmac-sha256="
 _SECRET = ".secret"
 #: refused folder -> the private temporary cache used instead, in this process
 _FALLBACKS: dict[str, "KernelCache"] = {}
+#: name of those private temporary caches, then the pid of the process using it
+_FALLBACK_PREFIX = "actsearch-kernels-"
 
 
 def default_cache_dir() -> Path:
@@ -263,13 +269,28 @@ def _fallback(folder: Path, why: str) -> KernelCache:
     key = str(folder)
     if key not in _FALLBACKS:
         # private to this process: a fresh mkdtemp folder (mode 0700) and a secret kept in memory
-        _FALLBACKS[key] = KernelCache(Path(tempfile.mkdtemp(prefix="actsearch-kernels-")), secrets.token_bytes(32))
-        warnings.warn(
-            f"actsearch: not using the kernel cache {key!r}: {why}; "
-            f"using a private temporary cache for this process instead ({_FALLBACKS[key].directory})",
-            stacklevel=3,
-        )
+        _FALLBACKS[key] = KernelCache(_private_temporary(), secrets.token_bytes(32))
+        # one line: no source line under it (nothing there helps whoever reads it)
+        warnings.warn_explicit(
+            f"not using the kernel cache {key!r}: {why}; using a private temporary cache for this process "
+            f"instead ({_FALLBACKS[key].directory})", UserWarning, "actsearch", 0, module="actsearch.compile")
     return _FALLBACKS[key]
+
+
+def _private_temporary() -> Path:
+    """A fresh private temporary folder, removed at exit; folders of this user's
+    processes that ended without removing theirs (killed) are removed first."""
+    for entry in Path(tempfile.gettempdir()).glob(_FALLBACK_PREFIX + "*"):
+        pid = entry.name[len(_FALLBACK_PREFIX):].split("-", 1)[0]
+        try:
+            st = entry.lstat()
+        except OSError:
+            continue
+        if pid.isdigit() and stat.S_ISDIR(st.st_mode) and st.st_uid == _current_uid() and ended(int(pid)):
+            shutil.rmtree(entry, ignore_errors=True)
+    path = Path(tempfile.mkdtemp(prefix=f"{_FALLBACK_PREFIX}{os.getpid()}-"))
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path
 
 
 def import_verified_source(text: str, filename: Path, name: str) -> ModuleType:

@@ -11,9 +11,10 @@ not converge (their final training loss far above the references',
 :func:`actsearch.scoring.converged`), whatever their score; then candidates stopped
 early by the scheduler (``pruned``, scored at a lower budget).  ``section`` says which
 of these a row is in, with rows copied from an earlier search (``copied_from``) in a
-section of their own among the converged ones.  ``gain`` is the score minus the best reference
-activation (relu, gelu or silu, recognised by their outputs) evaluated on the same
-task, ``NaN`` when no reference was scored or the candidate was stopped early.
+section of their own among the converged ones.  ``gain`` is the score minus the best of the search's
+references (the presets its stored configuration names, relu, gelu and silu unless it
+was started with others; recognised by their outputs) evaluated on the same task,
+``NaN`` when no reference was scored or the candidate was stopped early.
 Where that reference was trained on the same seeds (every search trains all its
 candidates on the same seeds, and seed *i* fixes initialisation and data order),
 ``wins`` counts the seeds on which the candidate beat it and ``p`` is the one-sided
@@ -41,13 +42,14 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
 import pandas as pd
 
 from ..errors import ActsearchError
-from ..registry import REFERENCES
+from ..registry import REFERENCES, preset, search_references
 from ..scoring import converged, final_loss, higher_is_better
 from ..store.view import Entry, StoreView
 from ..symbolic.expr import parse
@@ -69,8 +71,25 @@ FAILURE_COLUMNS = ["id", "formula", "family", "status", "reason", "task", "searc
 _SCORED = ("ok", "pruned")
 
 
-def _reference_fingerprints() -> dict[str, str]:
-    return {parse(f"{n}(x)").fingerprint(): n for n in REFERENCES}
+@functools.lru_cache(maxsize=64)
+def _reference_fingerprints(names: tuple[str, ...]) -> tuple[dict[str, str], frozenset[str]]:
+    """(fingerprint -> name of the references known here, names of the others): a
+    preset only the searching process knew (registered there) is told by its rows' name."""
+    known, unknown = {}, set()
+    for name in names:
+        try:
+            known.setdefault(preset(name).fingerprint(), name)
+        except ActsearchError:
+            unknown.add(name)
+    return known, frozenset(unknown)
+
+
+def _baseline(entry: Entry, fp: str | None) -> str | None:
+    """The reference of its own search's configuration that ``entry`` is, or ``None``."""
+    known, unknown = _reference_fingerprints(search_references(entry.config))
+    if fp in known:
+        return known[fp]
+    return entry.result.name if entry.result.name in unknown else None
 
 
 def _entries(storage: str | None, search: str | None, all_searches: bool, task: str | None):
@@ -114,7 +133,6 @@ def _toward_better(entry: Entry, value: float) -> float:
 
 
 def _ranked_frame(entries: list[Entry], against: str | None = None, view: StoreView | None = None) -> pd.DataFrame:
-    refs = _reference_fingerprints()
     rows = []
     for e in entries:
         r = e.result
@@ -126,7 +144,7 @@ def _ranked_frame(entries: list[Entry], against: str | None = None, view: StoreV
             "spread": float(r.spread), "seeds": len(r.seed_scores) or 1,
             "params": _params_of(r.text), "kernel_ms": _kernel_ms(e), "status": r.status,
             "task": e.task, "metric": r.metric, "search": e.search, "key": r.key,
-            "baseline": refs.get(fp) if r.status == "ok" else None, "_order": len(rows),
+            "baseline": _baseline(e, fp) if r.status == "ok" else None, "_order": len(rows),
             "_seed_scores": [_toward_better(e, float(v)) for v in r.seed_scores], "_entry": e,
             "_first_seed": (e.config.get("seed", 0) if r.first_seed is None else r.first_seed),
             "_epochs": r.epochs or e.config.get("epochs"), "_tail": tail_stats(r.curves),
@@ -284,10 +302,12 @@ def _paired_against_reference(df: pd.DataFrame) -> tuple[list, list]:
     return wins, pvals
 
 
-def check_reference(name: str | None) -> None:
-    """:class:`ActsearchError` unless ``name`` is None or one of :data:`REFERENCES`."""
-    if name is not None and name not in REFERENCES:
-        raise ActsearchError(f"--against {name!r} is not a reference; choose one of: {', '.join(REFERENCES)}")
+def check_reference(name: str | None, references=REFERENCES) -> None:
+    """:class:`ActsearchError` unless ``name`` is None or one of ``references`` (the
+    references of the searches shown)."""
+    if name is not None and name not in references:
+        choices = ", ".join(references) or "none (the search trained no reference)"
+        raise ActsearchError(f"--against {name!r} is not a reference of this search; choose one of: {choices}")
 
 
 def leaderboard(
@@ -302,7 +322,8 @@ def leaderboard(
     """Ranked scored candidates of one search (default: the latest) or of ``all``.
 
     ``gain``, ``wins`` and ``p`` compare with the best reference of each task, or
-    with the reference named by ``against`` (``relu``, ``gelu`` or ``silu``).
+    with the reference named by ``against`` (one the searches shown were started
+    with: ``relu``, ``gelu`` or ``silu`` unless they were given others).
 
     Columns: :data:`COLUMNS`.
     ``id`` (``SEARCH:NUMBER``) is what ``actsearch show`` and ``export`` accept;
@@ -323,8 +344,10 @@ def leaderboard(
     """
     if top is not None and top < 1:
         raise ActsearchError(f"--top must be at least 1, got {top}")
-    check_reference(against)
     entries, view = _entries(storage, search, all, task)
+    # the references of the searches shown, each as it was started
+    shown = tuple(dict.fromkeys(n for e in entries for n in search_references(e.config))) if entries else REFERENCES
+    check_reference(against, shown)
     df = _ranked_frame(entries, against, view)
     return df.head(top).reset_index(drop=True) if top is not None else df
 

@@ -39,7 +39,7 @@ from __future__ import annotations
 from typing import Callable
 
 from actsearch.errors import ActsearchError
-from actsearch.registry import REFERENCES
+from actsearch.registry import REFERENCES, search_references
 from actsearch.results.leaderboard import leaderboard
 from actsearch.results.verdicts import few_seeds_warning
 from actsearch.store import masked
@@ -51,7 +51,14 @@ from .driver import SearchOutcome
 from .events import SearchEvents, as_events
 from .run import run_search
 
-__all__ = ["confirm", "pick_top", "fresh_seeds"]
+__all__ = ["confirm", "pick_top", "fresh_seeds", "confirm_references"]
+
+
+def confirm_references(config: dict) -> tuple[str, ...]:
+    """The references a confirmation of the search stored with ``config`` trains: the
+    search's own (:func:`~actsearch.registry.search_references`), or the default ones
+    when it trained none (fresh seeds need a baseline)."""
+    return search_references(config) or REFERENCES
 
 
 def pick_top(ranked, entries, top: int) -> list[Candidate]:
@@ -131,7 +138,7 @@ def confirm(
         raise ActsearchError(f"{search!r} is itself a confirmation (of {stored.confirms!r}); "
                              "confirm the search it re-trained instead")
     name = name or f"{search}-confirm"
-    references = tuple(config.references or REFERENCES)
+    references = confirm_references(source.config)
     placement = {k: v for k, v in (("workers", workers), ("address", address), ("backend", backend),
                                    ("device", device), ("trial_timeout", trial_timeout)) if v is not None}
     if resume:

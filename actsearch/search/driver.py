@@ -2,10 +2,11 @@
 
 :class:`Driver` hands out one :class:`~actsearch.search.trial.messages.TrialSpec` per trial:
 first the queue (references, the user's candidates, trials lost by a killed
-driver), then the optimiser's proposals.  It owns de-duplication: a proposal whose
-fingerprint this search has already seen is told its recorded result and skipped;
-one trained before on the same task, epochs, seeds and precision in any search of
-the store is copied (``reused_from``) instead of trained.  Optimisers only propose.
+driver), then the optimiser's proposals.  It applies the de-duplication and reuse
+rule of :mod:`actsearch.dedup`: a proposal whose fingerprint this search has
+already seen is told its recorded result and skipped; one trained before on the
+same task, epochs, seeds and precision in any search of the store is copied
+(``reused_from``) instead of trained.  Optimisers only propose.
 
 Each candidate handed out is a ``RUNNING`` trial in the store at once (what
 ``optuna-dashboard`` shows live); when it ends, :meth:`Driver.complete` finishes
@@ -20,6 +21,7 @@ import dataclasses
 import time
 from dataclasses import dataclass, field
 
+from actsearch.dedup import Seen, Verdict
 from actsearch.errors import ActsearchError
 from actsearch.result import Result
 from actsearch.scoring import converged, final_loss, higher_is_better, holds_up_value
@@ -31,9 +33,6 @@ from .time_limit import TrialTimeLimit
 from .trial.messages import TrialProgress, TrialSpec
 
 __all__ = ["Driver", "SearchOutcome", "TrialDefaults"]
-
-#: consecutive duplicate proposals after which a (small) space counts as exhausted
-_MAX_SKIPS = 200
 
 
 @dataclass
@@ -89,11 +88,11 @@ class Driver:
         # references and the user's own candidates always train to the end
         self.queue_protected = {c.fingerprint() for c in queue} if protected is None else set(protected)
         self.report_steps: tuple[int, ...] | None = None
-        self.waiting: dict[str, list[Candidate]] = {}
         #: the references' fingerprints: when every one fails alike, the task is what fails
         self.references = set(references)
         recorded = stored.results()
-        self.seen: dict[str, Result] = {r.fingerprint: r for r in recorded if r.fingerprint}
+        #: the rule's memory of this search: results by fingerprint, the ones in flight
+        self.seen = Seen({r.fingerprint: r for r in recorded if r.fingerprint})
         self.trained = sum(1 for r in recorded if not r.reused_from)
         self.launched = self.trained
         self.reused = 0
@@ -147,7 +146,6 @@ class Driver:
         The optimiser is told once about each of its proposals, trained or not; a
         queued candidate already recorded (a reference, after a resume) is skipped
         without telling it again."""
-        skips = 0
         while True:
             if self.launched >= self.budget or self.exhausted:
                 return None
@@ -156,8 +154,10 @@ class Driver:
                 self.exhausted = True
                 return None
             fp = cand.fingerprint()
-            if fp in self.seen or fp in self.waiting:
-                prior = self.seen.get(fp)
+            protected = fp in self.queue_protected
+            verdict = self.seen.verdict(fp, self.known, early_stop=self.defaults.early_stop, protected=protected)
+            if verdict is Verdict.REPEAT:
+                prior = self.seen.prior(fp)
                 same = prior.text if prior is not None else next((c.text for c, _ in self.pending.values()
                                                                   if c.fingerprint() == fp), cand.text)
                 if not asked and same != cand.text:  # a queued formula, not trained: say why
@@ -165,18 +165,16 @@ class Driver:
                 if asked and prior is not None:
                     self._tell(cand, prior)
                 elif asked:
-                    self.waiting[fp].append(cand)
-                skips += 1
-                if skips >= _MAX_SKIPS:
+                    self.seen.wait(fp, cand)
+                if self.seen.repeated():
                     self.exhausted = True
                 continue
-            if fp in self.known and self._reusable(fp, self.known[fp]):
+            if verdict is Verdict.COPY:
                 self._reuse(cand, fp, self.known[fp])
                 continue
-            protected = fp in self.queue_protected
             self.trials[trial_id] = self.stored.start(cand, fp, protected)  # in the store before any work
             self.queue_protected.discard(fp)
-            self.waiting[fp] = []
+            self.seen.started(fp)
             self.pending[trial_id] = (cand, protected)
             self.running_since[trial_id] = time.monotonic()
             self.launched += 1
@@ -191,16 +189,10 @@ class Driver:
                          protected=protected, cpu_threads=d.cpu_threads, metric=d.metric, mode=d.mode,
                          trial_timeout=self.time_limit.seconds() if self.time_limit else d.trial_timeout)
 
-    def _reusable(self, fp: str, stored: Result) -> bool:
-        """A run stopped early stands in only where this one could be stopped early too."""
-        if stored.status != "pruned":
-            return True
-        return self.defaults.early_stop and fp not in self.queue_protected
-
     def _reuse(self, cand: Candidate, fp: str, stored: Result) -> None:
         result = dataclasses.replace(stored, family=cand.family, text=cand.text, key=cand.key, fingerprint=fp,
                                      name=cand.name or "", trial=None)
-        self.seen[fp] = result
+        self.seen.recorded(fp, result)
         self.reused += 1
         self._record(cand, result, note=f"reused from {stored.reused_from}")
 
@@ -229,9 +221,9 @@ class Driver:
         self.durations.append(time.monotonic() - self.running_since.pop(trial_id, time.monotonic()))
         fp = cand.fingerprint()
         res = self._to_result(cand, fp, outcome)
-        self.seen[fp] = res
+        waited = self.seen.recorded(fp, res)
         self._record(cand, res, trial=self.trials.pop(trial_id, None))
-        for dup in self.waiting.pop(fp, []):
+        for dup in waited:
             self._tell(dup, res)
         if fp in self.references:
             self._check_references()
@@ -245,7 +237,8 @@ class Driver:
             res = dataclasses.replace(res, score=higher_is_better(res.score, "min"),
                                       seed_scores=[higher_is_better(s, "min") for s in res.seed_scores])
         if res.score is not None and res.loss_curves:
-            refs = [final_loss(self.seen[fp].loss_curves) for fp in self.references if fp in self.seen]
+            refs = [final_loss(self.seen.results[fp].loss_curves) for fp in self.references
+                    if fp in self.seen.results]
             flag = converged(final_loss(res.loss_curves), refs)
             if flag is False:
                 res = dataclasses.replace(res, score=holds_up_value(res.score, flag))
@@ -254,7 +247,7 @@ class Driver:
     def _check_references(self) -> None:
         """Stop the search when every reference failed with the same error: the task
         cannot train anything, so every candidate would fail the same way."""
-        ended = [self.seen.get(fp) for fp in self.references]
+        ended = [self.seen.prior(fp) for fp in self.references]
         if self.error is not None or any(r is None for r in ended):
             return
         messages = {(r.message or "").splitlines()[0] if r.message else "" for r in ended if r.status == "error"}

@@ -5,8 +5,11 @@ here, before Ray starts); start or join Ray and place the trials (device and
 resources); open the store (or reopen it for a resume, from the stored
 configuration); queue the references, the user's candidates and the trials a
 killed driver left in flight; run the :class:`~actsearch.search.driver.Driver`
-through :func:`~actsearch.search.ray.tune.run_trials`.  Ctrl-C stops Tune
-cleanly; everything recorded stays in the store.
+through :func:`~actsearch.search.ray.tune.run_trials`.  SIGINT (Ctrl-C) and SIGTERM
+stop it alike (:mod:`actsearch.stopping`): before the trials start, at once; once
+they run, the first signal stops Tune in order (the trials in flight stay in flight,
+the search is marked interrupted, ``--resume`` continues); everything recorded stays
+in the store.
 
 Faults: each trial trains in a process of its own that the Ray worker supervises
 (:mod:`~actsearch.search.trial.supervisor`).  A candidate that raises (anything), returns
@@ -36,6 +39,7 @@ import re
 import time
 from typing import Callable
 
+from actsearch import stopping
 from actsearch.errors import ActsearchError, StoreError
 from actsearch.optimizers.registry import OPTIMIZERS, get_optimizer
 from actsearch.registry import PRESETS, candidate, preset
@@ -73,6 +77,12 @@ def run_search(config: SearchConfig | None = None, /, *,
     (:data:`~actsearch.search.config.MAY_CHANGE`), anything else is refused in one
     message.
     """
+    with stopping.handling_signals():  # the command line's already; a search from Python gets them here
+        return _run(config, progress, options)
+
+
+def _run(config: SearchConfig | None, progress, options: dict) -> SearchOutcome:
+    stopping.check()  # asked to stop before it began (the exception may have been swallowed)
     start = time.perf_counter()
     events = as_events(progress)
     if config is not None and options:
@@ -154,6 +164,7 @@ def run_search(config: SearchConfig | None = None, /, *,
         with ray_cluster(config.address, num_cpus=num_cpus, device=config.device, runtime_env=shipment.env,
                          log_path=log_path) as resources:
             ray_start = time.perf_counter() - t_ray
+            stopping.check()  # a signal while Ray started (the exception may have been swallowed)
             placement = plan_placement(config.device, resources, workers=config.workers,
                                        cpus_per_trial=config.cpus_per_trial, gpus_per_trial=config.gpus_per_trial,
                                        local=not config.address)
@@ -164,9 +175,12 @@ def run_search(config: SearchConfig | None = None, /, *,
                              events, _TrialSetup(trial_options, trial_task_spec(config.task, shipment.working_dir),
                                                  metric, mode, replay_protected))
             driver.workers = placement.workers  # the ETA's parallel slots
+            # from here a signal asks: Tune stops the trials and the search ends in order (or,
+            # when Ray went down with a SIGTERM to the whole process group, is ended from the side)
+            stopping.ask_only(on_stuck=lambda: _abandon(driver, lease))
             events.search_started(driver.snapshot(), f"{placement.describe()}; score: {score_rule(metric, mode)}")
             t_fit = time.perf_counter()
-            # Tune turns the first Ctrl-C into a graceful stop; one before or after it lands here
+            # a first signal stops Tune in order (tune.StopRequested); a second one lands here
             run_trials(driver, placement, max_t=epochs * config.seeds, early_stop=config.early_stop,
                        max_failures=config.max_failures, results_dir=results_dir, name=name,
                        loggers=config.loggers, callbacks=config.callbacks, log_path=log_path)
@@ -174,8 +188,10 @@ def run_search(config: SearchConfig | None = None, /, *,
     except KeyboardInterrupt:
         pass
     except BaseException:
-        lease.release()
-        raise
+        # asked to stop, Ray may go down under the trial loop (a signal to the whole process group)
+        if driver is None or stopping.requested() is None:
+            lease.release()
+            raise
     if driver is None:
         lease.release()
         raise KeyboardInterrupt
@@ -246,6 +262,16 @@ class _TrialSetup:
     metric: str
     mode: str
     protected: set
+
+
+def _abandon(driver: Driver, lease) -> str:
+    """The end of a search whose trial loop did not stop within :data:`~actsearch.stopping.STOP_GRACE`
+    seconds of a SIGTERM (run on another thread, just before the process exits): its
+    trials in flight stay in flight for a resume, as they would after an orderly stop."""
+    driver.stored.set_state("interrupted")
+    lease.release()
+    return (f"Ray did not stop within {stopping.STOP_GRACE:g} s; search {driver.stored.name!r} is marked "
+            "interrupted (--resume continues)")
 
 
 def _driver(config: SearchConfig, stored, opt, user: list[Candidate], task_obj, epochs: int, placement,

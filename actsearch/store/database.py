@@ -79,10 +79,11 @@ from __future__ import annotations
 import datetime as _dt
 from typing import Any, Callable
 
+from ..dedup import Training, better_copy, copyable
 from ..errors import StoreError
 from ..result import Result
 from .errors import retrying
-from .lease import Lease, holder, lease_seconds
+from .lease import Lease, abandoned, holder, lease_seconds
 from .opening import open_storage
 from .stored_search import StoredSearch
 from .trials import is_recorded, to_result
@@ -92,9 +93,6 @@ __all__ = ["Store", "DEFAULT_URL", "SCHEMA"]
 
 DEFAULT_URL = "sqlite:///results/actsearch.db"
 SCHEMA = "actsearch/1"
-
-#: statuses a later search may copy instead of training, most trusted first
-_REUSABLE = {"ok": 0, "nan": 1, "diverged": 1, "pruned": 2}
 
 
 class Store:
@@ -323,9 +321,10 @@ class Store:
         return [s["name"] for s in self.searches() if s["config"].get("confirms") == name]
 
     def holder(self, name: str) -> dict | None:
-        """Who runs search ``name`` now (``{host, pid, since, age}``), or ``None``."""
+        """Who runs search ``name`` now (``{host, pid, since, age}``), or ``None`` (nobody,
+        or a driver whose lease expired, or a process of this machine that has ended)."""
         row = self.read("reading leases", holder, self.storage.engine, name)
-        if row is None or float(row["age"]) > lease_seconds():
+        if row is None or float(row["age"]) > lease_seconds() or abandoned(row):
             return None
         return row
 
@@ -337,10 +336,10 @@ class Store:
                   precision: str = "fp32") -> dict[str, Result]:
         """fingerprint -> result for candidates trained (not reused) on this task, epochs,
         precision and training seeds ``first_seed .. first_seed + seeds - 1``, across
-        every search in the store.  Scores on other seeds are never reused: a confirmation on fresh
-        seeds must train again.  Errors and timeouts are left out (a worker that died
-        or a time limit says nothing about the function); of several runs, a completed
-        one is preferred to a rejected one, and either to one stopped early."""
+        every search in the store: what :mod:`actsearch.dedup`'s rule may copy (scores on
+        other seeds are never reused: a confirmation on fresh seeds must train again;
+        errors and timeouts are left out; of several runs, the best copy is kept)."""
+        wanted = Training(task, epochs, seeds, first_seed, precision)
         found: dict[str, Result] = {}
         for study in self.read("listing searches", self.storage.get_all_studies):
             if study.user_attrs.get("schema") != SCHEMA:
@@ -349,13 +348,10 @@ class Store:
             study_seed = (study.user_attrs.get("config") or {}).get("seed", 0)
             for trial in self.study_trials(study._study_id):
                 a = trial.user_attrs
-                if (is_recorded(trial) and a.get("task") == task and a.get("epochs") == epochs
-                        and a.get("seeds") == seeds and a.get("first_seed", study_seed) == first_seed
-                        and a.get("precision", "fp32") == precision
-                        and not a.get("reused_from") and a.get("fingerprint")
-                        and a.get("status") in _REUSABLE):
+                if (is_recorded(trial) and not a.get("reused_from") and a.get("fingerprint")
+                        and copyable(a.get("status")) and Training.of(a, study_seed) == wanted):
                     fp = a["fingerprint"]
-                    if fp in found and _REUSABLE[found[fp].status] <= _REUSABLE[a["status"]]:
+                    if fp in found and not better_copy(a["status"], found[fp].status):
                         continue
                     result = to_result(trial)
                     result.reused_from = study.study_name

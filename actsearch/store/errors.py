@@ -99,7 +99,9 @@ def store_error(url: str, doing: str, exc: BaseException, waited: float = 0.0) -
         return exc
     kind, why = cause(exc, url)
     if doing == "open":
-        err = StoreError(f"cannot open results store {masked(url)}: {why}")
+        tail = ("; commands that only read it (leaderboard, show, export, report, config) work, writing needs a "
+                "copy in a folder you can write" if kind == "readonly" else "")
+        err = StoreError(f"cannot open results store {masked(url)}: {why}{tail}")
         err.kind = kind
         return err
     tail = {"full": "; free some space, then --resume continues",

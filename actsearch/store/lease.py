@@ -40,9 +40,10 @@ import time
 import uuid
 import weakref
 
+from .._process import ended
 from ..errors import StoreError
 
-__all__ = ["Lease", "lease_seconds", "holder", "TABLE"]
+__all__ = ["Lease", "lease_seconds", "holder", "abandoned", "TABLE"]
 
 TABLE = "actsearch_leases"
 #: the columns naming a lease's holder, set from the bound parameters of Lease.acquire
@@ -133,28 +134,14 @@ def _node() -> str:
     return f"{socket.gethostname()}/{ns}"
 
 
-def _gone(pid: int) -> bool:
-    """Whether process ``pid`` of this PID namespace has ended (a zombie has)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except OSError:
-        return False  # alive, another user's
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
-    except (OSError, IndexError):
-        return False
-
-
-def _abandoned(row: dict, node: str) -> bool:
-    """A lease row left by a process of this machine that has ended, or by this
-    process after its release failed."""
+def abandoned(row: dict, node: str | None = None) -> bool:
+    """A lease row (:func:`holder`) left by a process of this machine (``node``,
+    default this one) that has ended, or by this process after its release failed."""
+    node = _node() if node is None else node
     if row["node"] != node:
         return False  # another machine: only expiry tells
     pid = int(row["pid"])
-    return _gone(pid) or (pid == os.getpid() and row["owner"] not in _LIVE)
+    return ended(pid) or (pid == os.getpid() and row["owner"] not in _LIVE)
 
 
 def holder(engine, name: str) -> dict | None:
@@ -218,7 +205,7 @@ class Lease:
                 row = holder(self.engine, self.name)
                 if row is None:
                     return self.acquire()  # released between our two statements: try again
-                if not (_abandoned(row, params["d"]) and self._take(row["owner"], params)):
+                if not (abandoned(row, params["d"]) and self._take(row["owner"], params)):
                     _LIVE.discard(self.owner)
                     self._finalizer.detach()  # a refused lease has no row to give back
                     raise StoreError(busy_message(self.name, row, self.ttl)) from None

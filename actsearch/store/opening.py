@@ -63,6 +63,19 @@ def _check_location(url: str, path: str, readonly: bool) -> None:
         raise StoreError(f"cannot open results store {masked(url)}: {path!r} is a folder")
 
 
+def _cannot_share(exc: sqlite3.Error) -> bool:
+    """Whether a read-only connection failed only for want of the WAL's shared-memory
+    file, which it may not create in this folder: "unable to open" before SQLite 3.22,
+    SQLITE_READONLY_DIRECTORY ("attempt to write a readonly database") on 3.22 and later,
+    SQLITE_READONLY_CANTINIT where the file exists but cannot be set up."""
+    name = getattr(exc, "sqlite_errorname", "")
+    if name in ("SQLITE_CANTOPEN", "SQLITE_READONLY_DIRECTORY", "SQLITE_READONLY_CANTINIT",
+                "SQLITE_READONLY_RECOVERY", "SQLITE_READONLY"):
+        return True
+    text = str(exc)
+    return "unable to open" in text or "readonly database" in text
+
+
 def _tables_sqlite(path: str) -> tuple[set[str], bool]:
     # sqlite3 directly, read-only: SQLAlchemy's first connect may already run statements
     uri = "file:" + os.path.abspath(path).replace("?", "%3f").replace("#", "%23")
@@ -77,7 +90,7 @@ def _tables_sqlite(path: str) -> tuple[set[str], bool]:
                 con.execute("SELECT count(*) FROM alembic_version").fetchone()[0] > 0
             return names, stamped
         except sqlite3.OperationalError as exc:
-            if "unable to open" in str(exc) and mode == "mode=ro":
+            if mode == "mode=ro" and _cannot_share(exc):
                 continue  # a WAL file in a folder we cannot write: read the main file alone
             raise
         finally:

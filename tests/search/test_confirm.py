@@ -230,20 +230,3 @@ def test_confirm_scales_the_time_limit_and_resumes_what_it_started(tmp_path, mon
                            ({"task_options": {"data_seed": "2"}}, "task_options")):
         with pytest.raises(actsearch.ActsearchError, match=re.escape(needle)):
             confirm("src", resume=True, storage=url, **kwargs)
-
-
-def test_stopped_early_runs_stand_in_only_where_early_stopping_is_allowed():
-    import dataclasses
-
-    from actsearch.search.driver import Driver, TrialDefaults
-
-    driver = Driver.__new__(Driver)
-    pruned, done = Result(key="k", text="x", status="pruned", score=0.5), Result(key="k", text="x", score=0.5)
-    defaults = TrialDefaults(task="digits", task_options={}, task_spec="digits", metric="val_accuracy", epochs=1,
-                             seeds=(0,), backend="eager", device="cpu", precision="fp32", early_stop=True,
-                             trial_timeout=None)
-    driver.defaults, driver.queue_protected = defaults, {"protected-fp"}
-    assert driver._reusable("fp", pruned) and driver._reusable("protected-fp", done)
-    assert not driver._reusable("protected-fp", pruned)  # references and the user's own train to the end
-    driver.defaults = dataclasses.replace(defaults, early_stop=False)  # e.g. a confirmation
-    assert not driver._reusable("fp", pruned) and driver._reusable("fp", done)

@@ -12,12 +12,14 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
 import socket
 import sys
 import threading
 
 import ray
 
+from actsearch import stopping
 from actsearch.errors import ActsearchError
 
 from .ray_log import log_hint, ray_output
@@ -53,6 +55,8 @@ def _quiet_tune() -> None:
     os.environ.setdefault("RAY_TRAIN_V2_ENABLED", "0")
     # local workers stay in the folder they started in (relative paths of the user's task)
     os.environ.setdefault("RAY_CHDIR_TO_TRIAL_DIR", "0")
+    # SIGINT is actsearch's, as SIGTERM is (actsearch.stopping): Tune is stopped through its Stopper
+    os.environ.setdefault("TUNE_DISABLE_SIGINT_HANDLER", "1")
     for name in ("ray", "ray.tune", "ray.train", "ray.air"):
         logging.getLogger(name).setLevel(logging.ERROR)
 
@@ -113,10 +117,18 @@ def ray_cluster(address: str | None, *, num_cpus: int | None = None, device: str
                     ray.init(address="local", num_cpus=num_cpus, **kwargs)
         except ActsearchError:
             raise
+        except SystemExit:
+            # ray.init's own SIGTERM handlers exit while it starts: a stop request like ours
+            stopping.request(signal.SIGTERM)
+            raise KeyboardInterrupt from None
         except Exception as exc:  # noqa: BLE001
+            if stopping.requested():  # Ray's processes got the signal too (sent to the process group)
+                raise KeyboardInterrupt from None
             where = address or "a local Ray instance"
             raise ActsearchError(f"cannot start or join {where}: {type(exc).__name__}: {first_line(exc)}"
                                  f"{log_hint(log_path)}") from None
+        finally:
+            stopping.reclaim()  # ray.init set its own SIGTERM handler (it exits with code 1)
         if output is not None:
             output.install()
         try:

@@ -21,6 +21,7 @@ from ray.tune import Callback
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
 from ray.tune.search import Searcher
 
+from actsearch import stopping
 from actsearch.result import Result
 
 from ..driver import Driver
@@ -31,7 +32,8 @@ from .ray_log import log_hint
 from .trainable import trainable
 from .triage import WorkerEnvironmentError, ray_environment_failure, stop_for_environment
 
-__all__ = ["run_trials", "asha_rungs", "safe_name", "CandidateSearcher", "ProtectedASHA", "LostWorkers"]
+__all__ = ["run_trials", "asha_rungs", "safe_name", "CandidateSearcher", "ProtectedASHA", "LostWorkers",
+           "StopRequested"]
 
 
 def asha_rungs(max_t: int) -> tuple[int, int, tuple[int, ...]]:
@@ -79,11 +81,24 @@ def run_trials(driver: Driver, placement: Placement, *, max_t: int, early_stop: 
                                     mode=driver.defaults.mode, reuse_actors=True),
         run_config=tune.RunConfig(name=safe_name(name), storage_path=os.path.abspath(results_dir),
                                   failure_config=tune.FailureConfig(max_failures=max_failures),
+                                  stop=StopRequested(),
                                   callbacks=[LostWorkers(driver, log_path), *logger_callbacks(loggers),
                                              *(callbacks or ())],
                                   verbose=0, log_to_file=False),
     )
     tuner.fit()
+
+
+class StopRequested(tune.Stopper):
+    """Stops every trial once a signal asked the search to stop (:mod:`actsearch.stopping`):
+    Tune's loop checks it at each step.  No trial is stopped on its own (that would
+    record it), so the trials in flight stay in flight for a resume."""
+
+    def __call__(self, trial_id, result) -> bool:
+        return False
+
+    def stop_all(self) -> bool:
+        return stopping.requested() is not None
 
 
 class LostWorkers(Callback):
@@ -97,7 +112,7 @@ class LostWorkers(Callback):
         return {"driver": None, "log_path": self.log_path}
 
     def on_trial_recover(self, iteration, trials, trial, **info):
-        if self.driver is None or self._environment(trial):
+        if self.driver is None or stopping.requested() or self._environment(trial):
             return
         text = (trial.config or {}).get("text", "a candidate")
         self.driver.events.warning(f"the Ray worker training {text} was lost (its node died or it was killed); "
@@ -129,7 +144,7 @@ class CandidateSearcher(Searcher):
         return state
 
     def suggest(self, trial_id):
-        if self.driver.error is not None:
+        if self.driver.error is not None or stopping.requested():
             return Searcher.FINISHED
         try:
             spec = self.driver.suggest(trial_id)
@@ -158,8 +173,10 @@ class CandidateSearcher(Searcher):
                 return
             if error and not isinstance(report, TrialEnded):
                 # its worker died, after a progress report or before any, on every try
-                if isinstance(self.driver.error, WorkerEnvironmentError):
-                    return  # the workers cannot run trials at all: in flight for a resume
+                if isinstance(self.driver.error, WorkerEnvironmentError) or stopping.requested():
+                    # the workers cannot run trials at all, or were stopped with the search (a
+                    # signal to its process group): in flight for a resume
+                    return
                 outcome = Result(key="", text="", status="error",
                                  message="its Ray worker was lost on every try (node died or the worker was "
                                          f"killed){log_hint(self.log_path)}")

@@ -266,12 +266,17 @@ class Supervisor:
         :func:`~actsearch.search.trial.evaluate.run_steps`)."""
         t0 = time.monotonic()
         self._settle()
-        try:
-            if not self.alive() or self.key != self._key():
-                self._start()
-        except _Gone as gone:
-            reason = f"the trial's process could not start: {gone}"
-            return evaluate.failed_result(spec, "error", reason, elapsed=time.monotonic() - t0), reason
+        if not self.alive() or self.key != self._key():
+            # a child killed while it starts (from outside, or by the out-of-memory killer)
+            # says nothing about this worker: only a second failure does
+            for attempt in (1, 2):
+                try:
+                    self._start()
+                    break
+                except _Gone as gone:
+                    if attempt == 2:
+                        reason = f"the trial's process could not start: {gone}"
+                        return evaluate.failed_result(spec, "error", reason, elapsed=time.monotonic() - t0), reason
         self.trial += 1
         tid = self.trial
         start = time.monotonic()
