@@ -1,6 +1,6 @@
 """Replay benchmark of the optimisers on a *synthetic* table over the real grammar.
 
-Every unique binary(unary(x), unary(x)) function of ``actsearch.space("grammar")``
+Every unique binary(unary(x), unary(x)) function of ``actsearch.space("grammar", shapes="1")``
 gets the smooth synthetic accuracy of :func:`actsearch.benchmarking.synthetic_scores`
 (closeness to GELU on [-3, 3] plus noise), then each optimiser searches it by lookup,
 with the same rules as ``actsearch benchmark optimisers`` (random without
@@ -32,7 +32,7 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--bootstrap", type=int, default=5000)
     args = p.parse_args(argv)
-    grammar = actsearch.space("grammar")
+    grammar = actsearch.space("grammar", shapes="1")
     members = list(grammar.enumerate())
     table = Table.from_scores(members, synthetic_scores(members, seed=0, noise=args.noise))
     start = time.perf_counter()

@@ -2,8 +2,9 @@
 
 Run: .venv/bin/python benchmarks/spaces_enumerate_fit.py
 
-Each figure is measured cold in this process (caches cleared before each repeat);
-times are medians of ``REPEATS`` runs.
+Each figure is measured with this process's caches cleared before each repeat (the
+grammar's catalog on disk, ``$ACTSEARCH_DATA/spaces``, is kept: ``search_scale.py
+--part space`` times building it); times are medians of ``REPEATS`` runs.
 """
 
 from __future__ import annotations
@@ -40,10 +41,10 @@ def main() -> None:
     print("| binary ops | trees | distinct functions | median time (s) |")
     print("| --- | --- | --- | --- |")
     for binary in ("safe", "all"):
-        space = actsearch.space("grammar", binary=binary)
+        space = actsearch.space("grammar", binary=binary, shapes="1")
 
         def run():
-            grammar._enumerate_shape1.cache_clear()
+            grammar._catalog.cache_clear()
             return list(space.enumerate())
 
         seconds, cands = _median_time(run)

@@ -170,7 +170,8 @@ def legend(confirmation: bool = False) -> list[str]:
     """What the table's columns mean, one line each (printed under the text table)."""
     lines = [
         "score: the task's metric, mean over seeds (± their spread, with two seeds or more); gain: score minus the "
-        "best reference (relu, gelu, silu) on the same task, epochs and seeds",
+        "best of the search's references (relu, gelu, silu unless it was started with others) on the same task, "
+        "epochs and seeds",
         "wins: seeds on which it beat that reference trained on the same seed; p: one-sided paired t-test that it "
         "is better" + ("; p holm: p corrected for the candidates tested together (Holm)" if confirmation else ""),
         f"tail std: std of the metric over each seed's last {TAIL_EPOCHS} epochs; stability: unstable (swings more "

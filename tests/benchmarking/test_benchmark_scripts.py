@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -72,7 +73,8 @@ def test_gpu_check_smoke_on_cpu_without_ray_or_optuna(tmp_path):
     for key, part in parts.items():  # honest: none of it ran on a GPU
         assert part["status"] == "skipped: no CUDA", (key, part)
         assert f"| {key} " in summary
-    assert "44 gpu tests collected and skipped" in parts["1"]["detail"]
+    skipped = re.search(r"(\d+) gpu tests collected and skipped", parts["1"]["detail"])
+    assert skipped and int(skipped.group(1)) > 0, parts["1"]["detail"]  # collected, not missing
     # the search: the trial function in separate processes, recorded without Optuna, never Ray
     search = json.loads((out / "search.json").read_text())
     meta, results = search["meta"], search["results"]
