@@ -43,6 +43,10 @@ VARIANTS = {
     "surrogate@outputs+slopes": {"features": "outputs,slopes"},
     "surrogate@signal": {"features": "signal"},
     "surrogate@rf": {"model": "rf"},
+    "evolution@p10s5": {"population_size": 10, "sample_size": 5},
+    "evolution@p10s3": {"population_size": 10, "sample_size": 3},
+    "evolution@p40s10": {"population_size": 40, "sample_size": 10},
+    "evolution@nox": {"crossover_prob": 0.0},
 }
 
 

@@ -46,6 +46,7 @@ def test_a_queued_formula_of_the_same_function_is_named_not_dropped(tmp_path):
 
 def test_an_in_flight_candidate_refused_on_resume_is_recorded_as_failed(tmp_path):
     from actsearch.search import SearchConfig
+    from actsearch.search.run import _TrialSetup
     from actsearch.search.run import _driver as build_driver
     from actsearch.tasks import get_task
 
@@ -67,7 +68,7 @@ def test_an_in_flight_candidate_refused_on_resume_is_recorded_as_failed(tmp_path
         said = _Said()
         resumed = SearchConfig(task="digits", epochs=1, budget=5, optimizer=None, name="s", storage=url, resume=True)
         build_driver(resumed, again, QueueOnly(), [], task, 1, SimpleNamespace(device="cpu", cpus_per_trial=1), store,
-                     said, {})
+                     said, _TrialSetup({}, "digits", task.metric, "max", set()))
         [refused] = [r for r in again.results() if r.text == "x**2/x"]
         assert refused.status == "error" and "refused on resume" in refused.message and "0/0" in refused.message
         assert any("x**2/x: refused on resume" in line for line in said.lines)

@@ -102,6 +102,7 @@ def test_run_search_gives_the_driver_the_default_from_earlier_searches(tmp_path)
     """The wiring in run.py: references measured by an earlier search of the task set the
     limit before this search has timed anything, and the search says so."""
     from actsearch.search import SearchConfig
+    from actsearch.search.run import _TrialSetup
     from actsearch.search.run import _driver as build_driver
     from actsearch.tasks import get_task
 
@@ -122,7 +123,7 @@ def test_run_search_gives_the_driver_the_default_from_earlier_searches(tmp_path)
                                    lease=lease)
         events = _Notes()
         driver = build_driver(config, stored, QueueOnly(), [], task, 1, SimpleNamespace(device="cpu", cpus_per_trial=1),
-                              store, events, {})
+                              store, events, _TrialSetup({}, "digits", task.metric, "max", set()))
         assert driver.suggest("t1").trial_timeout == max(FLOOR, FACTOR * 8.0)
         assert any(n.startswith("trial time limit: 80 s") for n in events.notes)
     finally:
