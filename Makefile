@@ -22,9 +22,11 @@ $(STAMP_TEST): pyproject.toml | $(BIN)/python
 run: $(STAMP_RUN)
 	$(BIN)/actsearch search --task mnist1d-mlp --space grammar --optimizer random --budget 12 --workers 2 --seeds 1
 
-# the whole suite (CI runs this)
+# the whole suite (CI runs this), on TEST_WORKERS processes (pytest-xdist; 0: in this one);
+# tests that start servers of their own (cluster, postgres) run one at a time
+TEST_WORKERS ?= 2
 test: $(STAMP_TEST)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
 
 # all but the Ray, PostgreSQL, cluster, subprocess and slow tests (markers: pyproject.toml)
 test-fast: $(STAMP_TEST)

@@ -69,6 +69,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # a stop request delivered once more while the command ended: said already
+        return stopping.exit_code()
+
+
+def _main(argv: list[str] | None) -> int:
     # before anything else: a signal while the commands load is one line, not a traceback
     with stopping.handling_signals():
         try:

@@ -50,6 +50,9 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "ray_session" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.ray)
+        for kind in ("cluster", "postgres"):  # servers of their own: one at a time, on one xdist worker
+            if item.get_closest_marker(kind):
+                item.add_marker(pytest.mark.xdist_group(kind))
     gpu = [item for item in items if item.get_closest_marker("gpu")]
     why = gpu_skip_reason() if gpu else ""
     for item in gpu if why else ():

@@ -107,13 +107,16 @@ def test_gpu_check_bad_out_is_one_line(tmp_path):
     assert proc.stderr.startswith("gpu_check: cannot write to --out") and proc.stderr.count("\n") == 1
 
 
+_REFERENCE_TEXTS = ("relu(x)", "gelu(x)", "silu(x)")
+
+
 def _fake_trial(config: dict) -> dict:
     """A trial's result as the trial function returns it on a GPU, without training."""
     from actsearch import parse
     from actsearch.result import Result
 
     c = parse(config["text"])
-    backend = "eager" if "erf" in c.text else "triton"  # the first random grammar proposal: erf(max(elu(x), erf(x)))
+    backend = "triton" if c.text in _REFERENCE_TEXTS else "eager"  # every proposal fell back
     return Result(key=c.key, text=c.text, status="ok", score=0.5, seed_scores=[0.5], device="cuda:0 (NVIDIA H200) "
                   "fp32", backend=backend, kernel_ms=0.25, fingerprint=c.fingerprint()).to_dict()
 
@@ -126,9 +129,10 @@ def test_gpu_search_records_through_the_driver(store, tmp_path, monkeypatch):
     monkeypatch.setattr(gs, "_trial", _fake_trial)
     ok, meta, results = gs.search(tmp_path, device="cuda", candidates=5, workers=2, epochs=1, store=store,
                                   executor_factory=lambda: ThreadPoolExecutor(2))
-    assert len(results) == 5 and [r.text for r in results[:3]] == ["relu(x)", "gelu(x)", "silu(x)"]
+    assert len(results) == 5 and [r.text for r in results[:3]] == list(_REFERENCE_TEXTS)
     # a trained trial whose activation fell back to eager on CUDA fails the check, by name
-    assert not ok and meta["verdict"] == ["FAIL: erf(max(elu(x), erf(x))): backend 'eager', kernel_ms 0.25"]
+    proposals = [r.text for r in results[3:]]
+    assert not ok and meta["verdict"] == [f"FAIL: {t}: backend 'eager', kernel_ms 0.25" for t in proposals]
     saved = json.loads((tmp_path / "search.json").read_text())
     assert [r["text"] for r in saved["results"]] == [r.text for r in results] and saved["meta"]["store"] == store
     if store == "json":
