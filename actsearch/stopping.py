@@ -106,7 +106,10 @@ def ask_only(on_stuck: Callable[[], str] | None = None) -> None:
     records the request (the code running checks :func:`requested` and ends in
     order); a second one raises :class:`KeyboardInterrupt`.  ``on_stuck`` runs when
     that code has not ended :data:`STOP_GRACE` s after a SIGTERM (the process then
-    exits); it returns the line to print."""
+    exits); it returns the line to print.  Outside a block (or off the main thread,
+    where a block does nothing) it does nothing: no handler of ours would hear the signal."""
+    if _state.depth == 0 or threading.current_thread() is not threading.main_thread():
+        return
     _state.asking, _state.on_stuck = True, on_stuck
     _arm()  # a SIGTERM that came just before
 

@@ -27,6 +27,11 @@ GPU_SESSION = os.environ.get("ACTSEARCH_GPU_TESTS") == "1"
 if not GPU_SESSION:
     os.environ.setdefault("TRITON_INTERPRET", "1")
 
+# pytest-xdist's workers set COLUMNS=80 and LINES=24: tables would fit the test runner's
+# terminal; every test sees what a pipe gives (the tests of widths set their own)
+for _name in ("COLUMNS", "LINES"):
+    os.environ.pop(_name, None)
+
 for _folder in sorted(p for p in Path(__file__).resolve().parent.iterdir() if p.is_dir() and p.name[0] not in "._"):
     if str(_folder) not in sys.path:
         sys.path.append(str(_folder))
