@@ -30,7 +30,7 @@ test: $(STAMP_TEST)
 
 # all but the Ray, PostgreSQL, cluster, subprocess and slow tests (markers: pyproject.toml)
 test-fast: $(STAMP_TEST)
-	$(BIN)/python -m pytest -q -m "not (ray or postgres or cluster or subprocess or slow)"
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadgroup -m "not (ray or postgres or cluster or subprocess or slow)"
 
 # Here, where pip reaches a registry: what a GPU machine needs and lacks (MNIST-1D data,
 # Optuna's wheels for its Python 3.12), in .gpubundle/ (git-ignored, about 6 MiB).

@@ -42,6 +42,8 @@ VARIANTS = {
     "surrogate@outputs": {"features": "outputs"},
     "surrogate@outputs+slopes": {"features": "outputs,slopes"},
     "surrogate@signal": {"features": "signal"},
+    "surrogate@outputs+signal": {"features": "outputs,signal"},
+    "surrogate-shuffled@signal": {"features": "signal"},
     "surrogate@rf": {"model": "rf"},
     "evolution@p10s5": {"population_size": 10, "sample_size": 5},
     "evolution@p10s3": {"population_size": 10, "sample_size": 3},

@@ -20,7 +20,7 @@ Example:
     >>> from actsearch.surrogates.pool import candidate_pool
     >>> pool = candidate_pool(actsearch.space("entropy"), FeatureExtractor())
     >>> len(pool), pool.features.shape[1], pool.index(pool.candidate(3))
-    (10, 94, 3)
+    (10, 78, 3)
 """
 
 from __future__ import annotations

@@ -103,7 +103,7 @@ class SurrogateOptimizer(Optimizer):
         n_initial: random candidates before the model is used (at least 2).
         pool_size: proposals per ask on infinite spaces.
         n_parents: best candidates the pool mutates (infinite spaces).
-        features: feature groups, comma-separated (default outputs,slopes,signal).
+        features: feature groups, comma-separated (default outputs,signal; also slopes, shape, fisher).
         fisher: add the Fisher-spectrum group (per candidate: infinite spaces only).
         n_points: N(0, 1) quantiles of the ``outputs`` group.
         param_sigma: relative noise of numeric-parameter mutation in the pool.
