@@ -37,9 +37,12 @@ TABLE_HEADERS = {"score_text": "score (mean ± std)", "tail_std": "tail std", "k
                  "p_holm": "p holm", "search_id": "search id", "search_score": "search score"}
 _NUMBER_FORMATS = {"gain": "{:+.4f}", "tail_std": "{:.4f}", "kernel_ms": "{:.3f}", "search_score": "{:.4f}"}
 #: columns left out, in this order, when a table must fit a width and the formula has shrunk all it can
-_DROPPABLE = ["status", "kernel_ms", "params", "family", "tail_std", "search_score", "wins"]
+#: (a confirmation's search id last: its verdict lines keep the link back)
+_DROPPABLE = ["status", "kernel_ms", "params", "family", "tail_std", "search_score", "wins", "search_id"]
+#: columns a fitted table leaves out when no row has a value in them (one seed: no wins, no p)
+_OPTIONAL = {"wins", "p", "p_holm", "tail_std", "stability", "kernel_ms", "search_id", "search_score"}
 #: the narrowest formula column before columns are dropped, and the narrowest at all
-_MIN_FORMULA = 24
+_MIN_FORMULA = 40
 _FLOOR_FORMULA = 10
 #: the formula column's width when no width is given (a library call, not a terminal)
 _DEFAULT_FORMULA = 60
@@ -230,6 +233,9 @@ def _fit(df, columns: list[str], width: int | None, wide: bool) -> tuple[list[st
         return columns, found, cells
     tags = [len(_baseline_tag(row)) for _, row in df.iterrows()]
     columns = list(columns)
+    if width is not None:  # on a terminal, a column with nothing to say gives its room to the formula
+        columns = [c for c in columns if c not in _OPTIONAL or df.empty
+                   or any(format_value(c, v) not in ("", "-") for v in df[c])]
     while True:
         if width is None:
             room = _DEFAULT_FORMULA
@@ -237,7 +243,9 @@ def _fit(df, columns: list[str], width: int | None, wide: bool) -> tuple[list[st
             others = [c for c in columns if c != "formula"]
             headers = [TABLE_HEADERS.get(c, c) for c in others]
             used = sum(_widths(headers, _cells(df, others, cells))) + 2 * (len(columns) - 1)
-            room = width - used - max(tags, default=0)
+            # a reference's tag ("  [silu]") takes room only where its own formula needs the column
+            room = width - used
+            room -= max((t for t, c in zip(tags, cells) if t and len(c) + t > room), default=0)
             # a confirmation's corrected p stands in for the raw one when room is short
             droppable = _DROPPABLE + (["p"] if "p_holm" in columns else [])
             if room < _MIN_FORMULA and any(c in columns for c in droppable):
