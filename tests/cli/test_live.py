@@ -74,7 +74,9 @@ def test_plain_lines_have_the_time_and_a_heartbeat(tmp_path):
     assert all(re.match(r"\d\d:\d\d:\d\d ", ln) for ln in lines)
     beats = [ln for ln in lines if ln[9:].startswith("... 1/3 done, 1 running, 1 queued, 1 copied")]
     assert beats and "running: epoch 2/4  acc 0.5000  0:00:0" in beats[0] and beats[0].endswith("x*tanh(x)")
-    assert "[copied] ok " in lines[-2] and "[from old; not trained here]" in lines[-2]
+    # a beat may land between the record and the end (a 0.05 s heartbeat on a busy machine)
+    [copied] = [ln for ln in lines if "[copied] ok " in ln]
+    assert "[from old; not trained here]" in copied and lines.index(copied) < len(lines) - 1
     assert lines[-1][9:].startswith("finished: 1/3 done") and "... " not in lines[-1]  # no beat after the end
 
 
