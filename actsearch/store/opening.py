@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
+import time
 
 from .errors import store_error
 from .url import engine_url, masked, readonly_urls, sqlite_path
@@ -163,6 +164,21 @@ def _sqlite_tuning(storage) -> None:
         pass
 
 
+def _rdb_storage(optuna, target: str, readonly: bool, attempts: int = 5):
+    """``RDBStorage`` on ``target``.  Two processes creating a fresh server database's
+    tables at once: PostgreSQL refuses the second ``CREATE`` with a unique violation
+    (``pg_type``); the tables exist a moment later, so it is tried again."""
+    for attempt in range(attempts):
+        try:
+            return optuna.storages.RDBStorage(target, engine_kwargs=_engine_kwargs(target),
+                                              skip_table_creation=readonly)
+        except Exception as exc:  # noqa: BLE001 - only the creation race is retried
+            if attempt + 1 == attempts or "IntegrityError" not in type(exc).__name__ + repr(exc):
+                raise
+            time.sleep(0.2 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
 def open_storage(url: str, readonly: bool = False):
     """An Optuna ``RDBStorage`` on ``url`` after the checks above; :class:`StoreError` otherwise."""
     optuna = _quiet_optuna()
@@ -175,8 +191,7 @@ def open_storage(url: str, readonly: bool = False):
     tries = readonly_urls(path) if (readonly and path is not None) else [eurl]
     for i, target in enumerate(tries):
         try:
-            storage = optuna.storages.RDBStorage(target, engine_kwargs=_engine_kwargs(target),
-                                                 skip_table_creation=readonly)
+            storage = _rdb_storage(optuna, target, readonly)
             if readonly:
                 storage.get_all_studies()  # mode=ro fails only at the first read
             elif path is not None:
