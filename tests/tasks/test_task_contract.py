@@ -150,18 +150,26 @@ def test_references_failing_alike_stop_the_search_in_one_line(tmp_path):
     assert other.error is None
 
 
-def test_the_leaderboard_ranks_a_min_search_ascending(tmp_path):
-    from actsearch.results.leaderboard import leaderboard
+def _min_search(path, losses) -> str:
+    """A stored search "low" of --metric val_loss --mode min on digits, one result per (formula, loss)."""
     from actsearch.search.config import SearchConfig
     from actsearch.store import Store
 
-    url = "sqlite:///" + str(tmp_path / "l.db")
+    url = f"sqlite:///{path}"
     cfg = SearchConfig(task="digits", metric="val_loss", mode="min")
     s = Store(url).open_search("low", cfg.stored(task_spec="digits", epochs=1, metric="val_loss", mode="min"))
-    for text, loss in (("relu(x)", 0.30), ("x*tanh(x)", 0.20), ("abs(x)", 0.50), ("gelu(x)", 0.25)):
+    for text, loss in losses:
         c = actsearch.parse(text)
         s.record(Result(key=c.key, text=c.text, score=loss, seed_scores=[loss], metric="val_loss", task="digits",
                         fingerprint=c.fingerprint()))
+    return url
+
+
+def test_the_leaderboard_ranks_a_min_search_ascending(tmp_path):
+    from actsearch.results.leaderboard import leaderboard
+
+    url = _min_search(tmp_path / "l.db", (("relu(x)", 0.30), ("x*tanh(x)", 0.20), ("abs(x)", 0.50),
+                                          ("gelu(x)", 0.25)))
     df = leaderboard(url, "low")
     assert list(df["score"]) == [0.20, 0.25, 0.30, 0.50]  # lowest first, shown as measured
     assert df.loc[0, "gain_vs"] == "gelu" and df.loc[0, "gain"] == pytest.approx(0.05)  # better by 0.05
@@ -171,18 +179,11 @@ def test_the_leaderboard_ranks_a_min_search_ascending(tmp_path):
 def test_confirm_picks_the_lowest_in_min_mode(tmp_path):
     """confirm takes its top from the leaderboard's ranking, which is ascending for --mode min."""
     from actsearch.results.leaderboard import leaderboard
-    from actsearch.search.config import SearchConfig
     from actsearch.search.confirm import pick_top
-    from actsearch.store import Store
     from actsearch.store.view import StoreView
 
-    url = "sqlite:///" + str(tmp_path / "c.db")
-    cfg = SearchConfig(task="digits", metric="val_loss", mode="min")
-    s = Store(url).open_search("low", cfg.stored(task_spec="digits", epochs=1, metric="val_loss", mode="min"))
-    for text, loss in (("relu(x)", 0.05), ("x*tanh(x)", 0.2), ("abs(x)", 0.5), ("x + sin(x)", 0.1)):
-        c = actsearch.parse(text)
-        s.record(Result(key=c.key, text=c.text, score=loss, seed_scores=[loss], metric="val_loss", task="digits",
-                        fingerprint=c.fingerprint()))
+    url = _min_search(tmp_path / "c.db", (("relu(x)", 0.05), ("x*tanh(x)", 0.2), ("abs(x)", 0.5),
+                                          ("x + sin(x)", 0.1)))
     entries = {e.id: e for e in StoreView(url).entries(["low"])}
     top = pick_top(leaderboard(url, "low"), entries, 2)  # relu is a reference: left out
     assert [c.text for c in top] == ["x + sin(x)", actsearch.parse("x*tanh(x)").text]
