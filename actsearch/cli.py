@@ -73,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
         return _main(argv)
     except KeyboardInterrupt:  # a stop request delivered once more while the command ended: said already
         return stopping.exit_code()
+    finally:
+        stopping.answered()
 
 
 def _main(argv: list[str] | None) -> int:

@@ -46,7 +46,7 @@ import sys
 import threading
 from typing import Callable
 
-__all__ = ["handling_signals", "ask_only", "requested", "exit_code", "check", "request", "reclaim", "SIGNALS",
+__all__ = ["handling_signals", "ask_only", "requested", "exit_code", "check", "request", "reclaim", "answered", "SIGNALS",
            "STOP_GRACE"]
 
 #: the signals that ask a command to stop
@@ -85,6 +85,22 @@ def request(signum: int = signal.SIGINT) -> None:
     if _state.signum is None:
         _state.signum = int(signum)
         _arm()
+
+
+def answered() -> None:
+    """The command has answered the stop itself (one line, its exit code): keep CPython
+    from answering it again.  A :class:`KeyboardInterrupt` that passed through Python
+    source run from C (Ray's ``_raylet`` runs ``PyRun_String`` while it starts) sets an
+    interpreter flag with which ``python -m`` ends the process by SIGINT at exit, even
+    though the exception was caught; every ``PyRun_String`` that ends normally clears it."""
+    try:
+        import ctypes
+
+        run = ctypes.pythonapi.PyRun_String
+    except (ImportError, AttributeError):  # not CPython: no such flag
+        return
+    run.restype, run.argtypes = ctypes.py_object, [ctypes.c_char_p, ctypes.c_int, ctypes.py_object, ctypes.py_object]
+    run(b"", 257, {}, {})  # 257: Py_file_input
 
 
 def _arm() -> None:

@@ -164,3 +164,28 @@ def test_sigint_has_no_deadline():
     finally:
         proc.kill()
         proc.wait()
+
+
+_THROUGH_C = """
+import ctypes, sys
+from actsearch import cli
+
+def _parser_interrupted_inside_c():
+    # Ray's _raylet runs Python source with PyRun_String while it starts: a signal landing there
+    run = ctypes.pythonapi.PyRun_String
+    run.restype, run.argtypes = ctypes.py_object, [ctypes.c_char_p, ctypes.c_int, ctypes.py_object, ctypes.py_object]
+    run(b"import os, signal, time\\nos.kill(os.getpid(), signal.SIGTERM)\\nwhile True: time.sleep(0.01)", 257, {}, {})
+
+cli.build_parser = _parser_interrupted_inside_c
+sys.exit(cli.main(["spaces"]))
+"""
+
+
+@pytest.mark.subprocess
+def test_a_stop_that_passed_through_c_keeps_the_commands_exit_code(tmp_path):
+    """``python -m`` would otherwise end the process by SIGINT (exit -2) after the command said its line."""
+    (tmp_path / "through_c.py").write_text(_THROUGH_C)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]))
+    proc = subprocess.run([sys.executable, "-m", "through_c"], capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 143, (proc.returncode, proc.stderr[-2000:])
+    assert proc.stderr.strip() == "actsearch: interrupted (SIGTERM)"
