@@ -134,7 +134,8 @@ def run(args: argparse.Namespace) -> int:
     by = f" by {stopping.requested()}" if stopping.requested() else ""
     state = "finished" if outcome.finished else f"interrupted{by} (resume with --resume)"
     score = f"; score: {score_rule(outcome.metric, outcome.mode)}" if outcome.metric else ""
-    print(f"search {outcome.name!r} {state}: {outcome.trained} trained, {outcome.reused} reused, "
+    rejected = f", {outcome.rejected} rejected before training" if outcome.rejected else ""
+    print(f"search {outcome.name!r} {state}: {outcome.trained} trained, {outcome.reused} reused{rejected}, "
           f"{outcome.wall_time:.0f} s{score}; stored in {masked(outcome.url)}", file=sys.stderr)
     if not outcome.finished or stopping.requested():
         return stopping.exit_code()

@@ -8,6 +8,12 @@ already seen is told its recorded result and skipped; one trained before on the
 same task, epochs, seeds and precision in any search of the store is copied
 (``reused_from``) instead of trained.  Optimisers only propose.
 
+Before a candidate takes a training of the budget it is screened here
+(:func:`~actsearch.search.trial.evaluate.screen`: poles, non-finite or huge outputs
+and gradients on [-10, 10], a few milliseconds): one rejected is recorded as failed
+with the reason and told to the optimiser, and the budget's training goes to the next
+candidate.  :data:`MAX_REJECTED_IN_A_ROW` rejections in a row end the proposals.
+
 Each candidate handed out is a ``RUNNING`` trial in the store at once (what
 ``optuna-dashboard`` shows live); when it ends, :meth:`Driver.complete` finishes
 that trial with the result (and saves the optimiser's state) and tells the
@@ -30,9 +36,14 @@ from actsearch.symbolic.expr import Candidate
 
 from .events import Running, SearchEvents, Snapshot
 from .time_limit import TrialTimeLimit
+from .trial.evaluate import rejected_before_training, screen
 from .trial.messages import TrialProgress, TrialSpec
 
-__all__ = ["Driver", "SearchOutcome", "TrialDefaults"]
+__all__ = ["Driver", "SearchOutcome", "TrialDefaults", "MAX_REJECTED_IN_A_ROW"]
+
+#: proposals rejected before training, one after another, after which the optimiser is
+#: taken to have nothing trainable left to propose
+MAX_REJECTED_IN_A_ROW = 200
 
 
 @dataclass
@@ -47,6 +58,7 @@ class SearchOutcome:
     trained: int
     reused: int
     wall_time: float
+    rejected: int = 0  # screened out before training: no training of the budget spent
     timings: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     metric: str = ""
@@ -93,7 +105,9 @@ class Driver:
         recorded = stored.results()
         #: the rule's memory of this search: results by fingerprint, the ones in flight
         self.seen = Seen({r.fingerprint: r for r in recorded if r.fingerprint})
-        self.trained = sum(1 for r in recorded if not r.reused_from)
+        self.rejected = sum(1 for r in recorded if rejected_before_training(r))
+        self.trained = sum(1 for r in recorded if not r.reused_from and not rejected_before_training(r))
+        self.rejected_in_a_row = 0
         self.launched = self.trained
         self.reused = 0
         self.copied_before = len(recorded) - self.trained
@@ -172,6 +186,8 @@ class Driver:
             if verdict is Verdict.COPY:
                 self._reuse(cand, fp, self.known[fp])
                 continue
+            if self._rejected(cand, fp):
+                continue
             self.trials[trial_id] = self.stored.start(cand, fp, protected)  # in the store before any work
             self.queue_protected.discard(fp)
             self.seen.started(fp)
@@ -188,6 +204,30 @@ class Driver:
                          device=d.device, precision=d.precision, report_steps=self.report_steps,
                          protected=protected, cpu_threads=d.cpu_threads, metric=d.metric, mode=d.mode,
                          trial_timeout=self.time_limit.seconds() if self.time_limit else d.trial_timeout)
+
+    def _rejected(self, cand: Candidate, fp: str) -> bool:
+        """Screen ``cand``; record one rejected as failed (no training of the budget spent)."""
+        start = time.perf_counter()
+        try:
+            why = screen(cand)
+        except Exception:  # noqa: BLE001 - the worker builds it again and records what fails
+            why = ""
+        if not why:
+            self.rejected_in_a_row = 0
+            return False
+        res = self._to_result(cand, fp, Result(key=cand.key, text=cand.text, status="nan", message=why,
+                                               wall_time=time.perf_counter() - start))
+        self.rejected += 1
+        self.rejected_in_a_row += 1
+        waited = self.seen.recorded(fp, res)
+        self._record(cand, res)
+        for dup in waited:
+            self._tell(dup, res)
+        if self.rejected_in_a_row >= MAX_REJECTED_IN_A_ROW:
+            self.exhausted = True
+            self.events.note(f"the last {MAX_REJECTED_IN_A_ROW} proposals were all rejected before training: "
+                             "the search stops proposing (see their reasons in the leaderboard's failed rows)")
+        return True
 
     def _reuse(self, cand: Candidate, fp: str, stored: Result) -> None:
         result = dataclasses.replace(stored, family=cand.family, text=cand.text, key=cand.key, fingerprint=fp,
@@ -280,7 +320,7 @@ class Driver:
     def _record(self, cand: Candidate, res: Result, note: str = "", trial: int | None = None) -> None:
         """Tell the optimiser and store ``res``: finishing the running ``trial``, or as a
         new finished trial (a result copied from another search)."""
-        if not res.reused_from:
+        if not res.reused_from and not rejected_before_training(res):
             self.trained += 1
         self._tell(cand, res)
         self.stored.record(res, optimizer_state=self.optimizer.state_dict(), trial=trial, params=cand.params)

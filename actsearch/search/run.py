@@ -206,7 +206,7 @@ def _run(config: SearchConfig | None, progress, options: dict) -> SearchOutcome:
                              "(everything recorded so far is kept; --resume continues)") from exc
     return SearchOutcome(
         name=name, url=url, results=driver.stored.results(), references=list(config.references),
-        finished=driver.finished, trained=driver.trained, reused=driver.reused,
+        finished=driver.finished, trained=driver.trained, reused=driver.reused, rejected=driver.rejected,
         wall_time=time.perf_counter() - start,
         timings={"ray_start": ray_start, "fit": fit_time, "train": driver.train_time, "worker": driver.worker_time},
         notes=list(shipment.notes), metric=metric, mode=mode,

@@ -32,8 +32,8 @@ def test_a_queued_formula_of_the_same_function_is_named_not_dropped(tmp_path):
     lease = store.lease("s")
     try:
         stored = store.open_search("s", {"task": "t", "epochs": 1, "seeds": 1}, lease=lease)
-        # the issue's pair: both NaN below 0 and x from 0 on, so one function, trained once
-        first, second = actsearch.parse("exp(log(x))"), actsearch.parse("sqrt(x)**2")
+        # two formulas of one function (on every probe point), so trained once
+        first, second = actsearch.parse("abs(x)"), actsearch.parse("relu(x) + relu(-x)")
         assert first.fingerprint() == second.fingerprint() and first.text != second.text
         said = _Said()
         driver = Driver(stored, QueueOnly(), [first, second], DEFAULTS, budget=2, known={}, events=said)
@@ -73,5 +73,73 @@ def test_an_in_flight_candidate_refused_on_resume_is_recorded_as_failed(tmp_path
         assert refused.status == "error" and "refused on resume" in refused.message and "0/0" in refused.message
         assert any("x**2/x: refused on resume" in line for line in said.lines)
         assert again.inflight == []  # not offered again on the next resume
+    finally:
+        lease.release()
+
+
+class _Proposes:
+    """An optimiser that proposes the given formulas in order, then nothing; keeps what it is told."""
+
+    name = "list"
+
+    def __init__(self, texts):
+        self.texts, self.told = list(texts), []
+
+    def ask(self):
+        return actsearch.parse(self.texts.pop(0)) if self.texts else None
+
+    def tell(self, candidate, result):
+        self.told.append((candidate.text, result.status))
+
+    def state_dict(self):
+        return {}
+
+    def load_state_dict(self, state):
+        pass
+
+
+def test_a_rejected_proposal_is_recorded_and_told_but_spends_no_training(tmp_path):
+    store = Store(f"sqlite:///{tmp_path / 's.db'}")
+    lease = store.lease("s")
+    try:
+        stored = store.open_search("s", {"task": "t", "epochs": 1, "seeds": 1}, lease=lease)
+        bad = ["exp(exp(x))", "1/(x - 0.5)"]  # an overflow, a pole: both fail the screen
+        opt = _Proposes([bad[0], "tanh(x)", bad[1], "x*sigmoid(x)", "softsign(x)"])
+        driver = Driver(stored, opt, [], DEFAULTS, budget=2, known={})
+        specs = [driver.suggest("a"), driver.suggest("b")]
+        assert [s.text for s in specs] == [actsearch.parse("tanh(x)").text, actsearch.parse("x*sigmoid(x)").text]
+        assert driver.suggest("c") is None  # the budget is two trainings, both handed out
+        assert driver.rejected == 2 and driver.launched == 2 and driver.trained == 0
+        recorded = {r.text: r for r in stored.results()}
+        for text in bad:
+            r = recorded[actsearch.parse(text).text]
+            assert r.status == "nan" and r.message.startswith("rejected before training: "), r
+        assert [status for _, status in opt.told] == ["nan", "nan"]  # each told once, as failed
+    finally:
+        lease.release()
+    # a resumed search does not count them as trainings either
+    lease = store.lease("s")
+    try:
+        again = store.open_search("s", {"task": "t", "epochs": 1, "seeds": 1}, resume=True, lease=lease)
+        resumed = Driver(again, _Proposes([]), [], DEFAULTS, budget=2, known={})
+        assert (resumed.trained, resumed.rejected) == (0, 2)
+    finally:
+        lease.release()
+
+
+def test_proposals_that_are_all_rejected_end_the_search_with_a_note(tmp_path, monkeypatch):
+    from actsearch.search import driver as driver_module
+
+    monkeypatch.setattr(driver_module, "MAX_REJECTED_IN_A_ROW", 3)
+    store = Store(f"sqlite:///{tmp_path / 's.db'}")
+    lease = store.lease("s")
+    try:
+        stored = store.open_search("s", {"task": "t", "epochs": 1, "seeds": 1}, lease=lease)
+        said = _Said()
+        opt = _Proposes(["exp(exp(x))", "1/(x - 0.5)", "exp(x**3)", "tanh(x)"])
+        driver = Driver(stored, opt, [], DEFAULTS, budget=5, known={}, events=said)
+        assert driver.suggest("a") is None
+        assert driver.rejected == 3 and opt.texts == ["tanh(x)"]  # not asked once more
+        assert any("last 3 proposals were all rejected before training" in line for line in said.lines)
     finally:
         lease.release()

@@ -37,7 +37,7 @@ from actsearch.result import Result
 from .messages import TrialProgress, TrialSpec
 
 __all__ = ["evaluate", "run_steps", "screen", "kernel_ms", "failed_result", "failure_message", "timeout_message",
-           "preload", "AsyncRaise", "TrialTimeout", "TrialStopped"]
+           "preload", "rejected_before_training", "REJECTED", "AsyncRaise", "TrialTimeout", "TrialStopped"]
 
 _TASKS: dict[str, Any] = {}
 
@@ -45,6 +45,8 @@ _TASKS: dict[str, Any] = {}
 #: gradient counts as a pole/overflow (float32 training cannot recover from either)
 _PROBE = (-10.0, 10.0, 2001)
 _LIMIT = 1e8
+#: how every message of :func:`screen` starts
+REJECTED = "rejected before training"
 #: seconds after which a trial reports its next epoch even where the scheduler does not
 #: decide: the progress display and the store's intermediate values follow it that often
 PROGRESS_EVERY = 2.0
@@ -140,11 +142,16 @@ def screen(candidate) -> str:
     for what, values in (("output", y.detach()), ("gradient", grad)):
         bad = ~torch.isfinite(values)
         if bool(bad.any()):
-            return f"rejected before training: non-finite {what} at x={float(at[bad.nonzero()[0, 0]]):.4g}"
+            return f"{REJECTED}: non-finite {what} at x={float(at[bad.nonzero()[0, 0]]):.4g}"
         bad = values.abs() > _LIMIT
         if bool(bad.any()):
-            return f"rejected before training: |{what}| > {_LIMIT:.0e} at x={float(at[bad.nonzero()[0, 0]]):.4g}"
+            return f"{REJECTED}: |{what}| > {_LIMIT:.0e} at x={float(at[bad.nonzero()[0, 0]]):.4g}"
     return ""
+
+
+def rejected_before_training(result) -> bool:
+    """Whether ``result`` records a candidate the screen rejected: nothing was trained."""
+    return result.status == "nan" and (result.message or "").startswith(REJECTED)
 
 
 def _pole(candidate) -> str:
@@ -164,10 +171,10 @@ def _pole(candidate) -> str:
         flips = (sign[1:] * sign[:-1] < 0).nonzero()
         if len(flips):
             i = int(flips[0, 0])
-            return f"rejected before training: a denominator crosses zero near x={float(x[i:i + 2].mean()):.4g}"
+            return f"{REJECTED}: a denominator crosses zero near x={float(x[i:i + 2].mean()):.4g}"
         small = (den.abs() < 1e-6).nonzero()
         if len(small):
-            return f"rejected before training: a denominator is zero near x={float(x[int(small[0, 0])]):.4g}"
+            return f"{REJECTED}: a denominator is zero near x={float(x[int(small[0, 0])]):.4g}"
     return ""
 
 
