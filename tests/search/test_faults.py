@@ -288,7 +288,9 @@ def faulty_search(ray_session, tmp_path_factory):
     events, printed = Notes(), io.StringIO()
     t0 = time.perf_counter()
     with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed):
-        outcome = run_search(task="test_faults:faulty", space="grammar", budget=len(FAULTY), workers=2, epochs=1,
+        # the candidates the screen rejects spend no training of the budget
+        trainable = sum(1 for _, _, trained in FAULTY.values() if trained)
+        outcome = run_search(task="test_faults:faulty", space="grammar", budget=trainable, workers=2, epochs=1,
                              candidates=list(FAULTY), storage=url, name="faulty", references=(), early_stop=False,
                              backend="eager", trial_timeout=4, max_failures=2, progress=events)
     outcome.printed, outcome.notes = printed.getvalue(), events.notes
@@ -301,6 +303,8 @@ def test_each_fault_is_recorded_with_its_reason(faulty_search):
     results = Store(url).results("faulty")
     by_text = {r.text: r for r in results}
     assert len(results) == len(FAULTY) == len(by_text)
+    rejected = sum(1 for _, _, trained in FAULTY.values() if not trained)
+    assert (outcome.trained, outcome.rejected) == (len(FAULTY) - rejected, rejected)
     for text, (status, reason, _) in FAULTY.items():
         r = by_text[actsearch.parse(text).text]
         assert r.status == status, (text, r.status, r.message)
