@@ -95,3 +95,29 @@ def test_front_of_a_search_with_nothing_completed_is_one_clear_line(tmp_path, mo
     assert cli.main(["leaderboard", "--storage", url, "--front"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--front" in err[0] and "'broken'" in err[0] and "Traceback" not in err[0]
+
+
+def test_report_draws_score_against_cost_with_the_front(store, tmp_path, monkeypatch):
+    from actsearch.results import plots
+    from actsearch.results.report import write_report
+
+    drawn = []
+    real = plots.front_figure
+    monkeypatch.setattr(plots, "front_figure", lambda points, *a, **k: drawn.append(points) or real(points, *a, **k))
+    page = write_report(tmp_path / "rep", "costs", storage=store).read_text()
+    assert "Score against cost" in page and f"{len(FRONT)} of {len(POINTS)} completed" in page
+    (points,) = drawn
+    # every completed candidate once, the pruned one left out, the front flagged as leaderboard --front says
+    assert sorted(p[0].split(" [")[0] for p in points) == sorted(_text(t) for t in POINTS)
+    assert sorted(p[0].split(" [")[0] for p in points if p[3]) == sorted(_text(t) for t in FRONT)
+    assert all(p[1] == POINTS[next(t for t in POINTS if _text(t) == p[0].split(" [")[0])][0] for p in points)
+
+
+def test_front_figure_labels_the_front(tmp_path):
+    from actsearch.results.plots import front_figure, save_png
+
+    fig = front_figure([("relu(x)", 1, 0.8, True), ("x**5", 3, 0.7, False), ("gelu(x)", 12, 0.9, True),
+                        ("x*erf(x)", 12, 0.9, True)])
+    labels = [t.get_text() for t in fig.axes[0].texts]
+    assert labels == ["relu(x)", "gelu(x) / x*erf(x)"]  # one label for candidates at one point
+    assert save_png(fig, tmp_path / "f.png").read_bytes()[:4] == b"\x89PNG"
