@@ -26,10 +26,9 @@ from actsearch.errors import ActsearchError
 from actsearch.symbolic.cost import formula_cost
 from actsearch.symbolic.expr import Candidate
 
-__all__ = ["OBJECTIVES", "check_objective", "Costs", "standardised", "scalarised"]
+from .registry import OBJECTIVES
 
-#: what a search optimises: the score alone, or the front of score against cost
-OBJECTIVES = ("score", "pareto")
+__all__ = ["check_objective", "Costs", "standardised", "scalarised"]
 
 
 def check_objective(owner: str, objective: str) -> str:

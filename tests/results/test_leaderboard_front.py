@@ -121,3 +121,20 @@ def test_front_figure_labels_the_front(tmp_path):
     labels = [t.get_text() for t in fig.axes[0].texts]
     assert labels == ["relu(x)", "gelu(x) / x*erf(x)"]  # one label for candidates at one point
     assert save_png(fig, tmp_path / "f.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_after_a_pareto_search_the_printed_leaderboard_is_its_front(tmp_path, capsys):
+    from actsearch.commands import print_leaderboard
+
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    for name, objective in (("by-score", "score"), ("by-front", "pareto")):
+        s = Store(url).open_search(name, {"task": "digits", "epochs": 3, "seeds": 1, "objective": objective})
+        for text, (_, score) in POINTS.items():
+            _record(s, text, score)
+    print_leaderboard("by-front", url, top=2)
+    out = capsys.readouterr().out
+    assert f"the Pareto front of score against cost: {len(FRONT)} of {len(POINTS)} completed" in out
+    assert all(_text(t) in out for t in FRONT) and _text("x**2*tanh(x)") not in out
+    print_leaderboard("by-score", url, top=2)
+    out = capsys.readouterr().out
+    assert "Pareto" not in out and _text("x/(1 + abs(x))") not in out  # rank 5: past the top 2
