@@ -37,18 +37,22 @@ def check_objective(owner: str, objective: str) -> str:
     return objective
 
 
-class Costs:
-    """:func:`formula_cost` of candidates, remembered by canonical text (a pure function of it)."""
+#: formula text -> cost, shared by every optimiser of the process (a pure function of the text)
+_KNOWN: dict[str, float] = {}
+_MAX_KNOWN = 200_000
 
-    def __init__(self):
-        self._known: dict[str, float] = {}
+
+class Costs:
+    """:func:`formula_cost` of candidates, remembered by canonical text."""
 
     def __call__(self, candidates: Sequence[Candidate]) -> np.ndarray:
+        if len(_KNOWN) > _MAX_KNOWN:
+            _KNOWN.clear()
         out = np.empty(len(candidates))
         for i, c in enumerate(candidates):
-            value = self._known.get(c.text)
+            value = _KNOWN.get(c.text)
             if value is None:
-                value = self._known[c.text] = float(formula_cost(c.expr))
+                value = _KNOWN[c.text] = float(formula_cost(c.expr))
             out[i] = value
         return out
 
