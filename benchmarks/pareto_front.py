@@ -33,6 +33,8 @@ VARIANTS = {
     "random": ("random", {}),
     "surrogate": ("surrogate", {}),
     "surrogate@pareto": ("surrogate", {"objective": "pareto"}),
+    "surrogate@pareto-s64": ("surrogate", {"objective": "pareto", "shortlist": 64}),
+    "surrogate@pareto-s128": ("surrogate", {"objective": "pareto", "shortlist": 128}),
     "evolution": ("evolution", {}),
     "evolution@pareto": ("evolution", {"objective": "pareto"}),
 }

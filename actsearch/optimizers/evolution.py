@@ -86,8 +86,7 @@ class RegularizedEvolution(Optimizer):
         param_sigma: relative scale of that noise (see :func:`perturb_params`).
         max_tries: redraws allowed to avoid an already-asked fingerprint.
         objective: ``score`` (default), or ``pareto``: each proposal's tournaments rank the
-            population by ``w * z(fitness) - (1 - w) * z(cost)``, ``w`` drawn per proposal
-            (set with --objective).
+            population by ``w * z(fitness) - (1 - w) * z(cost)``, ``w`` drawn per proposal.
     """
 
     name = "evolution"

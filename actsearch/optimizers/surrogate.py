@@ -119,7 +119,7 @@ class SurrogateOptimizer(Optimizer):
         max_enumerate: a finite space without a catalog is ranked in full up to this size.
         objective: ``score`` (default), or ``pareto``: each ask draws a weight ``w`` and ranks by ``w *
             z(acquisition) - (1 - w) * z(cost)`` (the formula's operation count), over the
-            ``shortlist`` members of a finite space the acquisition ranks best (set with --objective).
+            ``shortlist`` members of a finite space the acquisition ranks best.
         shortlist: members of a finite space whose cost is weighed under ``pareto``.
     """
 
