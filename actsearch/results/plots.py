@@ -520,11 +520,13 @@ def front_figure(points: Sequence[tuple[str, float, float, bool]], metric: str =
         labels: dict[tuple[float, float], list[str]] = {}
         for c, y, label in on:  # candidates at one point share one label
             labels.setdefault((c, y), []).append(_short(label, 28))
-        right = max(c for c, _, _ in on)
-        for (c, y), names in labels.items():
-            far = c > 0.8 * right and c > min(cc for cc, _, _ in on)  # near the right edge: written leftwards
+        right = max(c for _, c, _, _ in points)
+        for k, ((c, y), names) in enumerate(labels.items()):
+            far = c > 0.85 * right and k > 0  # near the right edge: written leftwards
+            # neighbours on the staircase alternate above and below their point, so close ones do not overlap
+            up = (k % 2 == 0) != (mode == "min")
             ax.annotate(" / ".join(names), (c, y), textcoords="offset points", fontsize=8,
-                        xytext=(-6 if far else 6, -10 if mode == "min" else 4), ha="right" if far else "left")
+                        xytext=(-6 if far else 6, 5 if up else -12), ha="right" if far else "left")
     ax.set_xlabel("cost (weighted operations per element)")
     ax.set_ylabel(f"{metric} ({'lower' if mode == 'min' else 'higher'} is better)")
     ax.set_title(title or "score against cost", fontsize=10)
