@@ -174,3 +174,17 @@ def test_bad_objectives_are_one_line(space, call, message):
     with pytest.raises(ActsearchError, match=message.replace("(", r"\(")) as info:
         call(space)
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("name", ["surrogate", "evolution"])
+def test_pareto_on_the_default_grammar_and_on_an_infinite_space(name):
+    # a catalog-backed finite space (the surrogate's pool) ...
+    check_optimizer(lambda s, seed: get_optimizer(name, s, seed=seed, objective="pareto",
+                                                  **({"n_initial": 3} if name == "surrogate" else
+                                                     {"population_size": 4, "sample_size": 2})))
+    # ... and an infinite one (jittered starts: the surrogate ranks a pool of samples and mutations)
+    space = actsearch.space("polynomial", jitter=0.1)
+    check_optimizer(lambda s, seed: get_optimizer(name, s, seed=seed, objective="pareto",
+                                                  **({"n_initial": 3, "pool_size": 12} if name == "surrogate" else
+                                                     {"population_size": 4, "sample_size": 2})),
+                    space=space, steps=8)
