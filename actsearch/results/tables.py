@@ -234,6 +234,7 @@ def _fit(df, columns: list[str], width: int | None, wide: bool) -> tuple[list[st
     if wide or "formula" not in columns:
         return columns, found, cells
     tags = [len(_baseline_tag(row)) for _, row in df.iterrows()]
+    front = "front" in df.columns and len(df) > 0 and bool(df["front"].astype(bool).all())
     columns = list(columns)
     if width is not None:  # on a terminal, a column with nothing to say gives its room to the formula
         columns = [c for c in columns if c not in _OPTIONAL or df.empty
@@ -250,6 +251,8 @@ def _fit(df, columns: list[str], width: int | None, wide: bool) -> tuple[list[st
             room -= max((t for t, c in zip(tags, cells) if t and len(c) + t > room), default=0)
             # a confirmation's corrected p stands in for the raw one when room is short
             droppable = _DROPPABLE + (["p"] if "p_holm" in columns else [])
+            if front:  # a front's rows are there for their cost: it stays
+                droppable = [c for c in droppable if c != "cost"]
             if room < _MIN_FORMULA and any(c in columns for c in droppable):
                 columns.remove(next(c for c in droppable if c in columns))
                 continue

@@ -138,3 +138,13 @@ def test_after_a_pareto_search_the_printed_leaderboard_is_its_front(tmp_path, ca
     print_leaderboard("by-score", url, top=2)
     out = capsys.readouterr().out
     assert "Pareto" not in out and _text("x/(1 + abs(x))") not in out  # rank 5: past the top 2
+
+
+def test_a_narrow_front_table_keeps_its_cost_column(store):
+    from actsearch.results.leaderboard import render
+
+    front = leaderboard(store, "costs", front=True)
+    full = leaderboard(store, "costs")
+    header = lambda text: text.splitlines()[0].split()  # noqa: E731
+    assert "cost" in header(render(front, width=80))
+    assert "cost" not in header(render(full, width=80))  # a ranked table gives it up for the formula
