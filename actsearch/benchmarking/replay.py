@@ -461,6 +461,7 @@ class Run:
     trace: list[float | None]  # one score (None: failed) per evaluation, i.e. per distinct function
     free_repeats: int = 0      # proposals of functions already evaluated (told again, not counted)
     ended: str = "budget"      # budget | target (stopped once the target was found) | repeats | exhausted
+    candidates: list[Candidate] = field(default_factory=list)  # what each evaluation of ``trace`` trained
 
 
 def _search(opt, table: Table, budget: int, threshold: float | None, min_evals: int,
@@ -490,6 +491,7 @@ def _search(opt, table: Table, budget: int, threshold: float | None, min_evals: 
         opt.tell(cand, result)
         score = result.score if result.ok else None
         run.trace.append(score)
+        run.candidates.append(cand)
         hit = hit or (threshold is not None and score is not None and score >= threshold)
         if hit and len(run.trace) >= min_evals:
             run.ended = "target"

@@ -42,11 +42,18 @@ def add_wide_option(parser) -> None:
 def print_leaderboard(name: str, storage: str | None, *, top: int | None = None, fmt: str = "table",
                       against: str | None = None, wide: bool = False) -> None:
     """Search ``name``'s leaderboard and failures on stdout, fitted to the terminal, with
-    the columns' legend; with ``top``, the best ``top`` and the references (which always show)."""
+    the columns' legend; with ``top``, the best ``top`` and the references (which always show).
+    A search of ``--objective pareto``: its front of score against cost, all of it."""
     from actsearch.results.leaderboard import failures, leaderboard, render
+    from actsearch.store.view import StoreView
 
     ranked = leaderboard(storage, name, against=against)
-    if top is not None:
+    front = ranked[ranked["front"].astype(bool)] if len(ranked) else ranked
+    if StoreView(storage).config(name).get("objective") == "pareto" and len(front):
+        print(f"the Pareto front of score against cost: {len(front)} of {int((ranked['status'] == 'ok').sum())} "
+              f"completed candidates (actsearch leaderboard --name {name} lists every one)", flush=True)
+        ranked = leaderboard(storage, name, against=against, front=True)
+    elif top is not None:
         ranked = ranked[(ranked["rank"] <= top) | ranked["baseline"].notna()]
     print(render(ranked, failures(storage, name), fmt, width=terminal_width(), wide=wide, show_legend=True)
           + score_line(storage, ranked, fmt), end="", flush=True)

@@ -27,6 +27,9 @@ def register(subparsers) -> None:
     p.add_argument("--against", default=None, metavar="REFERENCE",
                    help="measure gain, wins and p against one of the search's references (relu, gelu or silu "
                    "unless it was started with others; default: the best of them)")
+    p.add_argument("--front", action="store_true",
+                   help="only the Pareto front of score against cost (the formula's weighted operation count: "
+                   "no other candidate is both better and cheaper), cheapest first")
     p.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
     add_wide_option(p)
     p.add_argument("--no-legend", dest="legend", action="store_false",
@@ -39,7 +42,7 @@ def run(args) -> int:
     from actsearch.results.leaderboard import failures, leaderboard, render
 
     ranked = leaderboard(args.storage, args.search, all=args.all, task=args.task, top=args.top,
-                         against=args.against)
+                         against=args.against, front=args.front)
     failed = failures(args.storage, args.search, all=args.all, task=args.task)
     print(render(ranked, failed, args.format, width=terminal_width(), wide=args.wide, show_legend=args.legend)
           + score_line(args.storage, ranked, args.format), end="")

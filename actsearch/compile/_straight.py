@@ -37,9 +37,8 @@ import time
 from collections.abc import Iterable, Sequence
 
 import sympy
-from sympy.logic.boolalg import Boolean
-
 from actsearch.errors import CompileError
+from actsearch.symbolic.dag import is_atom as _is_atom, operands as _operands
 
 __all__ = ["Program", "Deadline", "GenerationLimit", "MAX_NODES", "GENERATION_SECONDS"]
 
@@ -65,27 +64,6 @@ class Deadline:
     def check(self) -> None:
         if time.monotonic() > self.at:
             raise GenerationLimit(f"generation took more than {self.seconds:g} s")
-
-
-def _is_atom(node: sympy.Basic) -> bool:
-    """A value that needs no temporary: a symbol, a number or a boolean constant."""
-    if isinstance(node, sympy.Symbol) or node in (sympy.true, sympy.false):
-        return True
-    return isinstance(node, sympy.Expr) and node.is_number
-
-
-def _operands(node: sympy.Basic) -> list[sympy.Expr]:
-    """The expressions ``node`` computes from: its arguments that are expressions,
-    and those inside the conditions and pairs of a Piecewise (walked with a stack)."""
-    out: list[sympy.Expr] = []
-    stack = list(reversed(node.args))
-    while stack:
-        arg = stack.pop()
-        if isinstance(arg, sympy.Expr):
-            out.append(arg)
-        elif isinstance(arg, (Boolean, sympy.Tuple)) and arg.args:
-            stack.extend(reversed(arg.args))
-    return out
 
 
 class Program:

@@ -102,6 +102,8 @@ class Optimizer(abc.ABC):
     """
 
     name: str = ""
+    #: whether results change what it proposes (False: an ``--objective`` needs nothing of it)
+    learns: bool = True
     #: attribute -> :class:`Saved`: what :meth:`state_dict` keeps besides the seed and the generator
     saved: Mapping[str, Saved] = {}
 

@@ -8,7 +8,10 @@ a second tournament winner by ``space.crossover``; then, with probability
 ``param_mutation_prob``, its numeric parameters (rational coefficients, eps,
 polynomial weights...) get Gaussian noise.  Each evaluated child pushes out the
 *oldest* member, not the worst, which keeps the search from fixating on one lucky
-early result.  Failed results rank below every successful one.
+early result.  Failed results rank below every successful one.  Under
+``objective="pareto"`` the tournaments of each proposal rank by a random
+scalarisation of fitness against the formula's cost
+(:mod:`actsearch.optimizers._pareto`), so the population follows the front.
 
 Until ``population_size`` results have been told, :meth:`ask` returns fresh samples.
 A child whose fingerprint was already asked or told is redrawn, up to ``max_tries``
@@ -37,6 +40,7 @@ from actsearch.errors import ActsearchError
 from actsearch.symbolic.expr import Candidate
 from actsearch.result import Result
 
+from ._pareto import Costs, check_objective, scalarised
 from .base import FINGERPRINTS, INT, Optimizer, scored
 
 __all__ = ["RegularizedEvolution", "perturb_params"]
@@ -81,6 +85,8 @@ class RegularizedEvolution(Optimizer):
         param_mutation_prob: chance a child's numeric parameters get Gaussian noise.
         param_sigma: relative scale of that noise (see :func:`perturb_params`).
         max_tries: redraws allowed to avoid an already-asked fingerprint.
+        objective: ``score`` (default), or ``pareto``: each proposal's tournaments rank the
+            population by ``w * z(fitness) - (1 - w) * z(cost)``, ``w`` drawn per proposal.
     """
 
     name = "evolution"
@@ -88,8 +94,10 @@ class RegularizedEvolution(Optimizer):
 
     def __init__(self, space, seed: int = 0, population_size: int = 20, sample_size: int = 5,
                  crossover_prob: float = 0.25, param_mutation_prob: float = 0.5,
-                 param_sigma: float = 0.2, max_tries: int = 20):
+                 param_sigma: float = 0.2, max_tries: int = 20, objective: str = "score"):
         super().__init__(space, seed)
+        self.objective = check_objective("evolution", objective)
+        self._costs = Costs()
         _check(int(population_size) >= 2, f"population_size must be >= 2, got {population_size}")
         _check(1 <= int(sample_size) <= int(population_size),
                f"sample_size must be between 1 and population_size={population_size}, got {sample_size}")
@@ -122,9 +130,10 @@ class RegularizedEvolution(Optimizer):
     def _propose(self) -> Candidate:
         if len(self.population) < self.population_size:
             return self.space.sample(self.rng)
-        parent = self._tournament()
+        fitness = self._fitness()
+        parent = self._tournament(fitness)
         if self.rng.random() < self.crossover_prob:
-            child = self.space.crossover(parent, self._tournament(), self.rng)
+            child = self.space.crossover(parent, self._tournament(fitness), self.rng)
         else:
             child = self.space.mutate(parent, self.rng)
         if child.params and self.rng.random() < self.param_mutation_prob:
@@ -133,12 +142,22 @@ class RegularizedEvolution(Optimizer):
                 child = tuned
         return child
 
-    def _tournament(self) -> Candidate:
+    def _fitness(self) -> np.ndarray:
+        """Each member's fitness (a failure -inf); under ``pareto`` this proposal's
+        scalarisation of fitness and cost (one weight per proposal)."""
+        fitness = np.array([-np.inf if fit is None else fit for _, fit in self.population])
+        if self.objective == "pareto":
+            cost = self._costs([c for c, _ in self.population])
+            fitness = scalarised(fitness, cost, float(self.rng.random()))
+        return fitness
+
+    def _tournament(self, fitness: np.ndarray | None = None) -> Candidate:
+        """The best of ``sample_size`` members drawn at random, by ``fitness`` (default: :meth:`_fitness`)."""
+        fitness = self._fitness() if fitness is None else fitness
         picks = self.rng.choice(len(self.population), size=self.sample_size, replace=False)
         best, best_fit = None, -np.inf
         for i in picks:
-            cand, fit = self.population[int(i)]
-            value = -np.inf if fit is None else fit
+            value = fitness[int(i)]
             if best is None or value > best_fit:
-                best, best_fit = cand, value
+                best, best_fit = self.population[int(i)][0], value
         return best

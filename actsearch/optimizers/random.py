@@ -23,6 +23,7 @@ class RandomSearch(Optimizer):
     """Asks ``space.sample(rng)``; results do not change what it asks next."""
 
     name = "random"
+    learns = False  # --objective pareto: a random search's proposals never depend on results
     saved = {"asked": INT, "told": INT}
 
     def __init__(self, space, seed: int = 0):

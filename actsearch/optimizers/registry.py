@@ -23,7 +23,11 @@ from dataclasses import dataclass
 from actsearch.errors import ActsearchError
 from actsearch.registry import Registry, did_you_mean
 
-__all__ = ["OPTIMIZERS", "get_optimizer", "optimizers", "optimizer_options", "OptimizerOption"]
+__all__ = ["OPTIMIZERS", "OBJECTIVES", "get_optimizer", "optimizers", "optimizer_options", "OptimizerOption"]
+
+#: what a search optimises (``--objective``): the score alone, or the front of score
+#: against cost (the formula's weighted operation count, :mod:`actsearch.symbolic.cost`)
+OBJECTIVES = ("score", "pareto")
 
 #: name -> optimiser class (built-ins under actsearch.optimizers, imported when asked for)
 OPTIMIZERS = Registry("optimizer", {
@@ -41,7 +45,7 @@ def optimizers() -> list[str]:
 #: parameters every optimiser takes from the search itself, not from --optimizer-option
 _FROM_THE_SEARCH = ("space", "seed")
 #: parameters that other search options set
-_SET_BY = {"prior": "--warm-start"}
+_SET_BY = {"prior": "--warm-start", "objective": "--objective"}
 
 
 @dataclass(frozen=True)
@@ -110,10 +114,27 @@ def optimizer_options(name: str) -> list[OptimizerOption]:
     return out
 
 
-def get_optimizer(name: str, space, seed: int = 0, **options: Any):
-    """A fresh optimiser ``name`` over ``space`` (unknown names/options: one-line errors)."""
+def get_optimizer(name: str, space, seed: int = 0, objective: str = "score", **options: Any):
+    """A fresh optimiser ``name`` over ``space`` (unknown names/options: one-line errors).
+
+    ``objective`` (:data:`OBJECTIVES`) reaches an optimiser that takes one (surrogate,
+    evolution); one whose proposals never depend on results (``learns = False``:
+    random) needs none; any other refuses ``pareto`` in one line.
+    """
     cls = OPTIMIZERS.load(name)
     accepted = inspect.signature(cls).parameters
+    if objective not in OBJECTIVES:
+        raise ActsearchError(f"--objective must be one of {', '.join(OBJECTIVES)}, not {objective!r}"
+                             f"{did_you_mean(objective, OBJECTIVES)}")
+    if "objective" in options:
+        raise ActsearchError("the optimiser's objective is set with --objective, not --optimizer-option")
+    if "objective" in accepted:
+        options["objective"] = objective
+    elif objective != "score" and getattr(cls, "learns", True):
+        takes = [n for n in optimizers() if "objective" in inspect.signature(OPTIMIZERS.load(n)).parameters
+                 or not getattr(OPTIMIZERS.load(n), "learns", True)]
+        raise ActsearchError(f"--objective {objective}: optimizer {name!r} ranks by score alone; use one of "
+                             f"{', '.join(takes)}")
     unknown = [k for k in options if k not in accepted]
     if unknown and not any(p.kind is p.VAR_KEYWORD for p in accepted.values()):
         known = [o.name for o in optimizer_options(name)]

@@ -24,6 +24,11 @@ them ranks the proposals from the first ask on, instead of random samples; as
 this task's own results come in, their model takes over (the prior's weight is
 ``prior_weight / (prior_weight + n_told)``).
 
+``objective="pareto"`` (``actsearch search --objective pareto``) keeps the front of
+score against cost rather than the top: each ask after the random start draws a
+weight from the optimiser's generator and ranks by the scalarisation of
+:mod:`actsearch.optimizers._pareto` (acquisition value against the formula's cost).
+
 Example:
     >>> import actsearch
     >>> from actsearch.optimizers.surrogate import SurrogateOptimizer
@@ -52,6 +57,7 @@ from actsearch.surrogates.features import DEFAULT_GROUPS, GROUPS, FeatureExtract
 from actsearch.surrogates.models import MODELS, make_model
 from actsearch.surrogates.pool import candidate_pool
 
+from ._pareto import Costs, check_objective, scalarised
 from .base import FINGERPRINTS, Optimizer, scored
 from .evolution import perturb_params
 
@@ -111,6 +117,10 @@ class SurrogateOptimizer(Optimizer):
         prior: ``(candidate, score or None)`` pairs from another task (warm start).
         prior_weight: how many of this task's results the prior counts as.
         max_enumerate: a finite space without a catalog is ranked in full up to this size.
+        objective: ``score`` (default), or ``pareto``: each ask draws a weight ``w`` and ranks by ``w *
+            z(acquisition) - (1 - w) * z(cost)`` (the formula's operation count), over the
+            ``shortlist`` members of a finite space the acquisition ranks best.
+        shortlist: members of a finite space whose cost is weighed under ``pareto``.
     """
 
     name = "surrogate"
@@ -120,8 +130,9 @@ class SurrogateOptimizer(Optimizer):
                  kappa: float = 0.3, xi: float = 0.0, n_initial: int = 8, pool_size: int = 256,
                  n_parents: int = 5, features=DEFAULT_GROUPS, fisher: bool = False, n_points: int = 48,
                  param_sigma: float = 0.2, max_tries: int = 20, prior=None, prior_weight: float = 10.0,
-                 max_enumerate: int = 5000):
+                 max_enumerate: int = 5000, objective: str = "score", shortlist: int = 512):
         super().__init__(space, seed)
+        self.objective = check_objective("surrogate", objective)
         if model not in MODELS:
             raise ActsearchError(f"surrogate: unknown model {model!r}; choose one of: {', '.join(sorted(MODELS))}")
         if acquisition not in ACQUISITIONS:
@@ -129,7 +140,8 @@ class SurrogateOptimizer(Optimizer):
                 f"surrogate: unknown acquisition {acquisition!r}; choose one of: {', '.join(ACQUISITIONS)}")
         for label, value, low in (("n_initial", n_initial, 2), ("pool_size", pool_size, 1),
                                   ("n_parents", n_parents, 1), ("max_tries", max_tries, 1),
-                                  ("n_points", n_points, 2), ("max_enumerate", max_enumerate, 1)):
+                                  ("n_points", n_points, 2), ("max_enumerate", max_enumerate, 1),
+                                  ("shortlist", shortlist, 1)):
             if int(value) < low:
                 raise ActsearchError(f"surrogate: {label} must be >= {low}, got {value}")
         if float(prior_weight) < 0:
@@ -138,7 +150,9 @@ class SurrogateOptimizer(Optimizer):
         self.kappa, self.xi = float(kappa), float(xi)
         self.n_initial, self.pool_size, self.n_parents = int(n_initial), int(pool_size), int(n_parents)
         self.param_sigma, self.max_tries = float(param_sigma), int(max_tries)
-        self.max_enumerate = int(max_enumerate)
+        self.max_enumerate, self.shortlist = int(max_enumerate), int(shortlist)
+        self._costs = Costs()
+        self._member_cost: dict[int, float] = {}
         self.features = _extractor(_groups(features, bool(fisher)), int(n_points))
         self.prior = [(c, None if s is None else float(s)) for c, s in (prior or [])]
         self.prior_weight = float(prior_weight)
@@ -246,7 +260,10 @@ class SurrogateOptimizer(Optimizer):
         value = np.where(np.isfinite(value), value, -np.inf)
         if self._asked:
             value[np.fromiter(self._asked, dtype=np.int64)] = -np.inf
-        for i in np.argsort(-value, kind="stable")[: 10 * self.max_tries]:
+        order = np.argsort(-value, kind="stable")
+        if self.objective == "pareto":
+            order = self._pareto_order(pool, order[: self.shortlist], value)
+        for i in order[: 10 * self.max_tries]:
             if not np.isfinite(value[i]):
                 break
             cand = pool.candidate(int(i))
@@ -254,6 +271,19 @@ class SurrogateOptimizer(Optimizer):
             if cand is not None and cand.fingerprint() not in self.seen:
                 return cand
         return self._fresh_sample()
+
+    def _pareto_order(self, pool, short: np.ndarray, value: np.ndarray) -> np.ndarray:
+        """``short`` (pool indices) reordered by this ask's scalarisation of value and cost
+        (each member's cost computed once: building a member's formula is the slow part)."""
+        short = short[np.isfinite(value[short])]
+        for i in short:
+            if int(i) not in self._member_cost:
+                member = pool.candidate(int(i))
+                self._member_cost[int(i)] = np.nan if member is None else self._costs([member])[0]
+        cost = np.array([self._member_cost[int(i)] for i in short])
+        short, cost = short[np.isfinite(cost)], cost[np.isfinite(cost)]
+        w = float(self.rng.random())
+        return short[np.argsort(-scalarised(value[short], cost, w), kind="stable")]
 
     # -- infinite spaces: a pool of samples and mutations -----------------------------
     def _fresh_sample(self) -> Candidate:
@@ -294,4 +324,6 @@ class SurrogateOptimizer(Optimizer):
             w = self.prior_weight / (self.prior_weight + n)
             value = w * prior_model.predict(Xp)[0] + (1.0 - w) * value
         value = np.where(np.isfinite(value), value, -np.inf)
+        if self.objective == "pareto":
+            value = scalarised(value, self._costs(proposals), float(self.rng.random()))
         return proposals[int(np.argmax(value))]

@@ -52,17 +52,19 @@ from ..errors import ActsearchError
 from ..registry import REFERENCES, preset, search_references
 from ..scoring import converged, final_loss, higher_is_better
 from ..store.view import Entry, StoreView
+from ..symbolic.cost import formula_cost
 from ..symbolic.expr import parse
+from .front import front_mask
 from .statistics import Tail, holm, paired_p, stability, tail_stats
 from .tables import FORMATS, render
 
-__all__ = ["leaderboard", "failures", "render", "rank_order", "check_reference", "COLUMNS", "SECTIONS", "FORMATS",
+__all__ = ["leaderboard", "failures", "render", "rank_order", "front_order", "check_reference", "COLUMNS", "SECTIONS", "FORMATS",
            "REFERENCES"]
 
 COLUMNS = [
     "rank", "id", "formula", "family", "score", "spread", "seeds", "score_text", "gain",
     "gain_vs", "wins", "p", "p_holm", "tail_std", "stability", "converged", "final_loss", "baseline", "params",
-    "kernel_ms", "status", "section", "copied_from", "search_id", "search_score", "task", "metric", "search", "key",
+    "cost", "kernel_ms", "status", "section", "front", "copied_from", "search_id", "search_score", "task", "metric", "search", "key",
 ]
 #: the sections of a leaderboard, in rank order (:func:`rank_order`)
 SECTIONS = ("ranked", "copied", "not converged", "stopped early")
@@ -113,6 +115,14 @@ def _params_of(text: str) -> int | None:
         return None
 
 
+def _cost_of(text: str) -> float:
+    """:func:`~actsearch.symbolic.cost.formula_cost` of a stored formula (NaN where it no longer parses)."""
+    try:
+        return float(formula_cost(parse(text).expr))
+    except ActsearchError:
+        return math.nan
+
+
 def _kernel_ms(entry: Entry) -> float:
     value = entry.result.kernel_ms
     return float(value) if isinstance(value, (int, float)) else math.nan
@@ -142,7 +152,7 @@ def _ranked_frame(entries: list[Entry], against: str | None = None, view: StoreV
         rows.append({
             "id": e.id, "formula": r.text, "family": r.family, "score": _toward_better(e, float(r.score)),
             "spread": float(r.spread), "seeds": len(r.seed_scores) or 1,
-            "params": _params_of(r.text), "kernel_ms": _kernel_ms(e), "status": r.status,
+            "params": _params_of(r.text), "cost": _cost_of(r.text), "kernel_ms": _kernel_ms(e), "status": r.status,
             "task": e.task, "metric": r.metric, "search": e.search, "key": r.key,
             "baseline": _baseline(e, fp) if r.status == "ok" else None, "_order": len(rows),
             "_seed_scores": [_toward_better(e, float(v)) for v in r.seed_scores], "_entry": e,
@@ -170,6 +180,7 @@ def _ranked_frame(entries: list[Entry], against: str | None = None, view: StoreV
     df["converged"] = pd.Series(_converged_column(df), index=df.index, dtype=object)
     df["stability"] = _stability_column(df)
     df["search_id"], df["search_score"] = _linked_back(df, view)
+    df["front"] = _front_column(df)
     df = rank_order(df)
     df.insert(0, "rank", range(1, len(df) + 1))
     df["score"] = [_toward_better(e, v) for e, v in zip(df["_entry"], df["score"])]  # as measured again
@@ -177,6 +188,24 @@ def _ranked_frame(entries: list[Entry], against: str | None = None, view: StoreV
     df["score_text"] = [f"{s:.4f} ± {d:.4f}" if n >= 2 else f"{s:.4f}"
                         for s, d, n in zip(df["score"], df["spread"], df["seeds"])]
     return df[COLUMNS].reset_index(drop=True)
+
+
+def _front_column(df: pd.DataFrame) -> list[bool]:
+    """Whether each row is on the Pareto front of score (higher-is-better here) against
+    cost among the rows of its task that trained to the end and did not fail to
+    converge (:mod:`actsearch.results.front`); False for the others."""
+    out = pd.Series(False, index=df.index)
+    eligible = df[(df["status"] == "ok") & ~df["converged"].map(_not_converged) & df["cost"].notna()]
+    for _, group in eligible.groupby("task"):
+        out[group.index] = front_mask(group["score"].tolist(), group["cost"].tolist())
+    return out.tolist()
+
+
+def front_order(df: pd.DataFrame) -> pd.DataFrame:
+    """The rows of a leaderboard on the front, per task cheapest first, ranks kept
+    (rows of one cost on the front have one score too: they keep their rank order)."""
+    on = df[df["front"].astype(bool)]
+    return on.sort_values(["task", "cost", "rank"], kind="stable").reset_index(drop=True)
 
 
 def rank_order(df: pd.DataFrame) -> pd.DataFrame:
@@ -318,8 +347,13 @@ def leaderboard(
     task: str | None = None,
     top: int | None = None,
     against: str | None = None,
+    front: bool = False,
 ) -> pd.DataFrame:
     """Ranked scored candidates of one search (default: the latest) or of ``all``.
+
+    ``front=True``: only the Pareto front of score against ``cost`` (per task, among
+    the rows that trained to the end and converged), cheapest first, ranks kept; an
+    :class:`~actsearch.errors.ActsearchError` when no row is on it.
 
     ``gain``, ``wins`` and ``p`` compare with the best reference of each task, or
     with the reference named by ``against`` (one the searches shown were started
@@ -349,6 +383,12 @@ def leaderboard(
     shown = tuple(dict.fromkeys(n for e in entries for n in search_references(e.config))) if entries else REFERENCES
     check_reference(against, shown)
     df = _ranked_frame(entries, against, view)
+    if front:
+        df = front_order(df)
+        if df.empty:
+            shown_name = "the searches shown" if all else f"search {search or view.latest()!r}"
+            raise ActsearchError(f"--front: no candidate of {shown_name} trained to the end and converged, "
+                                 "so there is no front of score against cost yet")
     return df.head(top).reset_index(drop=True) if top is not None else df
 
 

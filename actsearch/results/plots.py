@@ -1,7 +1,8 @@
 """Pictures of candidates: shape and derivative, learning curves beside the best
 reference's, training loss with where it diverged, learned shapes per layer; several
 candidates overlaid coloured by score (:func:`compare_figure`); a search's scores
-against its confirmation's (:func:`confirmation_figure`).
+against its confirmation's (:func:`confirmation_figure`); score against cost with the
+Pareto front (:func:`front_figure`).
 
 Figures are ``matplotlib.figure.Figure`` objects drawn on the Agg canvas, without
 pyplot: no display is needed and a user's interactive backend is left alone.
@@ -43,6 +44,7 @@ from .statistics import TAIL_EPOCHS, tail_stats
 
 __all__ = [
     "evaluate", "shape_figure", "show_figure", "progress_figure", "compare_figure", "confirmation_figure",
+    "front_figure",
     "Picture", "picture_for", "compare_picture", "figure_for", "save_png", "png_bytes", "default_png_name", "X_RANGE",
 ]
 
@@ -494,6 +496,41 @@ def confirmation_figure(rows: Sequence[tuple[str, float, float, bool | None]], m
     ax.set_ylabel(f"{metric} on fresh seeds")
     ax.set_title(title or "search against confirmation", fontsize=10)
     ax.legend(fontsize=8, loc="upper left")
+    return fig
+
+
+def front_figure(points: Sequence[tuple[str, float, float, bool]], metric: str = "score",
+                 mode: str | None = "max", title: str = "") -> Figure:
+    """Score (y) against cost (x, the formula's weighted operation count) of every
+    completed candidate, the Pareto front highlighted, joined as a staircase and
+    labelled.  ``points``: ``(label, cost, score, on the front)``; ``mode`` "min" when
+    lower scores are better (the staircase then steps down)."""
+    fig, (ax,) = _figure(1)
+    fig.set_size_inches(7.5, 5.5)
+    off = [(c, y) for _, c, y, on in points if not on]
+    on = sorted((c, y, label) for label, c, y, front in points if front)
+    if off:
+        ax.plot([c for c, _ in off], [y for _, y in off], ls="none", marker="o", ms=5, color="0.65",
+                label="dominated (a cheaper candidate scores as well)")
+    if on:
+        # the front as a staircase: each step holds its score until the next, dearer point improves on it
+        ax.step([c for c, _, _ in on], [y for _, y, _ in on], where="post", color="C3", lw=1.2, alpha=0.7)
+        ax.plot([c for c, _, _ in on], [y for _, y, _ in on], ls="none", marker="o", ms=8, color="C3",
+                label="Pareto front")
+        labels: dict[tuple[float, float], list[str]] = {}
+        for c, y, label in on:  # candidates at one point share one label
+            labels.setdefault((c, y), []).append(_short(label, 28))
+        right = max(c for _, c, _, _ in points)
+        for k, ((c, y), names) in enumerate(labels.items()):
+            far = c > 0.85 * right and k > 0  # near the right edge: written leftwards
+            # neighbours on the staircase alternate above and below their point, so close ones do not overlap
+            up = (k % 2 == 0) != (mode == "min")
+            ax.annotate(" / ".join(names), (c, y), textcoords="offset points", fontsize=8,
+                        xytext=(-6 if far else 6, 5 if up else -12), ha="right" if far else "left")
+    ax.set_xlabel("cost (weighted operations per element)")
+    ax.set_ylabel(f"{metric} ({'lower' if mode == 'min' else 'higher'} is better)")
+    ax.set_title(title or "score against cost", fontsize=10)
+    ax.legend(fontsize=8, loc="lower right" if mode != "min" else "upper right")
     return fig
 
 

@@ -1,7 +1,8 @@
 """A self-contained HTML page about one search, readable offline.
 
 The page holds the search's settings, its progress (score per trial and the best
-so far), every scored candidate's f(x) overlaid and coloured by score, the
+so far), every scored candidate's f(x) overlaid and coloured by score, score against
+cost with the Pareto front labelled, the
 leaderboard in its sections with what the columns mean, the failures with their
 reasons, the ``show`` picture of the best candidates (learning curves beside the best
 reference's, training loss) and, where the search was confirmed (or is a
@@ -121,6 +122,21 @@ def _compare_section(ranked: pd.DataFrame, view, limit: int = 30) -> list[str]:
     return [f"<h2>The candidates' shapes{more}</h2>", _png(picture.figure)]
 
 
+def _front_section(ranked: pd.DataFrame, config: dict) -> list[str]:
+    """Score against cost of the completed candidates, the Pareto front labelled."""
+    rows = ranked[(ranked["status"] == "ok") & ranked["cost"].notna()]
+    if len(rows) < 2:
+        return []
+    points = [(row["formula"] + (f" [{row['baseline']}]" if isinstance(row["baseline"], str) else ""),
+               float(row["cost"]), float(row["score"]), bool(row["front"])) for _, row in rows.iterrows()]
+    metric = next((m for m in rows["metric"] if isinstance(m, str) and m), "score")
+    on = sum(p[3] for p in points)
+    return ["<h2>Score against cost</h2>", _png(plots.front_figure(points, metric, config.get("mode"))),
+            f'<p class="muted">{on} of {len(points)} completed candidates are on the Pareto front (no other is '
+            "both better and cheaper); <code>actsearch leaderboard --front</code> lists them. Cost: the formula's "
+            "operations per element, weighted.</p>"]
+
+
 def _confirmation_section(name: str, ranked: pd.DataFrame, view) -> list[str]:
     """A confirmation's (or the first confirmation of this search's) search score
     against fresh-seed score, one point per candidate."""
@@ -204,6 +220,7 @@ def report_html(search: str | None = None, *, storage: str | None = None, show_t
     if entries:
         parts += ["<h2>Progress</h2>", _png(_progress_figure(entries))]
     parts += _compare_section(ranked, view)
+    parts += _front_section(ranked, config)
     parts.append("<h2>Leaderboard</h2>")
     parts.append(_table(ranked, table_columns(ranked)) if len(ranked) else "<p>No candidate was scored.</p>")
     if len(ranked):

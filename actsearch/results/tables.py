@@ -30,15 +30,15 @@ FORMATS = ("table", "csv", "json", "markdown")
 
 #: the columns the text and Markdown tables (and the HTML report) show, and their headers
 TABLE_COLUMNS = ["rank", "id", "formula", "family", "score_text", "gain", "wins", "p", "tail_std", "stability",
-                 "params", "kernel_ms", "status"]
+                 "params", "cost", "kernel_ms", "status"]
 #: what a confirmation's tables show besides: where each candidate came from, and p corrected
 CONFIRMATION_COLUMNS = {"id": ["search_id", "search_score"], "p": ["p_holm"]}
 TABLE_HEADERS = {"score_text": "score (mean ± std)", "tail_std": "tail std", "kernel_ms": "kernel ms",
                  "p_holm": "p holm", "search_id": "search id", "search_score": "search score"}
-_NUMBER_FORMATS = {"gain": "{:+.4f}", "tail_std": "{:.4f}", "kernel_ms": "{:.3f}", "search_score": "{:.4f}"}
+_NUMBER_FORMATS = {"cost": "{:.0f}", "gain": "{:+.4f}", "tail_std": "{:.4f}", "kernel_ms": "{:.3f}", "search_score": "{:.4f}"}
 #: columns left out, in this order, when a table must fit a width and the formula has shrunk all it can
 #: (a confirmation's search id last: its verdict lines keep the link back)
-_DROPPABLE = ["status", "kernel_ms", "params", "family", "tail_std", "search_score", "wins", "search_id"]
+_DROPPABLE = ["status", "kernel_ms", "params", "cost", "family", "tail_std", "search_score", "wins", "search_id"]
 #: columns a fitted table leaves out when no row has a value in them (one seed: no wins, no p)
 _OPTIONAL = {"wins", "p", "p_holm", "tail_std", "stability", "kernel_ms", "search_id", "search_score"}
 #: the narrowest formula column before columns are dropped, and the narrowest at all
@@ -180,6 +180,8 @@ def legend(confirmation: bool = False) -> list[str]:
         f"tail std: std of the metric over each seed's last {TAIL_EPOCHS} epochs; stability: unstable (swings more "
         "than twice any reference's), drifting (still moving more than twice as far), not converged (final "
         "training loss above max(0.05, twice the references'))",
+        "cost: operations per element of the formula, weighted (add, multiply 1; division 4; exp, tanh and "
+        "other transcendental functions 8; a shared sub-expression once)",
     ]
     if confirmation:
         lines.append("search id, search score: the same function in the search it was picked from, and its "
@@ -232,6 +234,7 @@ def _fit(df, columns: list[str], width: int | None, wide: bool) -> tuple[list[st
     if wide or "formula" not in columns:
         return columns, found, cells
     tags = [len(_baseline_tag(row)) for _, row in df.iterrows()]
+    front = "front" in df.columns and len(df) > 0 and bool(df["front"].astype(bool).all())
     columns = list(columns)
     if width is not None:  # on a terminal, a column with nothing to say gives its room to the formula
         columns = [c for c in columns if c not in _OPTIONAL or df.empty
@@ -248,6 +251,8 @@ def _fit(df, columns: list[str], width: int | None, wide: bool) -> tuple[list[st
             room -= max((t for t, c in zip(tags, cells) if t and len(c) + t > room), default=0)
             # a confirmation's corrected p stands in for the raw one when room is short
             droppable = _DROPPABLE + (["p"] if "p_holm" in columns else [])
+            if front:  # a front's rows are there for their cost: it stays
+                droppable = [c for c in droppable if c != "cost"]
             if room < _MIN_FORMULA and any(c in columns for c in droppable):
                 columns.remove(next(c for c in droppable if c in columns))
                 continue

@@ -29,6 +29,7 @@ from typing import Any
 
 from actsearch.devices import PRECISIONS, check_device_name, check_precision
 from actsearch.errors import ActsearchError
+from actsearch.optimizers.registry import OBJECTIVES
 from actsearch.registry import REFERENCES, did_you_mean, unknown_name
 
 from .option import (Formulas, Kind, Number, Objects, SpaceName, Switch, Table, Text, Texts, Whole,
@@ -90,6 +91,11 @@ class SearchConfig:
         "random", Text(), "optimiser: {optimizers} (default: {default}; see actsearch optimizers)",
         always_in_file=True, nullable=True)
     optimizer_options: dict[str, Any] = _table("--optimizer-option", "optimiser option, e.g. model=gp for surrogate (repeatable; see actsearch optimizers)")
+    objective: str = option(
+        "score", Text(choices=OBJECTIVES), "what the optimiser seeks: score (the best by score; default) or "
+        "pareto (the front of score against cost, the formula's weighted operation count: surrogate and evolution "
+        "rank by a random weighing of the two at each ask, random needs nothing, optuna refuses); a pareto "
+        "search prints its front", metavar="{" + ",".join(OBJECTIVES) + "}")
     warm_start: str | None = option(
         None, Text(), "start the surrogate optimiser from the scores of another search in the store or of a "
         "benchmark table (CSV)", metavar="SEARCH_OR_TABLE")

@@ -139,7 +139,8 @@ def _run(config: SearchConfig | None, progress, options: dict) -> SearchOutcome:
         space_obj = (make_space(config.space, **config.space_options) if isinstance(config.space, str)
                      else config.space)
         prior = {"prior": load_prior(config.warm_start, store or Store(url))} if config.warm_start else {}
-        opt = get_optimizer(config.optimizer, space_obj, seed=config.seed, **config.optimizer_options, **prior)
+        opt = get_optimizer(config.optimizer, space_obj, seed=config.seed, objective=config.objective,
+                            **config.optimizer_options, **prior)
     user = [c if isinstance(c, Candidate) else candidate(c) for c in config.candidates]  # presets or formulas
     store = store or Store(url)
     replayed, replay_protected = _replayed(store, config.replay) if config.replay else ([], set())

@@ -224,6 +224,8 @@ def test_gpu_check_unpacks_carried_wheels(tmp_path):
      ["| random |", "| surrogate-shuffled |"]),
     (["benchmarks/throughput.py", "--budget", "4", "--workers", "1", "--epochs", "1"],
      ["| no Ray, 1 process |", "| Ray Tune, 1 worker |"]),
+    (["benchmarks/pareto_front.py", "--repeats", "2", "--budgets", "5,10", "--optimizers", "random,surrogate@pareto"],
+     ["| random |", "| surrogate@pareto |", "hypervolume after 10"]),
     (["benchmarks/cpu_backend.py", "--backends", "eager", "--repeats", "1", "--budget", "4", "--epochs", "1"],
      ["| 1 | eager |", "fastest: eager"]),
 ])

@@ -140,6 +140,9 @@ def test_random_baseline_never_proposes_a_function_twice(table):
         assert sorted(s for s in run.trace if s is not None) == sorted(
             r.accuracy for r in table.rows if r.accuracy is not None)
     assert runs[0].trace != runs[1].trace  # a different order per repeat
+    # each evaluation names what it trained: the table's score of that function
+    for run in runs:
+        assert [table.result(c).score for c in run.candidates] == run.trace
 
 
 class _Stuck:
