@@ -96,11 +96,14 @@ def answered() -> None:
     try:
         import ctypes
 
-        run = ctypes.pythonapi.PyRun_String
+        run = ctypes.PYFUNCTYPE(ctypes.py_object, ctypes.c_char_p, ctypes.c_int, ctypes.py_object,
+                                ctypes.py_object)(("PyRun_String", ctypes.pythonapi))
     except (ImportError, AttributeError):  # not CPython: no such flag
         return
-    run.restype, run.argtypes = ctypes.py_object, [ctypes.c_char_p, ctypes.c_int, ctypes.py_object, ctypes.py_object]
-    run(b"", 257, {}, {})  # 257: Py_file_input
+    try:
+        run(b"", 257, {}, {})  # 257: Py_file_input
+    except KeyboardInterrupt:  # one more signal as the command ends: the stop is answered already
+        pass
 
 
 def _arm() -> None:

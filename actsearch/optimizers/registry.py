@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from actsearch.errors import ActsearchError
 from actsearch.registry import Registry, did_you_mean
 
-__all__ = ["OPTIMIZERS", "OBJECTIVES", "get_optimizer", "optimizers", "optimizer_options", "OptimizerOption"]
+__all__ = ["OPTIMIZERS", "OBJECTIVES", "get_optimizer", "optimizers", "optimizer_options", "OptimizerOption",
+           "set_by_the_search"]
 
 #: what a search optimises (``--objective``): the score alone, or the front of score
 #: against cost (the formula's weighted operation count, :mod:`actsearch.symbolic.cost`)
@@ -46,6 +47,14 @@ def optimizers() -> list[str]:
 _FROM_THE_SEARCH = ("space", "seed")
 #: parameters that other search options set
 _SET_BY = {"prior": "--warm-start", "objective": "--objective"}
+
+
+def set_by_the_search(option: str) -> str | None:
+    """The search option that sets the optimiser's parameter ``option`` (``"seed"`` ->
+    ``"--seed"``), or ``None`` for one that ``--optimizer-option`` sets."""
+    if option in _FROM_THE_SEARCH:
+        return f"--{option}"
+    return _SET_BY.get(option)
 
 
 @dataclass(frozen=True)
@@ -126,8 +135,6 @@ def get_optimizer(name: str, space, seed: int = 0, objective: str = "score", **o
     if objective not in OBJECTIVES:
         raise ActsearchError(f"--objective must be one of {', '.join(OBJECTIVES)}, not {objective!r}"
                              f"{did_you_mean(objective, OBJECTIVES)}")
-    if "objective" in options:
-        raise ActsearchError("the optimiser's objective is set with --objective, not --optimizer-option")
     if "objective" in accepted:
         options["objective"] = objective
     elif objective != "score" and getattr(cls, "learns", True):

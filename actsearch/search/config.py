@@ -29,7 +29,7 @@ from typing import Any
 
 from actsearch.devices import PRECISIONS, check_device_name, check_precision
 from actsearch.errors import ActsearchError
-from actsearch.optimizers.registry import OBJECTIVES
+from actsearch.optimizers.registry import OBJECTIVES, set_by_the_search
 from actsearch.registry import REFERENCES, did_you_mean, unknown_name
 
 from .option import (Formulas, Kind, Number, Objects, SpaceName, Switch, Table, Text, Texts, Whole,
@@ -174,6 +174,10 @@ class SearchConfig:
             declared.check(getattr(self, name))
         check_loggers(self.loggers)
         check_callbacks(self.callbacks)
+        taken = next((k for k in self.optimizer_options if set_by_the_search(k)), None)
+        if taken:
+            raise ActsearchError(f"--optimizer-option {taken}=...: the optimiser's {taken} is set with "
+                                 f"{set_by_the_search(taken)}")
         if self.warm_start and self.optimizer != "surrogate":
             raise ActsearchError(f"--warm-start {self.warm_start} needs --optimizer surrogate (this search's "
                                  f"optimiser is {self.optimizer or 'none'})")

@@ -93,7 +93,9 @@ class Driver:
                  time_limit: TrialTimeLimit | None = None):
         self.stored, self.optimizer, self.queue = stored, optimizer, list(queue)
         self.time_limit = time_limit  # None: defaults.trial_timeout as given
-        self.defaults, self.budget, self.known = defaults, budget, known
+        self.defaults, self.budget = defaults, budget
+        # a rejection is not copied from another search: screening again costs milliseconds
+        self.known = {fp: r for fp, r in known.items() if not rejected_before_training(r)}
         self.events = events or SearchEvents()
         self.pending: dict[str, tuple[Candidate, bool]] = {}
         self.trials: dict[str, int] = {}  # Tune's trial id -> the store's running trial
@@ -110,7 +112,7 @@ class Driver:
         self.rejected_in_a_row = 0
         self.launched = self.trained
         self.reused = 0
-        self.copied_before = len(recorded) - self.trained
+        self.copied_before = sum(1 for r in recorded if r.reused_from)
         best = max((r for r in recorded if r.status == "ok" and r.score is not None),
                    key=lambda r: higher_is_better(r.score, defaults.mode), default=None)
         self.best: float | None = best.score if best else None
@@ -120,7 +122,8 @@ class Driver:
         # what the progress display reads: when each trial started, its last report, how long trials take
         self.running_since: dict[str, float] = {}
         self.last_progress: dict[str, tuple[TrialProgress, float]] = {}
-        self.durations: list[float] = [r.wall_time for r in recorded if not r.reused_from and r.wall_time]
+        self.durations: list[float] = [r.wall_time for r in recorded if not r.reused_from and r.wall_time
+                                       and not rejected_before_training(r)]
         self.workers: int | None = None
         self.exhausted = False
         self.train_time = 0.0
@@ -186,7 +189,7 @@ class Driver:
             if verdict is Verdict.COPY:
                 self._reuse(cand, fp, self.known[fp])
                 continue
-            if self._rejected(cand, fp):
+            if self._rejected(cand, fp, asked):
                 continue
             self.trials[trial_id] = self.stored.start(cand, fp, protected)  # in the store before any work
             self.queue_protected.discard(fp)
@@ -205,8 +208,9 @@ class Driver:
                          protected=protected, cpu_threads=d.cpu_threads, metric=d.metric, mode=d.mode,
                          trial_timeout=self.time_limit.seconds() if self.time_limit else d.trial_timeout)
 
-    def _rejected(self, cand: Candidate, fp: str) -> bool:
-        """Screen ``cand``; record one rejected as failed (no training of the budget spent)."""
+    def _rejected(self, cand: Candidate, fp: str, asked: bool) -> bool:
+        """Screen ``cand``; record one rejected as failed (no training of the budget spent).
+        Only the optimiser's proposals (``asked``) count towards the rejections in a row."""
         start = time.perf_counter()
         try:
             why = screen(cand)
@@ -218,7 +222,7 @@ class Driver:
         res = self._to_result(cand, fp, Result(key=cand.key, text=cand.text, status="nan", message=why,
                                                wall_time=time.perf_counter() - start))
         self.rejected += 1
-        self.rejected_in_a_row += 1
+        self.rejected_in_a_row += asked
         waited = self.seen.recorded(fp, res)
         self._record(cand, res)
         for dup in waited:

@@ -80,7 +80,8 @@ def _whole_power(n: int) -> int:
 
 
 def _power(exponent: sympy.Expr) -> int:
-    if exponent.is_number and exponent.is_finite and exponent == int(exponent):  # 3 or 3.0
+    # 3 or 3.0 (sympy's Float(3.0) is not equal to Integer 3: compare as floats)
+    if exponent.is_number and exponent.is_finite and exponent.is_real and float(exponent) == int(exponent):
         n = int(exponent)
         if n == 0:
             return 0

@@ -41,3 +41,12 @@ def test_the_command_line_takes_it():
     search.register(parser.add_subparsers())
     args = parser.parse_args(["search", "--objective", "pareto"])
     assert search.config_fields(args)["objective"] == "pareto"
+
+
+@pytest.mark.parametrize("key, flag", [("objective", "--objective"), ("seed", "--seed"), ("prior", "--warm-start")])
+def test_an_optimizer_option_the_search_sets_is_one_line(key, flag):
+    """Passed on as well, it would clash with the search's own value inside the call (a TypeError)."""
+    with pytest.raises(ActsearchError, match=f"--optimizer-option {key}=...: the optimiser's {key} is set with "
+                                             f"{flag}") as info:
+        SearchConfig(optimizer="surrogate", optimizer_options={key: "pareto"}).check()
+    assert "\n" not in str(info.value)

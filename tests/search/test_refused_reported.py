@@ -123,6 +123,19 @@ def test_a_rejected_proposal_is_recorded_and_told_but_spends_no_training(tmp_pat
         again = store.open_search("s", {"task": "t", "epochs": 1, "seeds": 1}, resume=True, lease=lease)
         resumed = Driver(again, _Proposes([]), [], DEFAULTS, budget=2, known={})
         assert (resumed.trained, resumed.rejected) == (0, 2)
+        shown = resumed.snapshot()
+        assert shown.copied == 0 and shown.durations == []  # neither copies nor trainings of the ETA
+    finally:
+        lease.release()
+    # nor is a rejection copied into another search: it is screened there again (milliseconds)
+    lease = store.lease("other")
+    try:
+        other = store.open_search("other", {"task": "t", "epochs": 1, "seeds": 1}, lease=lease)
+        known = {r.fingerprint: r for r in stored.results()}
+        bad_fp = actsearch.parse(bad[0]).fingerprint()
+        driver = Driver(other, _Proposes([bad[0], "tanh(x)"]), [], DEFAULTS, budget=1, known=known)
+        assert bad_fp in known and driver.suggest("a").text == "tanh(x)"
+        assert (driver.rejected, driver.reused, driver.launched) == (1, 0, 1)  # rejected again, not copied
     finally:
         lease.release()
 

@@ -88,3 +88,10 @@ def test_every_family_samples_have_finite_positive_costs(space):
     rng = np.random.default_rng(0)
     values = [formula_cost(s.sample(rng).expr) for _ in range(20)]
     assert all(isinstance(v, int) and 0 < v < 500 for v in values)
+
+
+def test_a_whole_power_written_as_a_float_costs_as_a_whole_power():
+    from actsearch.symbolic.cost import formula_cost
+    from actsearch.symbolic.expr import parse
+
+    assert formula_cost(parse("x**2.0").expr) == formula_cost(parse("x**2").expr) == 1  # one multiplication
