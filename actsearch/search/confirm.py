@@ -13,8 +13,9 @@ corrected for the candidates tested together (``p_holm``), and each candidate's 
 and score in the search (``search_id``, ``search_score``);
 :func:`actsearch.results.verdicts.verdicts` says for each whether it held up.  The
 top is the search's leaderboard's (:func:`~actsearch.results.leaderboard.rank_order`):
-candidates that did not converge come after every one that did.  Fewer than 5 fresh
-seeds are warned about.
+candidates that did not converge come after every one that did; of a search of
+``--objective pareto``, only those on its front of score against cost.  Fewer than 5
+fresh seeds are warned about.
 
 Fresh seeds still train and test on the data that picked the winners; a task
 option such as MNIST-1D's ``data_seed`` (``task_options={"data_seed": "1"}``,
@@ -61,14 +62,16 @@ def confirm_references(config: dict) -> tuple[str, ...]:
     return search_references(config) or REFERENCES
 
 
-def pick_top(ranked, entries, top: int) -> list[Candidate]:
+def pick_top(ranked, entries, top: int, front: bool = False) -> list[Candidate]:
     """The ``top`` best completed candidates of a search, in the order of its
     leaderboard ``ranked`` (converged ones first), references left out; ``entries``
-    maps each row's id to its stored :class:`~actsearch.store.view.Entry`."""
+    maps each row's id to its stored :class:`~actsearch.store.view.Entry`.  With
+    ``front`` (a search of ``--objective pareto``), only those on its front of score
+    against cost, still best score first."""
     chosen: list[Candidate] = []
     seen: set[str] = set()
     for _, row in ranked.iterrows():
-        if row["status"] != "ok" or isinstance(row["baseline"], str):
+        if row["status"] != "ok" or isinstance(row["baseline"], str) or (front and not bool(row["front"])):
             continue
         r = entries[row["id"]].result
         cand = parse(r.text, family=r.family, name=r.name or None)
@@ -149,9 +152,12 @@ def confirm(
     seeds = CONFIRM_SEEDS if seeds is None else seeds
     fresh = fresh_seeds(config.seed, config.seeds, first_seed, seeds, search)
     entries = {e.id: e for e in view.entries([search])}
-    chosen = pick_top(leaderboard(view.url, search), entries, CONFIRM_TOP if top is None else top)
+    pareto = config.objective == "pareto"
+    chosen = pick_top(leaderboard(view.url, search), entries, CONFIRM_TOP if top is None else top, front=pareto)
     if not chosen:
-        raise ActsearchError(f"search {search!r} has no completed candidate besides the references to confirm")
+        what = "candidate on its front of score against cost (--objective pareto)" if pareto else \
+            "completed candidate"
+        raise ActsearchError(f"search {search!r} has no {what} besides the references to confirm")
     if few_seeds_warning(seeds):
         progress = as_events(progress)
         progress.warning(few_seeds_warning(seeds))

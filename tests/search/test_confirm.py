@@ -230,3 +230,24 @@ def test_confirm_scales_the_time_limit_and_resumes_what_it_started(tmp_path, mon
                            ({"task_options": {"data_seed": "2"}}, "task_options")):
         with pytest.raises(actsearch.ActsearchError, match=re.escape(needle)):
             confirm("src", resume=True, storage=url, **kwargs)
+
+
+def test_a_pareto_search_confirms_its_front_best_score_first(tmp_path):
+    url = "sqlite:///" + str(tmp_path / "front.db")
+    s = Store(url).open_search("src", {"task": "digits", "epochs": 2, "seeds": 1, "seed": 0, "objective": "pareto"})
+
+    def res(text, score, loss=0.02, name=""):
+        c = actsearch.parse(text)
+        s.record(Result(key=c.key, text=c.text, score=score, name=name, fingerprint=c.fingerprint(), task="digits",
+                        loss_curves=[[1.0, loss]], epochs=2))
+
+    # costs (symbolic/cost.py): relu 1, softplus 8, x*tanh(x) 9, x + sin(x) 9, x**2*softsign(x) 8
+    res("relu(x)", 0.5, name="relu")
+    res("x*tanh(x)", 0.9)
+    res("x + sin(x)", 0.8)  # as costly as x*tanh(x) and scores lower: off the front
+    res("softplus(x)", 0.7)
+    res("x**2*softsign(x)", 0.95, loss=0.6)  # does not converge: on no front
+    entries = {e.id: e for e in StoreView(url).entries(["src"])}
+    ranked = leaderboard(url, "src")
+    assert [c.text for c in pick_top(ranked, entries, 3, front=True)] == ["x*tanh(x)", "softplus(x)"]
+    assert [c.text for c in pick_top(ranked, entries, 3)] == ["x*tanh(x)", "x + sin(x)", "softplus(x)"]
