@@ -44,15 +44,15 @@ def print_leaderboard(name: str, storage: str | None, *, top: int | None = None,
     """Search ``name``'s leaderboard and failures on stdout, fitted to the terminal, with
     the columns' legend; with ``top``, the best ``top`` and the references (which always show).
     A search of ``--objective pareto``: its front of score against cost, all of it."""
-    from actsearch.results.leaderboard import failures, leaderboard, render
+    from actsearch.results.leaderboard import failures, front_order, leaderboard, render
     from actsearch.store.view import StoreView
 
     ranked = leaderboard(storage, name, against=against)
-    front = ranked[ranked["front"].astype(bool)] if len(ranked) else ranked
+    front = front_order(ranked) if len(ranked) else ranked
     if StoreView(storage).config(name).get("objective") == "pareto" and len(front):
         print(f"the Pareto front of score against cost: {len(front)} of {int((ranked['status'] == 'ok').sum())} "
               f"completed candidates (actsearch leaderboard --name {name} lists every one)", flush=True)
-        ranked = leaderboard(storage, name, against=against, front=True)
+        ranked = front  # what leaderboard(..., front=True) gives, without reading the store again
     elif top is not None:
         ranked = ranked[(ranked["rank"] <= top) | ranked["baseline"].notna()]
     print(render(ranked, failures(storage, name), fmt, width=terminal_width(), wide=wide, show_legend=True)

@@ -108,19 +108,14 @@ def _entries(storage: str | None, search: str | None, all_searches: bool, task: 
     return entries, view
 
 
-def _params_of(text: str) -> int | None:
+def _params_and_cost(text: str) -> tuple[int | None, float]:
+    """A stored formula's parameter count and :func:`~actsearch.symbolic.cost.formula_cost`,
+    from one parse (blank and NaN where it no longer parses: a text from a newer grammar)."""
     try:
-        return len(parse(text).params)
-    except ActsearchError:  # a text from a newer grammar: leave the count blank
-        return None
-
-
-def _cost_of(text: str) -> float:
-    """:func:`~actsearch.symbolic.cost.formula_cost` of a stored formula (NaN where it no longer parses)."""
-    try:
-        return float(formula_cost(parse(text).expr))
+        candidate = parse(text)
     except ActsearchError:
-        return math.nan
+        return None, math.nan
+    return len(candidate.params), float(formula_cost(candidate.expr))
 
 
 def _kernel_ms(entry: Entry) -> float:
@@ -149,10 +144,11 @@ def _ranked_frame(entries: list[Entry], against: str | None = None, view: StoreV
         if r.status not in _SCORED or r.score is None or not math.isfinite(r.score):
             continue
         fp = r.fingerprint or _fingerprint(r.text)
+        params, cost = _params_and_cost(r.text)
         rows.append({
             "id": e.id, "formula": r.text, "family": r.family, "score": _toward_better(e, float(r.score)),
             "spread": float(r.spread), "seeds": len(r.seed_scores) or 1,
-            "params": _params_of(r.text), "cost": _cost_of(r.text), "kernel_ms": _kernel_ms(e), "status": r.status,
+            "params": params, "cost": cost, "kernel_ms": _kernel_ms(e), "status": r.status,
             "task": e.task, "metric": r.metric, "search": e.search, "key": r.key,
             "baseline": _baseline(e, fp) if r.status == "ok" else None, "_order": len(rows),
             "_seed_scores": [_toward_better(e, float(v)) for v in r.seed_scores], "_entry": e,
